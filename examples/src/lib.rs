@@ -1,0 +1,1 @@
+//! MediaHub のサンプル集 (実体は `examples/*.rs`)。
