@@ -279,6 +279,47 @@ mod tests {
     }
 
     #[test]
+    fn sniff_of_testdata_files_matches_their_real_format() {
+        let cases: [(&[u8], Option<ContentType>); 8] = [
+            (
+                include_bytes!("../../../testdata/images/sunset-640x427.jpg"),
+                Some(ContentType::Jpeg),
+            ),
+            (
+                include_bytes!("../../../testdata/images/small-64x48.png"),
+                Some(ContentType::Png),
+            ),
+            (
+                include_bytes!("../../../testdata/images/small-32x32.gif"),
+                Some(ContentType::Gif),
+            ),
+            (
+                include_bytes!("../../../testdata/images/small-80x60.webp"),
+                Some(ContentType::Webp),
+            ),
+            (
+                include_bytes!("../../../testdata/images/corrupt.jpg"),
+                Some(ContentType::Jpeg),
+            ),
+            (
+                include_bytes!("../../../testdata/images/not-an-image.jpg"),
+                None,
+            ),
+            (
+                include_bytes!("../../../testdata/videos/tiny-320x240-2500ms.mp4"),
+                Some(ContentType::Mp4),
+            ),
+            (
+                include_bytes!("../../../testdata/videos/tiny-640x360-1200ms.mov"),
+                Some(ContentType::QuickTime),
+            ),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(ContentType::sniff(&bytes[..16]), expected);
+        }
+    }
+
+    #[test]
     fn sniff_of_text_or_short_input_is_none() {
         assert_eq!(ContentType::sniff(b"this is text"), None);
         assert_eq!(ContentType::sniff(b""), None);
