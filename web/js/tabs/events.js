@@ -1,0 +1,366 @@
+// イベントのタブ: 自分のグローバルログをライブで表示し、絞り込み、エンベロープを表示し、
+// 1 つの相関 ID をサービスをまたいで追います (サービスごとの列に並べた「流れ」)。
+
+import * as api from "../api.js";
+import { t } from "../i18n.js";
+import { on, store } from "../state.js";
+import { debounce, formatTime, h, idCode, isAbort, jsonView, placeholder, reconcile, replaceChildren, showError, showToast } from "../ui.js";
+
+/** 画面に並べる最大の行数 (バッファはもっと持っています) */
+const MAX_ROWS = 300;
+
+/** 集約の型 → それを出すサービス (DESIGN §3) */
+const SERVICE_OF = Object.freeze({
+  User: "gateway",
+  Media: "media-command",
+  Saga: "saga",
+  Album: "album",
+  Notification: "notification",
+});
+const LANE_ORDER = ["gateway", "media-command", "saga", "album", "notification"];
+
+/**
+ * イベントを出したサービスの名前。
+ * @param {any} envelope エンベロープ
+ * @returns {string} サービス名 (知らない型は集約の型そのもの)
+ */
+export function serviceOf(envelope) {
+  const type = String(envelope?.aggregate_type ?? "");
+  return SERVICE_OF[/** @type {keyof typeof SERVICE_OF} */ (type)] ?? (type || "?");
+}
+
+/**
+ * エンベロープが絞り込みの条件に合うか。
+ * @param {any} e エンベロープ
+ * @param {{aggregate_type: string, event_type: string, correlation_id: string}} f 条件 (空は「すべて」)
+ * @returns {boolean} 合えば true
+ */
+export function matchesFilter(e, f) {
+  if (f.aggregate_type && e.aggregate_type !== f.aggregate_type) return false;
+  if (f.event_type && !String(e.event_type ?? "").toLowerCase().includes(f.event_type.toLowerCase())) return false;
+  if (f.correlation_id && e.metadata?.correlation_id !== f.correlation_id) return false;
+  return true;
+}
+
+/**
+ * イベントのタブを作ります。
+ * @param {import("./media.js").TabContext} ctx 文脈
+ * @returns {{activate: () => void, follow: (correlationId: string) => void}} 操作
+ */
+export function createEventsTab({ panel, signal }) {
+  const $ = (role) => /** @type {HTMLElement} */ (panel.querySelector(`[data-role="${role}"]`));
+  const filters = /** @type {HTMLFormElement} */ ($("filters"));
+  const pauseButton = /** @type {HTMLButtonElement} */ ($("pause"));
+  const counter = $("counter");
+  const typeList = $("type-list");
+  const flow = $("flow");
+  const list = $("list");
+  const listStatus = $("list-status");
+  const detail = $("detail");
+
+  let paused = false;
+  /** 前回描いたときの最新の position (それより新しい行だけを「新着」として光らせる) */
+  let renderedHead = /** @type {number|null} */ (null);
+  let missed = 0;
+  /** @type {any|null} */
+  let selected = null;
+  /** @type {{id: string, events: Map<number, any>}|null} */
+  let following = null;
+
+  const filterValues = () => {
+    const data = new FormData(filters);
+    return {
+      aggregate_type: String(data.get("aggregate_type") ?? ""),
+      event_type: String(data.get("event_type") ?? "").trim(),
+      correlation_id: String(data.get("correlation_id") ?? "").trim(),
+    };
+  };
+
+  function renderList() {
+    const f = filterValues();
+    const rows = [];
+    for (let i = store.events.length - 1; i >= 0 && rows.length < MAX_ROWS; i -= 1) {
+      const e = store.events[i];
+      if (matchesFilter(e, f)) rows.push(e);
+    }
+    const head = renderedHead;
+    reconcile(list, rows, (e) => String(e.position), (e) => {
+      const li = createRow(e);
+      if (head !== null && Number(e.position) > head) li.classList.add("is-new");
+      return li;
+    }, updateRow);
+    renderedHead = store.lastPosition;
+    replaceChildren(listStatus, rows.length === 0 ? placeholder(store.events.length === 0 ? t("events.empty") : t("events.noMatch")) : null);
+    counter.textContent = t("events.counter", { shown: rows.length, total: store.events.length, head: store.lastPosition ?? "—" });
+    const types = [...new Set(store.events.map((e) => e.event_type))].sort();
+    if (typeList.childElementCount !== types.length) {
+      replaceChildren(typeList, types.map((type) => h("option", { value: type })));
+    }
+  }
+
+  /**
+   * @param {any} e エンベロープ
+   * @returns {HTMLElement} 行
+   */
+  function createRow(e) {
+    const li = h("li", { class: "event-row", dataset: { testid: "event-row", eventType: e.event_type, position: e.position, aggregateType: e.aggregate_type } });
+    li.append(
+      h(
+        "button",
+        { type: "button", class: "event-row__button", onclick: () => select(e) },
+        h("span", { class: "event-row__pos", text: `#${e.position}` }),
+        h("span", { class: "badge badge--aggregate", dataset: { aggregate: e.aggregate_type }, text: e.aggregate_type ?? "?" }),
+        h("strong", { class: "event-row__type", text: e.event_type ?? "?" }),
+        h("span", { class: "event-row__meta" }, `v${e.version ?? "—"} · `, idCode(e.aggregate_id), ` · ${t("events.corrShort")} `, idCode(e.metadata?.correlation_id)),
+        h("time", { class: "event-row__time", datetime: e.created_at ?? "", text: formatTime(e.created_at) }),
+      ),
+    );
+    updateRow(li, e);
+    return li;
+  }
+
+  /**
+   * @param {HTMLElement} li 行
+   * @param {any} e エンベロープ
+   */
+  function updateRow(li, e) {
+    li.classList.toggle("is-selected", selected?.position === e.position);
+  }
+
+  /**
+   * エンベロープを横の欄に表示します。
+   * @param {any} e エンベロープ
+   */
+  function select(e) {
+    selected = e;
+    detail.hidden = false;
+    const correlationId = e.metadata?.correlation_id;
+    replaceChildren(
+      detail,
+      h(
+        "header",
+        { class: "detail__header" },
+        h("h2", { class: "detail__title", text: `#${e.position} ${e.event_type}` }),
+        h("button", { type: "button", class: "button button--ghost", "aria-label": t("common.close"), text: "×", onclick: closeDetail }),
+      ),
+      h("p", { class: "hint", text: t("events.emittedBy", { service: serviceOf(e) }) }),
+      h(
+        "div",
+        { class: "detail__actions" },
+        correlationId
+          ? h("button", { type: "button", class: "button button--primary", "data-testid": "follow-correlation-button", text: t("events.follow"), onclick: () => follow(correlationId) })
+          : null,
+        h("button", { type: "button", class: "button", text: t("events.copy"), onclick: () => copy(e) }),
+      ),
+      jsonView(e, { testid: "event-envelope" }),
+    );
+    for (const li of list.children) {
+      /** @type {HTMLElement} */ (li).classList.toggle("is-selected", /** @type {HTMLElement} */ (li).dataset.position === String(e.position));
+    }
+    if (following) renderFlow();
+  }
+
+  function closeDetail() {
+    selected = null;
+    detail.hidden = true;
+    replaceChildren(detail);
+    for (const li of list.children) li.classList.remove("is-selected");
+    if (following) renderFlow();
+  }
+
+  /** @param {any} e エンベロープ */
+  async function copy(e) {
+    try {
+      await navigator.clipboard.writeText(JSON.stringify(e, null, 2));
+      showToast(t("events.copied"), { kind: "success" });
+    } catch {
+      showToast(t("events.copyFailed"), { kind: "error" });
+    }
+  }
+
+  // --- 相関 ID を追う ----------------------------------------------------------------
+
+  /**
+   * 相関 ID で絞り込み、その流れをサービスごとの列に並べて表示します。
+   * 画面のバッファにない古いイベントはサーバーから読みます。
+   * @param {string} correlationId 相関 ID
+   */
+  async function follow(correlationId) {
+    const input = /** @type {HTMLInputElement} */ (filters.elements.namedItem("correlation_id"));
+    input.value = correlationId;
+    following = { id: correlationId, events: new Map() };
+    for (const e of store.events) {
+      if (e.metadata?.correlation_id === correlationId) following.events.set(Number(e.position), e);
+    }
+    renderList();
+    renderFlow();
+    const current = following;
+    try {
+      const events = await api.listEvents({ correlation_id: correlationId, after: 0, limit: 1000 });
+      if (following !== current) return;
+      for (const e of events) {
+        if (e.metadata?.correlation_id === correlationId) {
+          current.events.set(Number(e.position), e);
+        }
+      }
+      renderFlow();
+    } catch (error) {
+      if (!isAbort(error)) showError(error, t("events.followFailed"));
+    }
+  }
+
+  function unfollow() {
+    following = null;
+    const input = /** @type {HTMLInputElement} */ (filters.elements.namedItem("correlation_id"));
+    input.value = "";
+    flow.hidden = true;
+    replaceChildren(flow);
+    renderList();
+  }
+
+  function renderFlow() {
+    if (!following) {
+      flow.hidden = true;
+      return;
+    }
+    const events = [...following.events.values()].sort((a, b) => Number(a.position) - Number(b.position));
+    const lanes = [...new Set(events.map(serviceOf))].sort((a, b) => laneIndex(a) - laneIndex(b));
+    const first = Date.parse(events[0]?.created_at ?? "");
+    const last = Date.parse(events[events.length - 1]?.created_at ?? "");
+    const causeId = selected?.metadata?.causation_id;
+    const grid = h("div", { class: "flow__grid", role: "list", "data-testid": "correlation-flow" });
+    grid.style.gridTemplateColumns = `repeat(${Math.max(lanes.length, 1)}, minmax(9rem, 1fr))`;
+    lanes.forEach((lane, i) => {
+      const head = h("div", { class: "flow__lane-head", role: "presentation", text: lane });
+      head.style.gridColumn = String(i + 1);
+      head.style.gridRow = "1";
+      grid.append(head);
+    });
+    events.forEach((e, row) => {
+      const at = Date.parse(e.created_at ?? "");
+      const offset = Number.isFinite(at) && Number.isFinite(first) ? `+${at - first} ms` : "";
+      const isSelected = selected?.position === e.position;
+      const isCause = causeId && e.id === causeId;
+      const isEffect = selected && e.metadata?.causation_id && e.metadata.causation_id === selected.id;
+      const cell = h(
+        "button",
+        {
+          type: "button",
+          role: "listitem",
+          class: ["flow__event", isSelected ? "is-selected" : "", isCause ? "is-cause" : "", isEffect ? "is-effect" : ""],
+          dataset: { eventType: e.event_type, aggregate: e.aggregate_type },
+          title: isCause ? t("events.cause") : isEffect ? t("events.effect") : "",
+          onclick: () => select(e),
+        },
+        h("strong", { text: e.event_type }),
+        h("span", { class: "flow__meta", text: `#${e.position} ${offset}` }),
+        h("span", { class: "flow__meta" }, `${e.aggregate_type} `, idCode(e.aggregate_id)),
+        isCause ? h("span", { class: "badge badge--cause", text: t("events.cause") }) : null,
+        isEffect ? h("span", { class: "badge badge--effect", text: t("events.effect") }) : null,
+      );
+      cell.style.gridColumn = String(lanes.indexOf(serviceOf(e)) + 1);
+      cell.style.gridRow = String(row + 2);
+      grid.append(cell);
+    });
+    flow.hidden = false;
+    replaceChildren(
+      flow,
+      h(
+        "header",
+        { class: "flow__header" },
+        h("h2", null, t("events.flowTitle"), " ", idCode(following.id)),
+        h("button", { type: "button", class: "button", "data-testid": "unfollow-button", text: t("events.unfollow"), onclick: unfollow }),
+      ),
+      h(
+        "p",
+        { class: "hint" },
+        t("events.flowHint", { count: events.length, ms: Number.isFinite(first) && Number.isFinite(last) ? last - first : "—" }),
+      ),
+      events.length === 0 ? placeholder(t("common.loading"), "loading") : grid,
+    );
+  }
+
+  /**
+   * @param {string} lane サービス名
+   * @returns {number} 並び順
+   */
+  function laneIndex(lane) {
+    const i = LANE_ORDER.indexOf(lane);
+    return i === -1 ? LANE_ORDER.length : i;
+  }
+
+  // --- 操作とライブ更新 --------------------------------------------------------------
+
+  filters.addEventListener("submit", (e) => {
+    e.preventDefault();
+    applyFilters();
+  });
+  filters.addEventListener("change", applyFilters);
+  filters.addEventListener("reset", () => {
+    setTimeout(() => {
+      if (following) unfollow();
+      else renderList();
+    });
+  });
+  filters.querySelector('input[name="event_type"]')?.addEventListener("input", debounce(renderList, 150));
+
+  function applyFilters() {
+    const { correlation_id: correlationId } = filterValues();
+    if (correlationId && correlationId !== following?.id) {
+      follow(correlationId);
+    } else if (!correlationId && following) {
+      unfollow();
+    } else {
+      renderList();
+    }
+  }
+
+  pauseButton.addEventListener("click", () => {
+    paused = !paused;
+    pauseButton.setAttribute("aria-pressed", String(paused));
+    pauseButton.textContent = paused ? t("events.resume") : t("events.pause");
+    if (!paused) {
+      missed = 0;
+      renderList();
+    }
+  });
+
+  const renderSoon = debounce(renderList, 50);
+  on(
+    "domain-event",
+    (e) => {
+      if (following && e.metadata?.correlation_id === following.id) {
+        following.events.set(Number(e.position), e);
+        renderFlow();
+      }
+      if (paused) {
+        missed += 1;
+        pauseButton.textContent = t("events.resumeWithCount", { count: missed });
+        return;
+      }
+      renderSoon();
+    },
+    signal,
+  );
+  on("events-reset", renderList, signal);
+  on(
+    "locale-changed",
+    () => {
+      replaceChildren(list);
+      renderList();
+      if (selected) select(selected);
+      renderFlow();
+      pauseButton.textContent = paused ? t("events.resume") : t("events.pause");
+    },
+    signal,
+  );
+
+  return {
+    activate() {
+      renderList();
+    },
+    follow(correlationId) {
+      follow(correlationId);
+    },
+  };
+}
