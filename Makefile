@@ -1,0 +1,100 @@
+# MediaHub の開発用 Makefile。
+#
+# `make` だけを実行するとターゲットの一覧 (help) を表示します。
+# 各ターゲットの説明は `## ` 以降の一行コメントから help が自動生成します。
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+CARGO ?= cargo
+PYTHON ?= python3
+
+# --- カバレッジ ------------------------------------------------------------------
+# しきい値 (行カバレッジ %)。DESIGN §9 と issue #2 の取り決め。
+COVERAGE_MIN_TOTAL ?= 80
+COVERAGE_MIN_CORE ?= 90
+# カバレッジ集計から除外するファイル (正規表現、絶対パスに対して評価される)。
+#   examples/ … 学習用のサンプルプログラム (テストではなく実行して読むもの)
+#   src/bin/  … サービスの起動用バイナリ (引数を読んで lib を呼ぶだけの薄い main)
+# 除外を変えるときはこの変数だけを変える: report と json 出力の両方が同じ値を使う。
+COVERAGE_IGNORE_REGEX ?= (^|/)(examples|src/bin)/
+COVERAGE_JSON ?= target/coverage.json
+COVERAGE_FLAGS = --ignore-filename-regex '$(COVERAGE_IGNORE_REGEX)'
+
+# --- ツールの版 ------------------------------------------------------------------
+# 新しいマシンで `make tools` が同じ結果になるよう版を固定する (上書き可)。
+CARGO_LLVM_COV_VERSION ?= 0.9.1
+
+.PHONY: help build test lint fmt doc clean tools bench run example coverage-html
+
+help: ## このヘルプを表示する (既定のターゲット)
+	@echo "MediaHub — make ターゲット一覧"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "初めての方は: make tools && make test"
+
+build: ## ワークスペース全体をビルドする (テスト・サンプル・ベンチを含む全ターゲット)
+	$(CARGO) build --workspace --all-targets
+
+test: ## テスト (nextest + doctest) を実行し、カバレッジを表示・検査する (全体 >= 80%, mediahub-core >= 90%)
+	@echo "==> ユニット/結合テスト (cargo-nextest, カバレッジ計測つき)"
+	$(CARGO) llvm-cov nextest --workspace --no-report
+	@echo "==> ドキュメントテスト (doctest。nextest は doctest を実行しないため別に実行する)"
+	$(CARGO) test --doc --workspace
+	@echo "==> カバレッジ (ファイル別)"
+	$(CARGO) llvm-cov report $(COVERAGE_FLAGS)
+	@mkdir -p $(dir $(COVERAGE_JSON))
+	$(CARGO) llvm-cov report $(COVERAGE_FLAGS) --json --summary-only --output-path $(COVERAGE_JSON)
+	@echo "==> カバレッジゲート"
+	$(PYTHON) scripts/coverage_gate.py --json $(COVERAGE_JSON) --root "$(CURDIR)" \
+		--min-total $(COVERAGE_MIN_TOTAL) --min mediahub-core/src/=$(COVERAGE_MIN_CORE)
+
+coverage-html: ## 直前の make test の計測結果から HTML レポートを作る (target/llvm-cov/html)
+	$(CARGO) llvm-cov report $(COVERAGE_FLAGS) --html
+	@echo "==> target/llvm-cov/html/index.html を開いてください"
+
+lint: ## フォーマット確認・clippy (-D warnings)・rustdoc の警告検査
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p mediahub-core --no-deps
+
+fmt: ## rustfmt でコードを整形する
+	$(CARGO) fmt --all
+
+doc: ## ワークスペースの API ドキュメントを生成する (target/doc)
+	$(CARGO) doc --workspace --no-deps
+
+clean: ## ビルド成果物とカバレッジ結果を削除する (./data の SQLite ファイルは消さない)
+	$(CARGO) clean
+	rm -rf coverage lcov.info
+
+tools: ## 開発に必要なツールを入れる (rustup コンポーネント、cargo-llvm-cov、cargo-nextest)
+	@if command -v rustup >/dev/null 2>&1; then \
+		rustup component add llvm-tools-preview clippy rustfmt; \
+	else \
+		echo "rustup が見つかりません: llvm-tools-preview / clippy / rustfmt を手動で入れてください" >&2; \
+	fi
+	@if $(CARGO) llvm-cov --version >/dev/null 2>&1; then \
+		echo "cargo-llvm-cov: インストール済み ($$($(CARGO) llvm-cov --version))"; \
+	else \
+		echo "cargo-llvm-cov: インストールします ($(CARGO_LLVM_COV_VERSION))"; \
+		$(CARGO) install cargo-llvm-cov --locked --version $(CARGO_LLVM_COV_VERSION); \
+	fi
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		echo "cargo-nextest: インストール済み ($$($(CARGO) nextest --version | sed -n 1p))"; \
+	else \
+		echo "cargo-nextest: インストールします"; \
+		$(CARGO) install cargo-nextest --locked; \
+	fi
+
+bench: ## ベンチマークを実行する (DESIGN §10 の性能目標を測る。時間を計るテストは書かずここで測る)
+	$(CARGO) bench --workspace
+
+run: ## 全 8 サービスを 1 プロセスで起動する (予定: saga の issue で実装。現時点では未実装)
+	$(CARGO) run --release -p mediahub-services --bin mediahub
+
+example: ## アップロード Saga をインメモリで実行し、イベントの時系列を表示する
+	$(CARGO) run -p mediahub-examples --example upload_saga_in_memory
