@@ -1,0 +1,302 @@
+//! イベントストアのベンチマーク (`cargo bench -p mediahub-services --bench eventstore`)。
+//!
+//! 一時ディレクトリの上でイベントストアをポート 0 で起動し、本物の HTTP で次を測ります。
+//!
+//! - 追記のスループット: 同時クライアント 1 / 4 / 16、1 回に 1 件 / 100 件。
+//!   各クライアントは自分のストリームに、版を数えながら追記し続けます (衝突なし)。
+//! - 追記 → ロングポーリングの起床までの遅延の p50 / p99。
+//!
+//! 各計測を 3 回行い、中央値を Markdown の表で出します。全体で 60 秒未満で終わります。
+//! 目標 (DESIGN §10、issue 3): 16 クライアントで 10,000 件/秒以上、起床 p99 5 ms 以下。
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mediahub_core::envelope::NewEvent;
+use mediahub_services::eventstore::{
+    AppendRequest, Durability, EventStoreConfig, EventStoreHandle, StreamKey, start,
+};
+use mediahub_services::platform::auth::JwtKeys;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// 1 回のスループット計測の長さ。
+const RUN: Duration = Duration::from_millis(1500);
+/// 各計測の繰り返し回数 (中央値をとる)。
+const REPEATS: usize = 3;
+/// 遅延の計測回数 (1 回の繰り返しあたり)。
+const LATENCY_SAMPLES: usize = 200;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+struct Bench {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+fn new_events(count: usize) -> Vec<Value> {
+    (0..count)
+        .map(|n| {
+            json!({
+                "id": Uuid::new_v4(),
+                "event_type": "BenchEvent",
+                "event_version": "1.0",
+                "data": {"n": n, "text": "0123456789abcdef0123456789abcdef"},
+                "metadata": {"correlation_id": Uuid::new_v4()},
+            })
+        })
+        .collect()
+}
+
+/// 1 クライアント: 期限まで自分のストリームに追記し続け、書いたイベント数を返す。
+async fn client_loop(
+    bench: Arc<Bench>,
+    stream: String,
+    batch: usize,
+    until: Instant,
+) -> BenchResult<u64> {
+    let mut version = 0_u64;
+    let url = format!("{}/api/v1/streams/Bench/{stream}/events", bench.base);
+    while Instant::now() < until {
+        let body = json!({"expected_version": version, "events": new_events(batch)});
+        let response = bench
+            .client
+            .post(&url)
+            .bearer_auth(&bench.token)
+            .json(&body)
+            .send()
+            .await?;
+        if response.status().as_u16() != 201 {
+            return Err(format!("追記に失敗: {}", response.status()).into());
+        }
+        // 本体を読み切って接続を再利用する。
+        let _body = response.bytes().await?;
+        version += batch as u64;
+    }
+    Ok(version)
+}
+
+async fn throughput(bench: &Arc<Bench>, clients: usize, batch: usize) -> BenchResult<f64> {
+    let started = Instant::now();
+    let until = started + RUN;
+    let run_id = Uuid::new_v4();
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            tokio::spawn(client_loop(
+                Arc::clone(bench),
+                format!("{run_id}-{client}"),
+                batch,
+                until,
+            ))
+        })
+        .collect();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await??;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn wake_latencies(
+    bench: &Arc<Bench>,
+    service: &EventStoreHandle,
+) -> BenchResult<Vec<Duration>> {
+    let state = Arc::clone(service.state());
+    let stream = format!("latency-{}", Uuid::new_v4());
+    let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
+    for version in 0..LATENCY_SAMPLES as u64 {
+        let head = *state.head.borrow();
+        let waiter = {
+            let request = bench
+                .client
+                .get(format!(
+                    "{}/api/v1/events?after={head}&wait_ms=5000",
+                    bench.base
+                ))
+                .bearer_auth(&bench.token);
+            tokio::spawn(async move {
+                let response = request.send().await?;
+                let body: Value = response.json().await?;
+                let woke = Instant::now();
+                BenchResult::Ok((woke, body))
+            })
+        };
+        // 待ち手がサーバー側で待ち始めるまで待つ (期限つき)。
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while state.waiters() == 0 {
+            if Instant::now() > deadline {
+                return Err("待ち手が待ち始めません".into());
+            }
+            tokio::task::yield_now().await;
+        }
+        let sent = Instant::now();
+        let response = bench
+            .client
+            .post(format!(
+                "{}/api/v1/streams/Bench/{stream}/events",
+                bench.base
+            ))
+            .bearer_auth(&bench.token)
+            .json(&json!({"expected_version": version, "events": new_events(1)}))
+            .send()
+            .await?;
+        let _body = response.bytes().await?;
+        let (woke, body) = waiter.await??;
+        if body["events"].as_array().map_or(0, Vec::len) != 1 {
+            return Err(format!("待ち手がイベントを受け取っていません: {body}").into());
+        }
+        latencies.push(woke.saturating_duration_since(sent));
+    }
+    latencies.sort_unstable();
+    Ok(latencies)
+}
+
+/// HTTP を通さずに書き込みタスクへ直接追記する (HTTP とデータベースのどちらが重いかを切り分ける)。
+async fn direct_throughput(
+    service: &EventStoreHandle,
+    clients: usize,
+    batch: usize,
+) -> BenchResult<f64> {
+    let started = Instant::now();
+    let until = started + RUN;
+    let run_id = Uuid::new_v4();
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let writer = service.state().writer.clone();
+            let stream = StreamKey::new("Direct", format!("{run_id}-{client}"));
+            tokio::spawn(async move {
+                let stream = stream?;
+                let mut version = 0_u64;
+                while Instant::now() < until {
+                    let events = new_events(batch)
+                        .into_iter()
+                        .map(serde_json::from_value::<NewEvent>)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    writer
+                        .append(AppendRequest {
+                            stream: stream.clone(),
+                            expected_version: version,
+                            events,
+                            snapshot: None,
+                        })
+                        .await?;
+                    version += batch as u64;
+                }
+                BenchResult::Ok(version)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await??;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+async fn run(durability: Durability) -> BenchResult<()> {
+    let dir = tempfile::tempdir()?;
+    let keys = JwtKeys::from_secret(b"bench-secret-bench-secret-bench-secret!")?;
+    let token = keys.issue_service_token("bench")?;
+    let config = EventStoreConfig::new(dir.path().join("eventstore.db"), keys)
+        .listen("127.0.0.1:0")
+        .durability(durability);
+    let service = start(config).await?;
+    let bench = Arc::new(Bench {
+        base: service.base_url(),
+        token,
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()?,
+    });
+    // 準備運転 (接続の確立と SQLite のキャッシュ)。
+    throughput(&bench, 4, 10).await?;
+
+    println!();
+    println!(
+        "### イベントストア: 追記のスループット (durability = {durability:?}、{REPEATS} 回の中央値)"
+    );
+    println!();
+    println!("| 同時クライアント | 1 回の件数 | イベント/秒 | 追記リクエスト/秒 |");
+    println!("|---:|---:|---:|---:|");
+    for batch in [1_usize, 100] {
+        for clients in [1_usize, 4, 16] {
+            let mut runs = Vec::with_capacity(REPEATS);
+            for _ in 0..REPEATS {
+                runs.push(throughput(&bench, clients, batch).await?);
+            }
+            let events_per_sec = median(runs);
+            println!(
+                "| {clients} | {batch} | {events_per_sec:.0} | {:.0} |",
+                events_per_sec / batch as f64
+            );
+        }
+    }
+
+    println!();
+    println!(
+        "### 参考: HTTP を通さず書き込みタスクに直接追記 (durability = {durability:?}、{REPEATS} 回の中央値)"
+    );
+    println!();
+    println!("| 同時クライアント | 1 回の件数 | イベント/秒 |");
+    println!("|---:|---:|---:|");
+    for (clients, batch) in [(1_usize, 1_usize), (16, 1), (1, 100), (16, 100)] {
+        let mut runs = Vec::with_capacity(REPEATS);
+        for _ in 0..REPEATS {
+            runs.push(direct_throughput(&service, clients, batch).await?);
+        }
+        println!("| {clients} | {batch} | {:.0} |", median(runs));
+    }
+
+    let mut p50s = Vec::with_capacity(REPEATS);
+    let mut p99s = Vec::with_capacity(REPEATS);
+    for _ in 0..REPEATS {
+        let latencies = wake_latencies(&bench, &service).await?;
+        p50s.push(percentile(&latencies, 0.50).as_secs_f64() * 1000.0);
+        p99s.push(percentile(&latencies, 0.99).as_secs_f64() * 1000.0);
+    }
+    println!();
+    println!(
+        "### 追記 → ロングポーリング起床の遅延 (durability = {durability:?}、{LATENCY_SAMPLES} 回 × {REPEATS} の中央値)"
+    );
+    println!();
+    println!("| p50 (ms) | p99 (ms) |");
+    println!("|---:|---:|");
+    println!("| {:.2} | {:.2} |", median(p50s), median(p99s));
+    service.stop().await?;
+    Ok(())
+}
+
+fn main() -> BenchResult<()> {
+    // `cargo bench` は `--bench` を渡す。`cargo test --benches` のときは起動の確認だけにする。
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--bench") {
+        println!("eventstore bench: --bench なしで起動されたので計測を省きます");
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let durability = match std::env::var("EVENTSTORE_DURABILITY").as_deref() {
+        Ok("normal") => Durability::Normal,
+        _ => Durability::Full,
+    };
+    runtime.block_on(run(durability))?;
+    println!();
+    println!("(計測時間: {:.1} 秒)", started.elapsed().as_secs_f64());
+    Ok(())
+}

@@ -1,0 +1,806 @@
+//! 書き込みタスク (グループコミット)。
+//!
+//! イベントストアへの書き込みは、すべてこのモジュールの **1 本のタスク** が専用の接続で行います。
+//!
+//! 1. HTTP ハンドラーは追記の要求をチャネル ([`WriterHandle`]) に入れ、返事を待ちます。
+//! 2. タスクはチャネルから要求を 1 件受け取り、その時点で溜まっている要求もまとめて取り出し
+//!    (最大 [`MAX_COMMANDS_PER_COMMIT`] 件)、**1 つのトランザクション** で処理します。
+//!    要求ごとに SAVEPOINT を切るので、ある要求の失敗 (版の衝突など) は他の要求に影響しません。
+//! 3. コミットが成功してから、全員に返事をし、ログの先頭 (`head`) を `watch` チャネルで
+//!    知らせます。ロングポーリングや SSE はこの知らせで起きます (ポーリング間隔はありません)。
+//!
+//! 書き込み手が 1 人なので、グローバルな位置 (`position`) は単純なカウンターで割り当てられ、
+//! コミットが成功したときだけ進みます。したがって位置は 1 から隙間なく、コミット順に並びます。
+//! また、版の確認 (楽観的並行性制御) と書き込みの間に他の書き込みが割り込むこともありません。
+
+use std::collections::{HashMap, HashSet};
+
+use mediahub_core::envelope::{Envelope, EventMetadata, NewEvent};
+use mediahub_core::ids::EventId;
+use serde_json::Value;
+use sqlx::{Row, SqliteConnection};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::db::{self, EVENT_COLUMNS, StreamKey, format_time, now_micros, to_db_int};
+use super::error::StoreError;
+
+/// 1 回の追記で送れるイベントの最大件数。
+pub const MAX_EVENTS_PER_APPEND: usize = 1000;
+/// 1 回のコミットにまとめる要求の最大件数。
+pub const MAX_COMMANDS_PER_COMMIT: usize = 256;
+/// 1 回のコミットにまとめるイベントの目安の上限 (これを超えたら次のコミットに回します)。
+pub const MAX_EVENTS_PER_COMMIT: usize = 5000;
+/// 書き込み要求の待ち行列の長さ (満杯なら送り手が待ちます)。
+const QUEUE_CAPACITY: usize = 1024;
+
+/// スナップショットの書き込み。
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotWrite {
+    /// 集約の状態 (JSON)。
+    pub aggregate: Value,
+    /// スナップショットに含まれる最後のイベントの版。
+    pub current_sequence: u64,
+    /// 新しいスナップショットの版。
+    pub current_snapshot: u64,
+    /// 今あるスナップショットの版として期待する値 (`None` は「まだ無い」)。
+    pub expected_snapshot: Option<u64>,
+}
+
+/// 追記の要求。
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendRequest {
+    /// 追記先のストリーム。
+    pub stream: StreamKey,
+    /// 呼び出し側が期待するストリームの現在の版 (新しいストリームなら 0)。
+    pub expected_version: u64,
+    /// 追記するイベント (この順に版 `expected_version + 1, + 2, …` が付きます)。
+    pub events: Vec<NewEvent>,
+    /// 同じトランザクションで書くスナップショット (省略可)。
+    pub snapshot: Option<SnapshotWrite>,
+}
+
+/// 追記の結果。
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendOutcome {
+    /// 保存されたイベント。
+    pub events: Vec<Envelope>,
+    /// 最後のイベントの位置 (イベントが無ければ 0)。
+    pub last_position: u64,
+    /// ストリームの最後の版。
+    pub last_version: u64,
+    /// `true` なら、同じイベントがすでに保存されていた (冪等な再送) ので何も書いていない。
+    pub idempotent: bool,
+}
+
+enum Command {
+    Append(
+        AppendRequest,
+        oneshot::Sender<Result<AppendOutcome, StoreError>>,
+    ),
+    Snapshot(
+        StreamKey,
+        SnapshotWrite,
+        oneshot::Sender<Result<(), StoreError>>,
+    ),
+    Stop,
+}
+
+impl Command {
+    fn weight(&self) -> usize {
+        match self {
+            Command::Append(req, _) => req.events.len().max(1),
+            Command::Snapshot(..) | Command::Stop => 1,
+        }
+    }
+}
+
+/// 書き込みタスクへの窓口。複製して配れます。
+#[derive(Debug, Clone)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Append(req, _) => write!(f, "Append({})", req.stream),
+            Command::Snapshot(key, ..) => write!(f, "Snapshot({key})"),
+            Command::Stop => write!(f, "Stop"),
+        }
+    }
+}
+
+impl WriterHandle {
+    /// イベントを追記します (スナップショットがあれば同じトランザクションで書きます)。
+    ///
+    /// # Errors
+    /// 版の衝突は [`StoreError::VersionConflict`]、ID の重複は [`StoreError::DuplicateEventId`]、
+    /// 要求の誤りは [`StoreError::InvalidBatch`]、停止中は [`StoreError::Unavailable`]。
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Append(request, reply))
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// スナップショットだけを書きます。
+    ///
+    /// # Errors
+    /// 版の衝突は [`StoreError::SnapshotConflict`]、停止中は [`StoreError::Unavailable`]。
+    pub async fn put_snapshot(
+        &self,
+        stream: StreamKey,
+        snapshot: SnapshotWrite,
+    ) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Snapshot(stream, snapshot, reply))
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// それまでに受け付けた要求をすべて処理してからタスクを止めるよう頼みます。
+    pub async fn stop(&self) {
+        // 送れない = すでに止まっている。
+        let _already_stopped = self.tx.send(Command::Stop).await;
+    }
+}
+
+/// 書き込みタスクを起動します。
+///
+/// `head` は今のログの先頭、`head_tx` はコミットのたびに新しい先頭を知らせるチャネルです。
+/// タスクは止まるときに接続を返します。
+pub fn spawn_writer(
+    conn: SqliteConnection,
+    head: u64,
+    head_tx: watch::Sender<u64>,
+) -> (WriterHandle, JoinHandle<SqliteConnection>) {
+    let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+    let task = tokio::spawn(run(conn, rx, head, head_tx));
+    (WriterHandle { tx }, task)
+}
+
+async fn run(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Command>,
+    mut head: u64,
+    head_tx: watch::Sender<u64>,
+) -> SqliteConnection {
+    let statements = InsertStatements::new();
+    while let Some(first) = rx.recv().await {
+        if matches!(first, Command::Stop) {
+            break;
+        }
+        let mut weight = first.weight();
+        let mut batch = vec![first];
+        let mut stop = false;
+        while batch.len() < MAX_COMMANDS_PER_COMMIT && weight < MAX_EVENTS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(Command::Stop) => {
+                    stop = true;
+                    break;
+                }
+                Ok(command) => {
+                    weight += command.weight();
+                    batch.push(command);
+                }
+                Err(_) => break,
+            }
+        }
+        // 同じコミットの中で先の要求と同じイベント ID を使う要求は、次のコミットに回します。
+        while !batch.is_empty() {
+            let (new_head, deferred) =
+                commit_batch(&mut conn, batch, head, &head_tx, &statements).await;
+            head = new_head;
+            batch = deferred;
+        }
+        if stop {
+            break;
+        }
+    }
+    tracing::debug!(head, "書き込みタスクを止めます");
+    conn
+}
+
+async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql).execute(&mut *conn).await.map(|_| ())
+}
+
+enum Reply {
+    Append(
+        oneshot::Sender<Result<AppendOutcome, StoreError>>,
+        Result<AppendOutcome, StoreError>,
+    ),
+    Snapshot(
+        oneshot::Sender<Result<(), StoreError>>,
+        Result<(), StoreError>,
+    ),
+}
+
+impl Reply {
+    fn send(self) {
+        // 受け手がもういない (接続が切れた) なら返事は捨てるしかありません。
+        // 書いた結果はログに残っているので、再送すれば冪等な追記として同じ結果を受け取れます。
+        match self {
+            Reply::Append(tx, result) => {
+                let _gone = tx.send(result);
+            }
+            Reply::Snapshot(tx, result) => {
+                let _gone = tx.send(result);
+            }
+        }
+    }
+
+    fn fail(self, message: &str) {
+        match self {
+            Reply::Append(tx, _) => {
+                let _gone = tx.send(Err(StoreError::Commit(message.to_owned())));
+            }
+            Reply::Snapshot(tx, _) => {
+                let _gone = tx.send(Err(StoreError::Commit(message.to_owned())));
+            }
+        }
+    }
+}
+
+fn fail_all(batch: Vec<Command>, message: &str) {
+    for command in batch {
+        match command {
+            Command::Append(_, tx) => {
+                let _gone = tx.send(Err(StoreError::Commit(message.to_owned())));
+            }
+            Command::Snapshot(_, _, tx) => {
+                let _gone = tx.send(Err(StoreError::Commit(message.to_owned())));
+            }
+            Command::Stop => {}
+        }
+    }
+}
+
+/// 一度に束ねる行の数の候補 (準備済みの文を使い回せるよう、この大きさに分けて INSERT します)。
+const INSERT_CHUNKS: [usize; 10] = [500, 256, 128, 64, 32, 16, 8, 4, 2, 1];
+/// 1 つの問い合わせに入れるパラメーターの塊の大きさ (ID の存在確認・版の読み取り)。
+const LOOKUP_CHUNK: usize = 200;
+
+/// 何行かをまとめて挿入する INSERT 文 (行数ごとに 1 つ)。
+struct InsertStatements {
+    by_rows: Vec<(usize, String)>,
+}
+
+impl InsertStatements {
+    fn new() -> Self {
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        let by_rows = INSERT_CHUNKS
+            .iter()
+            .map(|&rows| {
+                let values = vec![row; rows].join(", ");
+                (
+                    rows,
+                    format!(
+                        "INSERT INTO events (position, aggregate_type, aggregate_id, sequence, \
+                         event_type, event_version, payload, metadata, event_id, created_at, \
+                         correlation_id, causation_id, user_id) VALUES {values}"
+                    ),
+                )
+            })
+            .collect();
+        Self { by_rows }
+    }
+
+    /// `remaining` 行のうち、次に 1 つの文で入れる行数とその文。
+    fn next_chunk(&self, remaining: usize) -> Option<(usize, &str)> {
+        self.by_rows
+            .iter()
+            .find(|(rows, _)| *rows <= remaining)
+            .map(|(rows, sql)| (*rows, sql.as_str()))
+    }
+}
+
+/// 束の中のストリームの現在の版をまとめて読みます (無いストリームは 0)。
+async fn load_versions(
+    conn: &mut SqliteConnection,
+    streams: &[&StreamKey],
+) -> Result<HashMap<StreamKey, u64>, StoreError> {
+    let mut versions = HashMap::with_capacity(streams.len());
+    for chunk in streams.chunks(LOOKUP_CHUNK) {
+        // 各ストリームの最大の版は (aggregate_type, aggregate_id, sequence) の一意索引を
+        // 1 回たどるだけで求まります (相関サブクエリ。OR で並べると全件走査になり得ます)。
+        let rows = vec!["(?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "WITH wanted (t, i) AS (VALUES {rows}) \
+             SELECT t AS aggregate_type, i AS aggregate_id, \
+             (SELECT MAX(sequence) FROM events WHERE aggregate_type = wanted.t AND aggregate_id = wanted.i) AS version \
+             FROM wanted"
+        );
+        let mut query = sqlx::query(&sql).persistent(false);
+        for stream in chunk {
+            query = query
+                .bind(stream.aggregate_type.as_str())
+                .bind(stream.aggregate_id.as_str());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let version: Option<i64> = row.try_get("version")?;
+            let Some(version) = version else {
+                continue;
+            };
+            versions.insert(
+                StreamKey {
+                    aggregate_type: row.try_get("aggregate_type")?,
+                    aggregate_id: row.try_get("aggregate_id")?,
+                },
+                u64::try_from(version).unwrap_or(0),
+            );
+        }
+    }
+    Ok(versions)
+}
+
+/// 束の中のイベント ID のうち、すでに保存されているものをまとめて調べます。
+async fn load_existing_ids(
+    conn: &mut SqliteConnection,
+    ids: &[String],
+) -> Result<HashSet<String>, StoreError> {
+    let mut existing = HashSet::new();
+    for chunk in ids.chunks(LOOKUP_CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!("SELECT event_id FROM events WHERE event_id IN ({marks})");
+        let mut query = sqlx::query_scalar::<_, String>(&sql).persistent(false);
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        existing.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(existing)
+}
+
+/// 計画したイベントをまとめて挿入します。
+async fn insert_envelopes(
+    conn: &mut SqliteConnection,
+    statements: &InsertStatements,
+    envelopes: &[&Envelope],
+) -> Result<(), StoreError> {
+    let mut rest = envelopes;
+    while let Some((rows, sql)) = statements.next_chunk(rest.len()) {
+        let (chunk, tail) = rest.split_at(rows);
+        let mut query = sqlx::query(sql);
+        for envelope in chunk {
+            let metadata = &envelope.metadata;
+            query = query
+                .bind(to_db_int(envelope.position)?)
+                .bind(envelope.aggregate_type.as_str())
+                .bind(envelope.aggregate_id.as_str())
+                .bind(to_db_int(envelope.version)?)
+                .bind(envelope.event_type.as_str())
+                .bind(envelope.event_version.as_str())
+                .bind(envelope.data.to_string())
+                .bind(metadata.to_json().to_string())
+                .bind(envelope.id.to_string())
+                .bind(format_time(&envelope.created_at))
+                .bind(metadata.correlation_id.map(|id| id.to_string()))
+                .bind(metadata.causation_id.map(|id| id.to_string()))
+                .bind(metadata.user_id.map(|id| id.to_string()));
+        }
+        query.execute(&mut *conn).await?;
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// 束を処理した結果 (返事の予定) と、次のコミットに回す要求。
+struct Plan {
+    replies: Vec<Reply>,
+    deferred: Vec<Command>,
+    next: u64,
+}
+
+/// トランザクションの中で、束の要求を順に検査し、書く内容を決めます。
+///
+/// 版の確認は「束の前の版 + この束で先に決まった追記」で行うので、同じストリームへの
+/// 複数の要求が同じ束に入っても、ちょうど 1 つだけが成功します。
+async fn plan_batch(
+    conn: &mut SqliteConnection,
+    batch: Vec<Command>,
+    head: u64,
+) -> Result<Plan, StoreError> {
+    let mut ids: Vec<String> = Vec::new();
+    let loaded = {
+        let mut streams: Vec<&StreamKey> = Vec::new();
+        let mut seen = HashSet::new();
+        for command in &batch {
+            if let Command::Append(request, _) = command {
+                if seen.insert(&request.stream) {
+                    streams.push(&request.stream);
+                }
+                ids.extend(request.events.iter().map(|e| e.id.to_string()));
+            }
+        }
+        load_versions(conn, &streams).await
+    };
+    let loaded = match loaded {
+        Ok(versions) => load_existing_ids(conn, &ids)
+            .await
+            .map(|existing| (versions, existing)),
+        Err(err) => Err(err),
+    };
+    let (mut versions, existing) = match loaded {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            fail_all(batch, "追記の準備に失敗しました");
+            return Err(err);
+        }
+    };
+    let now = now_micros();
+    let mut claimed: HashSet<EventId> = HashSet::new();
+    let mut next = head;
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut deferred = Vec::new();
+    let mut commands = batch.into_iter();
+    while let Some(command) = commands.next() {
+        let fatal = match command {
+            Command::Append(request, tx) => {
+                if request.events.iter().any(|e| claimed.contains(&e.id)) {
+                    deferred.push(Command::Append(request, tx));
+                    continue;
+                }
+                let result = plan_append(conn, &request, &mut versions, &existing, next, now).await;
+                match result {
+                    Err(err @ (StoreError::Database(_) | StoreError::Corrupt(_))) => {
+                        replies.push(Reply::Append(tx, Err(StoreError::Unavailable)));
+                        Some(err)
+                    }
+                    other => {
+                        if let Ok(outcome) = &other {
+                            if !outcome.idempotent {
+                                claimed.extend(request.events.iter().map(|e| e.id));
+                                next += outcome.events.len() as u64;
+                            }
+                        }
+                        replies.push(Reply::Append(tx, other));
+                        None
+                    }
+                }
+            }
+            Command::Snapshot(stream, snapshot, tx) => {
+                match write_snapshot(conn, &stream, &snapshot).await {
+                    Err(err @ (StoreError::Database(_) | StoreError::Corrupt(_))) => {
+                        replies.push(Reply::Snapshot(tx, Err(StoreError::Unavailable)));
+                        Some(err)
+                    }
+                    other => {
+                        replies.push(Reply::Snapshot(tx, other));
+                        None
+                    }
+                }
+            }
+            Command::Stop => None,
+        };
+        if let Some(err) = fatal {
+            // 個々の要求の誤りではなく、データベースそのものの失敗。束の全員に失敗を返します。
+            for reply in replies {
+                reply.fail("追記の準備に失敗しました");
+            }
+            fail_all(deferred, "追記の準備に失敗しました");
+            fail_all(commands.collect(), "追記の準備に失敗しました");
+            return Err(err);
+        }
+    }
+    Ok(Plan {
+        replies,
+        deferred,
+        next,
+    })
+}
+
+/// 追記 1 件を検査し、成功なら書くエンベロープを決めます (イベントの行はまだ書きません)。
+async fn plan_append(
+    conn: &mut SqliteConnection,
+    request: &AppendRequest,
+    versions: &mut HashMap<StreamKey, u64>,
+    existing: &HashSet<String>,
+    next: u64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<AppendOutcome, StoreError> {
+    validate(request)?;
+    let stream = &request.stream;
+    let current = versions.get(stream).copied().unwrap_or(0);
+    let first_existing = request
+        .events
+        .iter()
+        .find(|e| existing.contains(&e.id.to_string()))
+        .map(|e| e.id);
+    if current != request.expected_version {
+        if first_existing.is_some() {
+            if let Some(outcome) = check_retry(conn, request).await? {
+                return Ok(outcome);
+            }
+        }
+        return Err(StoreError::VersionConflict {
+            stream: stream.to_string(),
+            expected: request.expected_version,
+            current,
+        });
+    }
+    if let Some(event_id) = first_existing {
+        return Err(StoreError::DuplicateEventId { event_id });
+    }
+    if let Some(snapshot) = &request.snapshot {
+        // 0 行なら何も変わっていないので、衝突として返すだけで済みます。
+        write_snapshot(conn, stream, snapshot).await?;
+    }
+    let mut position = next;
+    let mut version = request.expected_version;
+    let events: Vec<Envelope> = request
+        .events
+        .iter()
+        .map(|event| {
+            position += 1;
+            version += 1;
+            Envelope {
+                id: event.id,
+                position,
+                aggregate_id: stream.aggregate_id.clone(),
+                aggregate_type: stream.aggregate_type.clone(),
+                event_type: event.event_type.clone(),
+                event_version: event.event_version.clone(),
+                data: event.data.clone(),
+                version,
+                created_at: now,
+                metadata: event.metadata.clone(),
+            }
+        })
+        .collect();
+    versions.insert(stream.clone(), version);
+    Ok(AppendOutcome {
+        last_position: if events.is_empty() { 0 } else { position },
+        events,
+        last_version: version,
+        idempotent: false,
+    })
+}
+
+async fn rollback(conn: &mut SqliteConnection) {
+    if let Err(err) = exec(conn, "ROLLBACK").await {
+        tracing::error!(error = %err, "ロールバックに失敗しました");
+    }
+}
+
+/// 要求の束を 1 つのトランザクションで処理し、新しい先頭と、次に回す要求を返します。
+///
+/// 1 回のコミットで発行する文は、要求の数によらず数個です: BEGIN、版の読み取り、
+/// ID の存在確認、まとめた INSERT (行数に応じて数文)、COMMIT (スナップショットは 1 件 1 文)。
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    batch: Vec<Command>,
+    head: u64,
+    head_tx: &watch::Sender<u64>,
+    statements: &InsertStatements,
+) -> (u64, Vec<Command>) {
+    if let Err(err) = exec(conn, "BEGIN IMMEDIATE").await {
+        tracing::error!(error = %err, "トランザクションを始められません");
+        fail_all(batch, "トランザクションを始められません");
+        return (head, Vec::new());
+    }
+    let plan = match plan_batch(conn, batch, head).await {
+        Ok(plan) => plan,
+        Err(err) => {
+            // plan_batch が束の全員にすでに失敗を返しています。
+            tracing::error!(error = %err, "追記の準備に失敗しました");
+            rollback(conn).await;
+            return (head, Vec::new());
+        }
+    };
+    let written: Vec<&Envelope> = plan
+        .replies
+        .iter()
+        .filter_map(|reply| match reply {
+            Reply::Append(_, Ok(outcome)) if !outcome.idempotent => Some(&outcome.events),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if let Err(err) = insert_envelopes(conn, statements, &written).await {
+        tracing::error!(error = %err, "イベントの挿入に失敗しました");
+        rollback(conn).await;
+        for reply in plan.replies {
+            reply.fail("イベントを書けませんでした");
+        }
+        return (head, plan.deferred);
+    }
+    match exec(conn, "COMMIT").await {
+        Ok(()) => {
+            if plan.next != head {
+                head_tx.send_replace(plan.next);
+            }
+            for reply in plan.replies {
+                reply.send();
+            }
+            (plan.next, plan.deferred)
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "コミットに失敗しました");
+            rollback(conn).await;
+            for reply in plan.replies {
+                reply.fail("コミットに失敗しました");
+            }
+            (head, plan.deferred)
+        }
+    }
+}
+
+/// 追記の要求を検査します (件数 1〜1000、同じ ID の重複なし、版が大きすぎない)。
+///
+/// # Errors
+/// 不正なら [`StoreError::InvalidBatch`]。
+pub fn validate(request: &AppendRequest) -> Result<(), StoreError> {
+    let count = request.events.len();
+    if count == 0 && request.snapshot.is_none() {
+        return Err(StoreError::InvalidBatch(
+            "events には 1 件以上のイベントが必要です".into(),
+        ));
+    }
+    if count > MAX_EVENTS_PER_APPEND {
+        return Err(StoreError::InvalidBatch(format!(
+            "events は {MAX_EVENTS_PER_APPEND} 件までです (送られたのは {count} 件)"
+        )));
+    }
+    let mut seen = HashSet::with_capacity(count);
+    for event in &request.events {
+        if !seen.insert(event.id) {
+            return Err(StoreError::InvalidBatch(format!(
+                "同じイベント ID {} が 1 回の追記に 2 回以上含まれています",
+                event.id
+            )));
+        }
+        if event.event_type.is_empty() || event.event_type.len() > db::MAX_NAME_LEN {
+            return Err(StoreError::InvalidBatch(format!(
+                "event_type は 1〜{} バイトにしてください",
+                db::MAX_NAME_LEN
+            )));
+        }
+    }
+    let last = u64::try_from(count)
+        .ok()
+        .and_then(|n| request.expected_version.checked_add(n));
+    match last {
+        Some(last) if to_db_int(last).is_ok() => Ok(()),
+        _ => Err(StoreError::InvalidBatch(format!(
+            "expected_version {} は大きすぎます",
+            request.expected_version
+        ))),
+    }
+}
+
+async fn load_by_id(
+    conn: &mut SqliteConnection,
+    id: EventId,
+) -> Result<Option<Envelope>, StoreError> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(db::row_to_envelope).transpose()
+}
+
+fn same_event(stored: &Envelope, request: &AppendRequest, event: &NewEvent, version: u64) -> bool {
+    // メタデータは保存時に「文字列の対応表」に変換されるので、同じ変換を通してから比べます。
+    let requested_metadata =
+        EventMetadata::from_json(&event.metadata.to_json()).unwrap_or_default();
+    stored.aggregate_type == request.stream.aggregate_type
+        && stored.aggregate_id == request.stream.aggregate_id
+        && stored.version == version
+        && stored.event_type == event.event_type
+        && stored.event_version == event.event_version
+        && stored.data == event.data
+        && stored.metadata == requested_metadata
+}
+
+/// 版が合わなかった要求が「以前の追記のそのままの再送」かどうかを調べます。
+///
+/// - どのイベント ID も保存されていなければ `Ok(None)` (ただの版の衝突)。
+/// - すべてが同じストリーム・同じ版・同じ内容で保存されていれば、保存済みのイベントを返します。
+/// - それ以外 (一部だけ保存済み、内容やストリームが違う) は [`StoreError::DuplicateEventId`]。
+async fn check_retry(
+    conn: &mut SqliteConnection,
+    request: &AppendRequest,
+) -> Result<Option<AppendOutcome>, StoreError> {
+    let mut stored = Vec::with_capacity(request.events.len());
+    let mut first_found = None;
+    let mut missing = false;
+    let mut version = request.expected_version;
+    for event in &request.events {
+        version += 1;
+        match load_by_id(conn, event.id).await? {
+            Some(envelope) => {
+                if !same_event(&envelope, request, event, version) {
+                    return Err(StoreError::DuplicateEventId { event_id: event.id });
+                }
+                first_found.get_or_insert(event.id);
+                stored.push(envelope);
+            }
+            None => missing = true,
+        }
+    }
+    match (first_found, missing) {
+        (None, _) => Ok(None),
+        (Some(event_id), true) => Err(StoreError::DuplicateEventId { event_id }),
+        (Some(_), false) => {
+            let last_position = stored.last().map_or(0, |e| e.position);
+            Ok(Some(AppendOutcome {
+                events: stored,
+                last_position,
+                last_version: version,
+                idempotent: true,
+            }))
+        }
+    }
+}
+
+async fn current_snapshot_version(
+    conn: &mut SqliteConnection,
+    stream: &StreamKey,
+) -> Result<Option<u64>, StoreError> {
+    let row = sqlx::query(
+        "SELECT current_snapshot FROM snapshots WHERE aggregate_type = ? AND aggregate_id = ?",
+    )
+    .bind(&stream.aggregate_type)
+    .bind(&stream.aggregate_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(row) => {
+            let value: i64 = row.try_get("current_snapshot")?;
+            Ok(u64::try_from(value).ok())
+        }
+        None => Ok(None),
+    }
+}
+
+async fn write_snapshot(
+    conn: &mut SqliteConnection,
+    stream: &StreamKey,
+    snapshot: &SnapshotWrite,
+) -> Result<(), StoreError> {
+    let payload = snapshot.aggregate.to_string();
+    let sequence = to_db_int(snapshot.current_sequence)?;
+    let version = to_db_int(snapshot.current_snapshot)?;
+    let affected = match snapshot.expected_snapshot {
+        None => sqlx::query(
+            "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (aggregate_type, aggregate_id) DO NOTHING",
+        )
+        .bind(&stream.aggregate_type)
+        .bind(&stream.aggregate_id)
+        .bind(sequence)
+        .bind(version)
+        .bind(&payload)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
+        Some(expected) => sqlx::query(
+            "UPDATE snapshots SET last_sequence = ?, current_snapshot = ?, payload = ? \
+             WHERE aggregate_type = ? AND aggregate_id = ? AND current_snapshot = ?",
+        )
+        .bind(sequence)
+        .bind(version)
+        .bind(&payload)
+        .bind(&stream.aggregate_type)
+        .bind(&stream.aggregate_id)
+        .bind(to_db_int(expected)?)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
+    };
+    if affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::SnapshotConflict {
+            expected: snapshot.expected_snapshot,
+            current: current_snapshot_version(conn, stream).await?,
+        })
+    }
+}

@@ -1,0 +1,20 @@
+//! 全サービス共通の部品 (プラットフォーム)。
+//!
+//! どのサービスも同じ形 **config → state → routes → run** で書けるように、次の部品を提供します。
+//!
+//! - [`auth`]: JWT (HS256) の発行と検証、poem-openapi のセキュリティスキーム、
+//!   サービスロールの要求、`X-User-ID` の扱い
+//! - [`problem`]: RFC 9457 `application/problem+json` のエラー応答と、
+//!   poem / poem-openapi 自身のエラーを problem+json に変換するミドルウェア
+//! - [`telemetry`]: `tracing` の初期化とリクエスト ID ミドルウェア
+//! - [`server`]: リスナーの束縛、`/health`・`/ready`・`/openapi.json`・`/swagger` を含む
+//!   アプリケーションの組み立て、グレースフルシャットダウン付きの起動と停止
+//! - [`config`]: clap で共有する設定項目 (JWT 秘密鍵など)
+//! - [`schema`]: `mediahub-core` のエンベロープ型を poem-openapi で扱うためのラッパー
+
+pub mod auth;
+pub mod config;
+pub mod problem;
+pub mod schema;
+pub mod server;
+pub mod telemetry;

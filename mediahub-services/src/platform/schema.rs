@@ -1,0 +1,145 @@
+//! `mediahub-core` のエンベロープ型を poem-openapi で扱うためのラッパー。
+//!
+//! `mediahub-core` は HTTP を知らない純粋なクレートなので、その型は poem-openapi の
+//! [`Type`] を実装していません。ここでは次の二つを用意します。
+//!
+//! - [`ApiEnvelope`] / [`ApiNewEvent`]: core の型をそのまま包み、JSON の読み書きは
+//!   **serde (core の定義そのもの)** で行うラッパー。`NewEvent` の未知フィールド拒否
+//!   (`deny_unknown_fields`) もそのまま効きます。
+//! - [`EnvelopeSchema`] / [`NewEventSchema`] / [`EventMetadataSchema`]: OpenAPI 文書に
+//!   載せるためだけの、同じ形の構造体。ラッパーのスキーマはこれらを指します。
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use mediahub_core::envelope::{Envelope, NewEvent};
+use poem_openapi::Object;
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// (ドキュメント専用) イベントのメタデータ。ここに無い文字列のキーも保存されます。
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "EventMetadata")]
+pub struct EventMetadataSchema {
+    /// 一つの利用者操作に属するすべてのイベントで共通の ID。
+    pub correlation_id: Option<Uuid>,
+    /// このイベントを直接引き起こしたイベントまたはコマンドの ID。
+    pub causation_id: Option<Uuid>,
+    /// 操作したユーザーの ID。
+    pub user_id: Option<Uuid>,
+}
+
+/// (ドキュメント専用) これから追記するイベント 1 件。未知のフィールドは拒否されます。
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "NewEvent", deny_unknown_fields)]
+pub struct NewEventSchema {
+    /// イベント ID。同じ ID の二重追記は一度だけ保存されます。
+    pub id: Uuid,
+    /// イベント型名 (例: `MediaUploaded`)。
+    pub event_type: String,
+    /// イベントのスキーマ版 (例: `1.0`)。
+    pub event_version: String,
+    /// イベント本体 (任意の JSON)。
+    pub data: Value,
+    /// メタデータ (省略可)。
+    pub metadata: Option<EventMetadataSchema>,
+}
+
+/// (ドキュメント専用) イベントストアに保存されたイベント 1 件 (DESIGN §3 のエンベロープ)。
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Envelope")]
+pub struct EnvelopeSchema {
+    /// イベント ID。
+    pub id: Uuid,
+    /// グローバルログ上の位置 (1 始まり、隙間なし、コミット順)。
+    pub position: u64,
+    /// 集約 ID。
+    pub aggregate_id: String,
+    /// 集約の型 (例: `Media`)。
+    pub aggregate_type: String,
+    /// イベント型名。
+    pub event_type: String,
+    /// イベントのスキーマ版。
+    pub event_version: String,
+    /// イベント本体。
+    pub data: Value,
+    /// 集約内の連番 (1 始まり、隙間なし)。
+    pub version: u64,
+    /// 保存時刻 (UTC、RFC 3339)。
+    pub created_at: DateTime<Utc>,
+    /// メタデータ。
+    pub metadata: EventMetadataSchema,
+}
+
+macro_rules! serde_backed_type {
+    ($(#[$meta:meta])* $name:ident, $inner:ty, $schema:ty) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub $inner);
+
+        impl Type for $name {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                <$schema as Type>::name()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                <$schema as Type>::schema_ref()
+            }
+
+            fn register(registry: &mut Registry) {
+                <$schema as Type>::register(registry);
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(
+                &'a self,
+            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+
+        impl ParseFromJSON for $name {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                serde_json::from_value(value.unwrap_or_default())
+                    .map(Self)
+                    .map_err(ParseError::custom)
+            }
+        }
+
+        impl ToJSON for $name {
+            fn to_json(&self) -> Option<Value> {
+                serde_json::to_value(&self.0).ok()
+            }
+        }
+
+        impl From<$inner> for $name {
+            fn from(inner: $inner) -> Self {
+                Self(inner)
+            }
+        }
+    };
+}
+
+serde_backed_type!(
+    /// [`Envelope`] を poem-openapi で読み書きするためのラッパー。
+    ApiEnvelope,
+    Envelope,
+    EnvelopeSchema
+);
+
+serde_backed_type!(
+    /// [`NewEvent`] を poem-openapi で読み書きするためのラッパー (未知フィールドは拒否)。
+    ApiNewEvent,
+    NewEvent,
+    NewEventSchema
+);
