@@ -26,8 +26,8 @@ use mediahub_core::ids::{AlbumId, CorrelationId, EventId, MediaId, SagaId, UserI
 use mediahub_core::media::{ContentType, DeletionReason, Media, MediaCommand, ProcessingOutput};
 use mediahub_core::notification::{Notification, NotificationCommand};
 use mediahub_core::saga::{
-    ActionCommand, FAULT_INJECT_METADATA_KEY, FaultPoint, InFlight, MediaUploadSaga, SagaAction,
-    SagaCommand, SagaInput, SagaPolicy,
+    ActionCommand, FAULT_INJECT_METADATA_KEY, FaultPoint, MediaUploadSaga, SagaAction, SagaCommand,
+    SagaInput, SagaPolicy,
 };
 use serde_json::Value;
 
@@ -284,10 +284,7 @@ impl World {
         metadata: &EventMetadata,
     ) -> Result<Option<SagaInput>, Error> {
         let meta = metadata.to_map();
-        let InFlight { step, attempt } = InFlight {
-            step: action.step,
-            attempt: action.attempt,
-        };
+        let (step, attempt) = (action.step, action.attempt);
         if !action.delay.is_zero() {
             println!(
                 "    … {step} を {} ms 待って再試行 ({attempt} 回目)",

@@ -155,7 +155,6 @@ pub struct MediaUploadSaga {
     succeeded: Vec<SagaStep>,
     remaining_compensations: Vec<SagaStep>,
     failure: Option<String>,
-    notification_failed: bool,
 }
 
 impl MediaUploadSaga {
@@ -481,14 +480,9 @@ impl Aggregate for MediaUploadSaga {
                 self.succeeded.push(step);
                 self.remaining_compensations.retain(|s| *s != step);
             }
-            SagaEvent::SagaStepFailed {
-                step, will_retry, ..
-            } => {
+            SagaEvent::SagaStepFailed { will_retry, .. } => {
                 if !will_retry {
                     self.in_flight = None;
-                    if step == SagaStep::Notify {
-                        self.notification_failed = true;
-                    }
                 }
             }
             SagaEvent::SagaCompensationStarted { reason, plan, .. } => {

@@ -401,6 +401,15 @@ fn stream_key(aggregate_type: String, aggregate_id: String) -> Result<StreamKey,
         .map_err(|e| Problem::bad_request(codes::INVALID_PATH, e.to_string()))
 }
 
+impl EventStoreApi {
+    /// 追記 (`/events`) と追記＋スナップショット (`/commit`) に共通の処理: 検証して書き込み役に渡します。
+    async fn submit(&self, request: AppendRequest) -> Result<AppendResponse, Problem> {
+        writer::validate(&request)?;
+        let outcome = self.state.writer.append(request).await?;
+        Ok(result_of(outcome))
+    }
+}
+
 #[OpenApi(prefix_path = "/api/v1")]
 impl EventStoreApi {
     /// ストリームにイベントを追記します (楽観的並行性制御)。
@@ -422,16 +431,14 @@ impl EventStoreApi {
         aggregate_id: Path<String>,
         body: Json<AppendBody>,
     ) -> Result<AppendResponse, Problem> {
-        let stream = stream_key(aggregate_type.0, aggregate_id.0)?;
-        let request = AppendRequest {
-            stream,
-            expected_version: body.0.expected_version,
-            events: body.0.events.into_iter().map(|e| e.0).collect(),
+        let body = body.0;
+        self.submit(AppendRequest {
+            stream: stream_key(aggregate_type.0, aggregate_id.0)?,
+            expected_version: body.expected_version,
+            events: body.events.into_iter().map(|e| e.0).collect(),
             snapshot: None,
-        };
-        writer::validate(&request)?;
-        let outcome = self.state.writer.append(request).await?;
-        Ok(result_of(outcome))
+        })
+        .await
     }
 
     /// ストリームのイベントを版の順に読みます (`from_version` より後、既定は 0 = すべて)。
@@ -521,16 +528,14 @@ impl EventStoreApi {
         aggregate_id: Path<String>,
         body: Json<CommitBody>,
     ) -> Result<AppendResponse, Problem> {
-        let stream = stream_key(aggregate_type.0, aggregate_id.0)?;
-        let request = AppendRequest {
-            stream,
-            expected_version: body.0.expected_version,
-            events: body.0.events.into_iter().map(|e| e.0).collect(),
-            snapshot: body.0.snapshot.map(snapshot_write),
-        };
-        writer::validate(&request)?;
-        let outcome = self.state.writer.append(request).await?;
-        Ok(result_of(outcome))
+        let body = body.0;
+        self.submit(AppendRequest {
+            stream: stream_key(aggregate_type.0, aggregate_id.0)?,
+            expected_version: body.expected_version,
+            events: body.events.into_iter().map(|e| e.0).collect(),
+            snapshot: body.snapshot.map(snapshot_write),
+        })
+        .await
     }
 
     /// グローバルログを位置の順に読みます (ページ読みとロングポーリング)。

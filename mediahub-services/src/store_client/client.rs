@@ -330,10 +330,9 @@ impl EventStoreClient {
             query.push(("from_version", after_version.to_string()));
         }
         let url = self.url(&["streams", aggregate_type, aggregate_id, "events"], query)?;
-        let (_, body) = self
-            .send(Method::GET, url, None, self.inner.request_timeout)
+        let body: StreamEventsBody = self
+            .get_json(url, self.inner.request_timeout, "ストリームのイベント")
             .await?;
-        let body: StreamEventsBody = decode(&body, "ストリームのイベント")?;
         Ok(body.events)
     }
 
@@ -414,8 +413,7 @@ impl EventStoreClient {
     pub async fn read_log(&self, query: &LogQuery) -> Result<LogPage, StoreClientError> {
         let url = self.url(&["events"], query.pairs())?;
         let timeout = self.inner.request_timeout + query.wait.unwrap_or_default();
-        let (_, body) = self.send(Method::GET, url, None, timeout).await?;
-        decode(&body, "グローバルログ")
+        self.get_json(url, timeout, "グローバルログ").await
     }
 
     /// グローバルログの先頭位置 (最後にコミットされたイベントの位置、空なら 0) を返します。
@@ -424,10 +422,9 @@ impl EventStoreClient {
     /// [`StoreClientError`] の各種。
     pub async fn head(&self) -> Result<u64, StoreClientError> {
         let url = self.url(&["head"], Vec::new())?;
-        let (_, body) = self
-            .send(Method::GET, url, None, self.inner.request_timeout)
+        let head: HeadBody = self
+            .get_json(url, self.inner.request_timeout, "ログの先頭")
             .await?;
-        let head: HeadBody = decode(&body, "ログの先頭")?;
         Ok(head.head)
     }
 
@@ -502,6 +499,17 @@ impl EventStoreClient {
             url.query_pairs_mut().extend_pairs(query);
         }
         Ok(url)
+    }
+
+    /// `GET` を送り (再試行つき)、成功した本体を JSON として読みます。`what` はエラー文の主語です。
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        timeout: Duration,
+        what: &'static str,
+    ) -> Result<T, StoreClientError> {
+        let (_, body) = self.send(Method::GET, url, None, timeout).await?;
+        decode(&body, what)
     }
 
     /// 要求を送り、一時的な失敗なら方針に従って再試行します。成功 (2xx) の本体を返します。

@@ -1,9 +1,6 @@
 //! イベントストアの結合テストで共有する補助 (本物の HTTP、ポート 0、テストごとの一時ディレクトリ)。
 #![allow(dead_code)]
 
-use std::future::Future;
-use std::time::Duration;
-
 use mediahub_services::eventstore::{EventStoreConfig, EventStoreHandle, start};
 use mediahub_services::platform::auth::JwtKeys;
 use serde_json::{Value, json};
@@ -202,24 +199,10 @@ pub fn new_event(event_type: &str, data: Value) -> Value {
     })
 }
 
-/// 条件が真になるまで待ちます (期限つき。期限を過ぎたらテストを失敗させます)。
-pub async fn wait_until<F, Fut>(what: &str, deadline: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let until = tokio::time::Instant::now() + deadline;
-    loop {
-        if condition().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < until,
-            "期限内に条件が満たされませんでした: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
+#[path = "../common/mod.rs"]
+mod common;
+#[allow(unused_imports)] // 使わないテストバイナリもあるため
+pub use common::wait_until;
 
 /// Server-Sent Events の 1 件。
 #[derive(Debug, Clone, PartialEq)]

@@ -5,12 +5,10 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use mediahub_core::envelope::{EventMetadata, NewEvent};
 use mediahub_core::ids::EventId;
@@ -208,21 +206,7 @@ impl GateProxy {
     }
 }
 
-/// 条件が真になるまで待ちます (期限つき。期限を過ぎたらテストを失敗させます)。
-pub async fn wait_until<F, Fut>(what: &str, deadline: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let until = tokio::time::Instant::now() + deadline;
-    loop {
-        if condition().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < until,
-            "期限内に条件が満たされませんでした: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
+#[path = "../common/mod.rs"]
+mod common;
+#[allow(unused_imports)] // 使わないテストバイナリもあるため
+pub use common::wait_until;
