@@ -27,7 +27,7 @@ COVERAGE_FLAGS = --ignore-filename-regex '$(COVERAGE_IGNORE_REGEX)'
 # 新しいマシンで `make tools` が同じ結果になるよう版を固定する (上書き可)。
 CARGO_LLVM_COV_VERSION ?= 0.9.1
 
-.PHONY: help build test lint fmt doc clean tools bench run example coverage-html
+.PHONY: help build test lint fmt doc clean tools bench run example coverage-html generate check-generated docker-up docker-down
 
 help: ## このヘルプを表示する (既定のターゲット)
 	@echo "MediaHub — make ターゲット一覧"
@@ -89,12 +89,37 @@ tools: ## 開発に必要なツールを入れる (rustup コンポーネント�
 		echo "cargo-nextest: インストールします"; \
 		$(CARGO) install cargo-nextest --locked; \
 	fi
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && pkg-config --exists openssl 2>/dev/null; then \
+		echo "chromium / chromedriver / OpenSSL (libssl-dev): インストール済み"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "chromium / chromedriver / fonts-noto-cjk / libssl-dev / pkg-config: インストールします (ブラウザーテストと TLS 用)"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-noto-cjk libssl-dev pkg-config; \
+	else \
+		echo "chromium・chromedriver と OpenSSL の開発ファイル (libssl-dev、pkg-config) を手動で入れてください" >&2; \
+	fi
 
 bench: ## ベンチマークを実行する (DESIGN §10 の性能目標を測る。時間を計るテストは書かずここで測る)
+	$(CARGO) build --release -p mediahub-services --bin mediahub
 	$(CARGO) bench --workspace
 
-run: ## 全 8 サービスを 1 プロセスで起動する (予定: saga の issue で実装。現時点では未実装)
-	$(CARGO) run --release -p mediahub-services --bin mediahub
+run: ## 全 8 サービスを 1 プロセスで起動する (SQLite は ./data、開発用ログインと障害注入は有効)
+	$(CARGO) run --release -p mediahub-services --bin mediahub -- run
+
+generate: ## 各サービスの OpenAPI 文書を docs/openapi/<service>.json に書き出す
+	$(CARGO) run -q -p mediahub-services --bin mediahub -- openapi --out docs/openapi
+
+check-generated: ## docs/openapi/ がコードと一致しているか確かめる (古ければ失敗)
+	@tmp=$$(mktemp -d); \
+	$(CARGO) run -q -p mediahub-services --bin mediahub -- openapi --out "$$tmp"; \
+	if diff -ru docs/openapi "$$tmp"; then echo "docs/openapi は最新です"; rm -rf "$$tmp"; \
+	else echo "docs/openapi が古くなっています: make generate を実行してコミットしてください" >&2; rm -rf "$$tmp"; exit 1; fi
+
+docker-up: ## docker compose で全サービスを起動する (イメージはローカルでビルド)
+	docker compose up --build -d
+
+docker-down: ## docker compose で起動したサービスを止める
+	docker compose down
 
 example: ## アップロード Saga をインメモリで実行し、イベントの時系列を表示する
 	$(CARGO) run -p mediahub-examples --example upload_saga_in_memory

@@ -177,7 +177,7 @@ impl DomainError for AlbumError {
 
 /// アルバム名を検証し、前後の空白を除いた名前を返します。
 ///
-/// # Errors
+/// # エラー
 /// 空白を除いて空か、[`MAX_ALBUM_NAME_CHARS`] 文字を超えるか、制御文字を含むなら
 /// [`AlbumError::InvalidName`]。
 pub fn validate_album_name(name: &str) -> Result<String, AlbumError> {

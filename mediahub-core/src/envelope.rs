@@ -136,7 +136,7 @@ impl EventMetadata {
 
     /// `SerializedEvent::metadata` の JSON 値から読み取ります。
     ///
-    /// # Errors
+    /// # エラー
     /// JSON が「文字列から文字列への対応表」でなければ [`EnvelopeError::Metadata`]。
     pub fn from_json(value: &Value) -> Result<Self, EnvelopeError> {
         if value.is_null() {
@@ -175,7 +175,7 @@ pub struct NewEvent {
 impl NewEvent {
     /// `cqrs-es` の直列化済みイベントから、新しい ID を付けて追記用イベントを作ります。
     ///
-    /// # Errors
+    /// # エラー
     /// メタデータが文字列の対応表でなければ [`EnvelopeError::Metadata`]。
     pub fn from_serialized(event: &SerializedEvent, id: EventId) -> Result<Self, EnvelopeError> {
         Ok(Self {
@@ -189,7 +189,7 @@ impl NewEvent {
 
     /// ドメインイベントから追記用イベントを作ります。
     ///
-    /// # Errors
+    /// # エラー
     /// イベントを JSON にできなければ [`EnvelopeError::Payload`]。
     pub fn from_domain<E: DomainEvent>(
         event: &E,
@@ -254,7 +254,7 @@ impl Envelope {
 
     /// 本体を型付きのドメインイベントとして読み取ります。
     ///
-    /// # Errors
+    /// # エラー
     /// 本体がその型として読めなければ [`EnvelopeError::Payload`]。
     pub fn decode<E: DomainEvent>(&self) -> Result<E, EnvelopeError> {
         serde_json::from_value(self.data.clone()).map_err(|source| EnvelopeError::Payload {
@@ -267,7 +267,7 @@ impl Envelope {
     /// `cqrs-es` の型付きエンベロープから、ID・グローバル位置・保存時刻を与えて作ります
     /// (インメモリのストアでグローバルログを模すときなどに使います)。
     ///
-    /// # Errors
+    /// # エラー
     /// イベントを JSON にできなければ [`EnvelopeError::Payload`]。
     pub fn from_cqrs<A: Aggregate>(
         event: &cqrs_es::EventEnvelope<A>,
@@ -293,7 +293,7 @@ impl Envelope {
 
     /// 集約 `A` のイベントなら、`cqrs-es` の型付きエンベロープに変換します。
     ///
-    /// # Errors
+    /// # エラー
     /// 集約の型が違えば [`EnvelopeError::AggregateType`]、本体が読めなければ
     /// [`EnvelopeError::Payload`]。
     pub fn to_cqrs<A: Aggregate>(&self) -> Result<cqrs_es::EventEnvelope<A>, EnvelopeError> {

@@ -8,8 +8,24 @@
 //! - [`eventstore`] — イベントストアサービス (ポート 8084)
 //! - [`store_client`] — イベントストアへの HTTP クライアントと `cqrs-es` のリポジトリ実装
 //! - [`consumer`] — プロジェクション / リアクター共通の購読ランナー
+//! - [`media_command`] — メディアの書き込み側: アップロード・処理・補償 (ポート 8081)
+//! - [`media_query`] — メディアの読み取り側: 一覧・詳細・検索・履歴 (ポート 8082)
+//! - [`album`] — アルバムサービス (ポート 8083)
+//! - [`notification`] — 通知サービス (ポート 8086)
+//! - [`saga`] — アップロード Saga のオーケストレーター (ポート 8085)
+//! - [`gateway`] — ゲートウェイ: OAuth2 ログイン・JWT・ルーティング・CORS (ポート 8080)
+//! - [`frontend`] — デバッグ UI (`web/`) を配るフロントエンドサービス (ポート 3000)
+//! - [`system`] — 全サービスを 1 プロセスで起動する全部入りの起動 (`mediahub run`)
 
+pub mod album;
 pub mod consumer;
 pub mod eventstore;
+pub mod frontend;
+pub mod gateway;
+pub mod media_command;
+pub mod media_query;
+pub mod notification;
 pub mod platform;
+pub mod saga;
 pub mod store_client;
+pub mod system;

@@ -232,3 +232,26 @@ async fn sse_stream_ends_when_service_stops() {
         .unwrap_or_else(|_| panic!("停止しても SSE が終わりません"));
     assert!(end.is_none());
 }
+
+#[tokio::test]
+async fn long_poll_filtered_with_progress_answers_empty_page_with_new_head_on_other_commit() {
+    let mut store = TestStore::start().await;
+    let waiter = {
+        let request =
+            store.get("/api/v1/events?after=0&aggregate_type=Album&wait_ms=10000&progress=true");
+        tokio::spawn(async move { request.send().await })
+    };
+    wait_for_waiters(&store, 1).await;
+    let (status, _) = store
+        .append("Media", "m1", 0, &[new_event("MediaUploaded", json!({}))])
+        .await;
+    assert_eq!(status, 201);
+    let response = waiter
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(events_of(&body).len(), 0);
+    assert_eq!(body["head"], 1);
+    store.stop().await;
+}

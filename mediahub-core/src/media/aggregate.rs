@@ -563,7 +563,7 @@ mod tests {
             .when(cmd)
             .then_expect_error(MediaError::Policy(PolicyViolation::TooLarge {
                 size: 51 * 1024 * 1024,
-                max: 50 * 1024 * 1024,
+                max: crate::media::DEFAULT_MAX_UPLOAD_BYTES,
             }));
     }
 

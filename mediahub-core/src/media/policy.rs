@@ -5,8 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// 既定のアップロードサイズ上限 (50 MiB)。
-pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
+/// 既定のアップロードサイズ上限 (50 MB = 50,000,000 バイト)。
+///
+/// 10 進の MB にしているのは、「50 MB まで」と説明したときに 51 MB (10 進でも 2 進でも) が
+/// 必ず拒まれ、ちょうど 50 MB のファイルが必ず受け付けられるようにするためです。
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50_000_000;
 
 /// 表示用ファイル名の最大文字数。
 pub const MAX_FILENAME_CHARS: usize = 255;
@@ -35,19 +38,19 @@ impl MediaKind {
 /// 受け入れるメディア形式 (許可リスト)。これ以外はすべて拒否します。
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ContentType {
-    /// `image/jpeg`
+    /// JPEG 画像 (`image/jpeg`)。
     Jpeg,
-    /// `image/png`
+    /// PNG 画像 (`image/png`)。
     Png,
-    /// `image/gif`
+    /// GIF 画像 (`image/gif`)。
     Gif,
-    /// `image/webp`
+    /// WebP 画像 (`image/webp`)。
     Webp,
-    /// `video/mp4`
+    /// MP4 動画 (`video/mp4`)。
     Mp4,
-    /// `video/webm`
+    /// WebM 動画 (`video/webm`)。
     Webm,
-    /// `video/quicktime`
+    /// QuickTime 動画 (`video/quicktime`)。
     QuickTime,
 }
 
@@ -179,7 +182,7 @@ pub enum PolicyViolation {
 impl UploadPolicy {
     /// サイズが方針の範囲内か確かめます。
     ///
-    /// # Errors
+    /// # エラー
     /// 0 バイトなら [`PolicyViolation::Empty`]、上限超過なら [`PolicyViolation::TooLarge`]。
     pub fn check_size(&self, size: u64) -> Result<(), PolicyViolation> {
         match size {
@@ -196,7 +199,7 @@ impl UploadPolicy {
     ///
     /// `declared` が `None` か `application/octet-stream` のときは中身の判定だけで決めます。
     ///
-    /// # Errors
+    /// # エラー
     /// 中身が許可形式でなければ [`PolicyViolation::UnsupportedType`]、申告と中身が
     /// 食い違えば [`PolicyViolation::TypeMismatch`]。
     pub fn check_type(
@@ -363,7 +366,7 @@ mod tests {
             Err(PolicyViolation::TooLarge { size: 11, max: 10 })
         );
         assert_eq!(policy.check_size(10), Ok(()));
-        assert_eq!(UploadPolicy::default().max_bytes, 52_428_800);
+        assert_eq!(UploadPolicy::default().max_bytes, 50_000_000);
     }
 
     #[test]

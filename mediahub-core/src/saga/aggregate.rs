@@ -19,7 +19,7 @@ pub const NOTIFICATION_FAULT_ATTEMPTS: u32 = 2;
 pub enum SagaEvent {
     /// Saga が始まった。
     SagaStarted {
-        /// Saga ID。
+        /// Saga の ID。
         saga_id: SagaId,
         /// 対象のメディア。
         media_id: MediaId,

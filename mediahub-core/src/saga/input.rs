@@ -63,7 +63,7 @@ impl SagaInput {
     /// イベントストアのイベントを、届け先の Saga ID と入力に写します。
     /// Saga に関係のないイベントなら `Ok(None)`。
     ///
-    /// # Errors
+    /// # エラー
     /// 関係のある型なのに本体やメディア ID が読めなければ [`EnvelopeError`]。
     pub fn from_envelope(envelope: &Envelope) -> Result<Option<(SagaId, Self)>, EnvelopeError> {
         match envelope.aggregate_type.as_str() {

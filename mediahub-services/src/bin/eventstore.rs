@@ -14,9 +14,11 @@ use clap::Parser;
 use mediahub_services::eventstore::{
     DEFAULT_DATABASE, DEFAULT_LISTEN, Durability, EventStoreConfig, start,
 };
+use mediahub_services::platform::cli::{fail, listening_line, serve_until_signal};
 use mediahub_services::platform::config::AuthArgs;
-use mediahub_services::platform::server::trigger_on_signal;
 use mediahub_services::platform::telemetry::init_tracing;
+
+const SERVICE: &str = "eventstore";
 
 /// MediaHub のイベントストア: 集約ごとのストリーム (楽観的並行性制御)、隙間のない
 /// グローバルログ、ロングポーリングと Server-Sent Events による購読。
@@ -44,40 +46,20 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     if let Err(err) = init_tracing("info,sqlx=warn") {
-        eprintln!("eventstore: ログを設定できません: {err}");
-        return ExitCode::FAILURE;
+        return fail(SERVICE, format_args!("ログを設定できません: {err}"));
     }
     let keys = match args.auth.keys() {
         Ok(keys) => keys,
-        Err(err) => {
-            eprintln!("eventstore: JWT_SECRET が不正です: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(err) => return fail(SERVICE, format_args!("JWT_SECRET が不正です: {err}")),
     };
     let config = EventStoreConfig::new(&args.database, keys)
         .listen(args.listen)
         .durability(args.durability);
     let service = match start(config).await {
         Ok(service) => service,
-        Err(err) => {
-            eprintln!("eventstore: 起動できません: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(err) => return fail(SERVICE, format_args!("起動できません: {err}")),
     };
-    println!(
-        "eventstore: {} で待ち受けています (Swagger UI: {}/swagger)",
-        service.local_addr(),
-        service.base_url()
-    );
+    let announcement = listening_line(SERVICE, &service.base_url());
     let shutdown = service.shutdown().clone();
-    let signals = tokio::spawn(trigger_on_signal(shutdown));
-    let result = service.wait().await;
-    signals.abort();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("eventstore: 異常終了しました: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    serve_until_signal(SERVICE, &announcement, shutdown, service.wait()).await
 }

@@ -117,7 +117,7 @@ impl EventFilter {
 pub trait EventHandler: Send + Sync + 'static {
     /// イベント 1 件を読みモデルに反映します。
     ///
-    /// # Errors
+    /// # エラー
     /// 失敗すればトランザクションごと巻き戻され、後で同じイベントから再試行されます。
     fn handle(
         &self,
@@ -128,7 +128,7 @@ pub trait EventHandler: Send + Sync + 'static {
     /// 作り直し ([`Consumer::rebuild`](super::Consumer::rebuild)) の最初に、読みモデルを空にします。
     /// チェックポイントを 0 に戻すのと同じトランザクションの中で呼ばれます。
     ///
-    /// # Errors
+    /// # エラー
     /// 失敗すれば作り直しは何も変えずに終わります。
     fn reset(
         &self,

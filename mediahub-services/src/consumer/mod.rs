@@ -82,7 +82,7 @@ pub use wait::{WaitError, wait_for_position};
 /// 購読者用の SQLite を開きます (なければ作成、WAL、`synchronous = NORMAL`、外部キー有効、
 /// ロック待ち 5 秒)。
 ///
-/// # Errors
+/// # エラー
 /// 開けなければ `sqlx::Error`。
 pub async fn open_database(path: &Path) -> Result<SqlitePool, sqlx::Error> {
     let options = SqliteConnectOptions::new()

@@ -218,7 +218,7 @@ impl<H: EventHandler> Consumer<H> {
     ///
     /// `pool` は購読者自身の SQLite (WAL 推奨、[`open_database`](super::open_database) で開けます)。
     ///
-    /// # Errors
+    /// # エラー
     /// 名前が空なら [`ConsumerError::EmptyName`]、データベースの操作に失敗すれば
     /// [`ConsumerError::Database`]。
     pub async fn open(
@@ -348,7 +348,7 @@ impl<H: EventHandler> Consumer<H> {
     /// 待たずに、呼び出した時点のログの先頭まで追いつきます (失敗は再試行せずに返します)。
     /// 処理後のチェックポイントを返します。
     ///
-    /// # Errors
+    /// # エラー
     /// [`ConsumerError`] の各種。
     pub async fn catch_up(&self) -> Result<u64, ConsumerError> {
         let head = self.inner.client.head().await?;
@@ -368,7 +368,7 @@ impl<H: EventHandler> Consumer<H> {
     /// 途中で失敗してもそこまでの状態は整合しており (チェックポイントはコミット済みの位置)、
     /// ランナーが続きを処理します。
     ///
-    /// # Errors
+    /// # エラー
     /// [`ConsumerError`] の各種。
     pub async fn rebuild(
         &self,
@@ -423,7 +423,9 @@ impl<H: EventHandler> Consumer<H> {
     fn query(&self, after: u64, wait: Option<Duration>) -> LogQuery {
         let mut query = LogQuery::after(after).limit(self.inner.config.page_size);
         if let Some(aggregate_type) = self.inner.filter.server_side_type() {
-            query = query.aggregate_type(aggregate_type);
+            // 関係のない型のイベントだけが続いてもチェックポイントが head に追いつくよう、
+            // 先頭が進んだら空のページでも答えてもらう (read-your-writes の min_position のため)。
+            query = query.aggregate_type(aggregate_type).progress();
         }
         query.wait = wait;
         query

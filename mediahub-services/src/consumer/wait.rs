@@ -32,7 +32,7 @@ pub enum WaitError {
 /// クエリのエンドポイントが `min_position` を受け取ったときに使います。既に届いていれば
 /// すぐ返ります。返り値は待ち終えた時点のチェックポイントです。
 ///
-/// # Errors
+/// # エラー
 /// 時間内に届かなければ [`WaitError::Timeout`]、購読者が止まれば [`WaitError::Stopped`]。
 ///
 /// ```

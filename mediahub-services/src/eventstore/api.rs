@@ -287,7 +287,11 @@ impl StoreState {
     /// グローバルログを読みます。`wait` が 0 でなく一致するイベントがまだ無ければ、
     /// 一致するイベントがコミットされるか、時間切れか、停止が始まるまで待ちます。
     ///
-    /// # Errors
+    /// `wake_on_progress` が `true` なら、一致するイベントが無くてもログの先頭 (head) が進んだ
+    /// 時点で空の一覧と新しい head を返します。絞り込みつきの購読者が、関係のないイベントの
+    /// 分もチェックポイントを進める (read-your-writes の `min_position` に届く) ためです。
+    ///
+    /// # エラー
     /// 読み取りに失敗すれば [`StoreError`]。
     pub async fn poll_log(
         &self,
@@ -295,6 +299,7 @@ impl StoreState {
         after: u64,
         limit: u32,
         wait: Duration,
+        wake_on_progress: bool,
     ) -> Result<(Vec<Envelope>, u64), StoreError> {
         let mut head_rx = self.head.clone();
         let deadline = Instant::now() + wait;
@@ -302,7 +307,7 @@ impl StoreState {
         loop {
             let head = *head_rx.borrow_and_update();
             let events = db::read_log(&self.reader, filter, cursor, head, limit).await?;
-            if !events.is_empty() || wait.is_zero() {
+            if !events.is_empty() || wait.is_zero() || (wake_on_progress && head > after) {
                 return Ok((events, head));
             }
             // (cursor, head] には一致するイベントが無いと分かったので、次はその先だけを読みます。
@@ -543,6 +548,9 @@ impl EventStoreApi {
     /// `after` より後 (既定 0)、指定したすべての絞り込みに一致するイベントを最大 `limit` 件
     /// (既定 100、最大 1000) 返します。`wait_ms` (最大 30000) を付けると、一致するイベントが
     /// まだ無いときは、コミットされた瞬間に答えます (時間切れなら空の一覧)。
+    /// `progress=true` を付けると、一致しないイベントのコミットでも (ログの先頭が `after` より
+    /// 先に進めば) 空の一覧と新しい `head` で答えます。絞り込みつきの購読者がチェックポイントを
+    /// `head` まで進めるために使います。
     #[oai(path = "/events", method = "get", tag = "ApiTags::Log")]
     #[allow(clippy::too_many_arguments)]
     async fn read_log(
@@ -555,6 +563,7 @@ impl EventStoreApi {
         correlation_id: Query<Option<Uuid>>,
         user_id: Query<Option<Uuid>>,
         wait_ms: Query<Option<u64>>,
+        progress: Query<Option<bool>>,
     ) -> Result<Json<LogPage>, Problem> {
         let (after, filter) = log_query(
             after.0,
@@ -580,7 +589,13 @@ impl EventStoreApi {
         let limit = u32::try_from(limit).unwrap_or(1000);
         let (events, head) = self
             .state
-            .poll_log(&filter, after, limit, Duration::from_millis(wait_ms))
+            .poll_log(
+                &filter,
+                after,
+                limit,
+                Duration::from_millis(wait_ms),
+                progress.0.unwrap_or(false),
+            )
             .await?;
         Ok(Json(LogPage {
             events: events.into_iter().map(ApiEnvelope).collect(),

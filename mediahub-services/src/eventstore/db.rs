@@ -60,7 +60,7 @@ fn validate_name(what: &str, value: &str) -> Result<(), StoreError> {
 impl StreamKey {
     /// 集約の型と ID からストリームを作ります。
     ///
-    /// # Errors
+    /// # エラー
     /// どちらかが空・長すぎる・制御文字を含むなら [`StoreError::InvalidStream`]。
     pub fn new(
         aggregate_type: impl Into<String>,
@@ -108,7 +108,7 @@ pub struct StoredSnapshot {
 
 /// `u64` を SQLite の整数に変換します。
 ///
-/// # Errors
+/// # エラー
 /// `i64::MAX` を超えるなら [`StoreError::InvalidBatch`]。
 pub fn to_db_int(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::InvalidBatch(format!("値 {value} は大きすぎます")))
@@ -133,7 +133,7 @@ pub fn now_micros() -> DateTime<Utc> {
 
 /// `events` の 1 行をエンベロープにします。
 ///
-/// # Errors
+/// # エラー
 /// 列の値が読めなければ [`StoreError::Corrupt`] または [`StoreError::Database`]。
 pub fn row_to_envelope(row: &SqliteRow) -> Result<Envelope, StoreError> {
     let payload: String = row.try_get("payload")?;
@@ -179,7 +179,7 @@ fn base_options(path: &Path, durability: Durability) -> SqliteConnectOptions {
 
 /// 書き込み用の接続を開き (ファイルが無ければ作り)、マイグレーションを適用します。
 ///
-/// # Errors
+/// # エラー
 /// ディレクトリが作れない・開けない・マイグレーションに失敗したら [`StoreError`]。
 pub async fn open_writer(
     path: &Path,
@@ -200,7 +200,7 @@ pub async fn open_writer(
 
 /// 読み取り用の接続プールを開きます (書き込み用の接続を先に開いておいてください)。
 ///
-/// # Errors
+/// # エラー
 /// 開けなければ [`StoreError::Database`]。
 pub async fn open_reader(
     path: &Path,
@@ -217,7 +217,7 @@ pub async fn open_reader(
 
 /// ログの先頭 (最大の位置、空なら 0) を読みます。
 ///
-/// # Errors
+/// # エラー
 /// 読めなければ [`StoreError`]。
 pub async fn read_head(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
     let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
@@ -228,7 +228,7 @@ pub async fn read_head(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
 
 /// ストリームの現在の版 (空なら 0) を読みます。
 ///
-/// # Errors
+/// # エラー
 /// 読めなければ [`StoreError`]。
 pub async fn stream_version(
     conn: &mut SqliteConnection,
@@ -246,7 +246,7 @@ pub async fn stream_version(
 
 /// ストリームのイベントのうち、版が `from_version` より大きいものを版の順に読みます。
 ///
-/// # Errors
+/// # エラー
 /// 読めなければ [`StoreError`]。
 pub async fn read_stream(
     pool: &SqlitePool,
@@ -271,7 +271,7 @@ pub async fn read_stream(
 ///
 /// `up_to` には「コミット済みと分かっている先頭」を渡します。
 ///
-/// # Errors
+/// # エラー
 /// 読めなければ [`StoreError`]。
 pub async fn read_log(
     pool: &SqlitePool,
@@ -319,7 +319,7 @@ pub async fn read_log(
 
 /// スナップショットを読みます。
 ///
-/// # Errors
+/// # エラー
 /// 読めなければ [`StoreError`]。
 pub async fn read_snapshot(
     pool: &SqlitePool,
@@ -347,7 +347,7 @@ pub async fn read_snapshot(
 
 /// 接続を閉じます (WAL のチェックポイントを含みます)。
 ///
-/// # Errors
+/// # エラー
 /// 閉じられなければ [`StoreError::Database`]。
 pub async fn close_writer(conn: SqliteConnection) -> Result<(), StoreError> {
     conn.close().await?;

@@ -174,7 +174,7 @@ impl EventStoreHandle {
     /// 停止します: 新しいリクエストの受け付けをやめ、処理中のリクエストと受け付け済みの
     /// 書き込みを終えてから、データベースを閉じます。
     ///
-    /// # Errors
+    /// # エラー
     /// サーバーや書き込みタスクが異常終了していれば [`EventStoreError`]。
     pub async fn stop(self) -> Result<(), EventStoreError> {
         self.server.shutdown().trigger();
@@ -183,7 +183,7 @@ impl EventStoreHandle {
 
     /// 停止の合図が (どこかで) 出るまで待ち、[`EventStoreHandle::stop`] と同じ後始末をします。
     ///
-    /// # Errors
+    /// # エラー
     /// サーバーや書き込みタスクが異常終了していれば [`EventStoreError`]。
     pub async fn wait(self) -> Result<(), EventStoreError> {
         let Self {
@@ -209,7 +209,7 @@ impl EventStoreHandle {
 /// イベントストアを起動します (ファイルを開き、マイグレーションを適用し、書き込みタスクと
 /// HTTP サーバーを起動します)。
 ///
-/// # Errors
+/// # エラー
 /// ファイルが開けない、マイグレーションに失敗した、アドレスを束縛できないなら [`EventStoreError`]。
 pub async fn start(config: EventStoreConfig) -> Result<EventStoreHandle, EventStoreError> {
     // config → state

@@ -114,7 +114,7 @@ impl std::fmt::Debug for Command {
 impl WriterHandle {
     /// イベントを追記します (スナップショットがあれば同じトランザクションで書きます)。
     ///
-    /// # Errors
+    /// # エラー
     /// 版の衝突は [`StoreError::VersionConflict`]、ID の重複は [`StoreError::DuplicateEventId`]、
     /// 要求の誤りは [`StoreError::InvalidBatch`]、停止中は [`StoreError::Unavailable`]。
     pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
@@ -128,7 +128,7 @@ impl WriterHandle {
 
     /// スナップショットだけを書きます。
     ///
-    /// # Errors
+    /// # エラー
     /// 版の衝突は [`StoreError::SnapshotConflict`]、停止中は [`StoreError::Unavailable`]。
     pub async fn put_snapshot(
         &self,
@@ -633,7 +633,7 @@ async fn commit_batch(
 
 /// 追記の要求を検査します (件数 1〜1000、同じ ID の重複なし、版が大きすぎない)。
 ///
-/// # Errors
+/// # エラー
 /// 不正なら [`StoreError::InvalidBatch`]。
 pub fn validate(request: &AppendRequest) -> Result<(), StoreError> {
     let count = request.events.len();

@@ -153,7 +153,7 @@ impl Claims {
 
     /// ユーザー用トークンならユーザー ID を返します。
     ///
-    /// # Errors
+    /// # エラー
     /// `user_id` (無ければ `sub`) が UUID として読めなければ [`AuthError::InvalidUserId`]。
     pub fn user(&self) -> Result<Option<UserId>, AuthError> {
         if self.role != Role::User {
@@ -189,7 +189,7 @@ fn now_secs() -> Result<u64, AuthError> {
 impl JwtKeys {
     /// 共有の秘密鍵から鍵を作ります。
     ///
-    /// # Errors
+    /// # エラー
     /// 秘密鍵が [`MIN_SECRET_LEN`] バイトより短ければ [`AuthError::SecretTooShort`]。
     pub fn from_secret(secret: &[u8]) -> Result<Self, AuthError> {
         if secret.len() < MIN_SECRET_LEN {
@@ -211,7 +211,7 @@ impl JwtKeys {
 
     /// 任意のクレームに署名します (テストで期限切れのトークンを作るときなどに使います)。
     ///
-    /// # Errors
+    /// # エラー
     /// 署名に失敗すれば [`AuthError::Encode`]。
     pub fn encode_claims(&self, claims: &Claims) -> Result<String, AuthError> {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
@@ -220,7 +220,7 @@ impl JwtKeys {
 
     /// ユーザー用トークン (有効期間 1 時間) を発行します。
     ///
-    /// # Errors
+    /// # エラー
     /// 署名に失敗すれば [`AuthError::Encode`]。
     pub fn issue_user_token(&self, user_id: UserId) -> Result<String, AuthError> {
         let now = now_secs()?;
@@ -239,7 +239,7 @@ impl JwtKeys {
     ///
     /// サービスは共有の秘密鍵を持っているので、期限が近づいたら自分で作り直してください。
     ///
-    /// # Errors
+    /// # エラー
     /// 署名に失敗すれば [`AuthError::Encode`]。
     pub fn issue_service_token(&self, service_name: &str) -> Result<String, AuthError> {
         let now = now_secs()?;
@@ -256,7 +256,7 @@ impl JwtKeys {
 
     /// トークンを検証してクレームを返します。
     ///
-    /// # Errors
+    /// # エラー
     /// 期限切れなら [`AuthError::Expired`]、それ以外の不正は [`AuthError::InvalidToken`]。
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
@@ -271,7 +271,7 @@ impl JwtKeys {
 
 /// サービス用トークンであることを要求します。
 ///
-/// # Errors
+/// # エラー
 /// ユーザー用トークンなら [`AuthError::ServiceTokenRequired`] (HTTP では 403)。
 pub fn require_service(claims: &Claims) -> Result<(), AuthError> {
     if claims.is_service() {
@@ -287,7 +287,7 @@ pub fn require_service(claims: &Claims) -> Result<(), AuthError> {
 /// - ユーザー用トークン: トークンのユーザー。`X-User-ID` は使えません
 ///   (送られてきたら [`AuthError::UserIdHeaderForbidden`])。
 ///
-/// # Errors
+/// # エラー
 /// `X-User-ID` が UUID でなければ [`AuthError::InvalidUserId`]、ユーザー用トークンと一緒なら
 /// [`AuthError::UserIdHeaderForbidden`]。
 pub fn acting_user(

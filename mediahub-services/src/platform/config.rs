@@ -26,7 +26,7 @@ impl std::fmt::Debug for AuthArgs {
 impl AuthArgs {
     /// 秘密鍵から JWT の鍵を作ります。
     ///
-    /// # Errors
+    /// # エラー
     /// 秘密鍵が 32 バイト未満なら [`AuthError::SecretTooShort`]。
     pub fn keys(&self) -> Result<JwtKeys, AuthError> {
         JwtKeys::from_secret(self.jwt_secret.as_bytes())

@@ -9,11 +9,16 @@
 //! - [`telemetry`]: `tracing` の初期化とリクエスト ID ミドルウェア
 //! - [`server`]: リスナーの束縛、`/health`・`/ready`・`/openapi.json`・`/swagger` を含む
 //!   アプリケーションの組み立て、グレースフルシャットダウン付きの起動と停止
+//! - [`metadata`]: 要求のヘッダー (相関 ID・因果 ID・冪等性キー) からイベントのメタデータを作る
 //! - [`config`]: clap で共有する設定項目 (JWT 秘密鍵など)
 //! - [`schema`]: `mediahub-core` のエンベロープ型を poem-openapi で扱うためのラッパー
+//! - [`cli`]: サービスのバイナリの `main` に共通する部品 (失敗の表示、待ち受けの一行、
+//!   シグナルで止まるまでの実行と終了コード)
 
 pub mod auth;
+pub mod cli;
 pub mod config;
+pub mod metadata;
 pub mod problem;
 pub mod schema;
 pub mod server;

@@ -307,7 +307,7 @@ where
 
 /// アドレスを束縛します。ポート 0 なら空いているポートが選ばれます。
 ///
-/// # Errors
+/// # エラー
 /// 束縛できなければ [`ServerError::Bind`]。
 pub async fn bind(addr: &str) -> Result<TcpListener, ServerError> {
     TcpListener::bind(addr)
@@ -347,7 +347,7 @@ impl ServerHandle {
 
     /// 停止を始め、接続が閉じるまで (最長で猶予時間) 待ちます。
     ///
-    /// # Errors
+    /// # エラー
     /// サーバーが入出力エラーで終わっていれば [`ServerError`]。
     pub async fn stop(self) -> Result<(), ServerError> {
         self.shutdown.trigger();
@@ -356,7 +356,7 @@ impl ServerHandle {
 
     /// 停止の合図が (どこかで) 出てサーバーが終わるまで待ちます。
     ///
-    /// # Errors
+    /// # エラー
     /// サーバーが入出力エラーで終わっていれば [`ServerError`]。
     pub async fn wait(self) -> Result<(), ServerError> {
         self.task.await??;
@@ -369,7 +369,7 @@ impl ServerHandle {
 /// `shutdown` の合図が出るとグレースフルシャットダウンを始め、`grace` だけ待っても
 /// 閉じない接続は切ります。
 ///
-/// # Errors
+/// # エラー
 /// リスナーのアドレスが読めなければ [`ServerError::Io`]。
 pub fn spawn_server<E>(
     listener: TcpListener,
@@ -400,7 +400,7 @@ where
 
 /// Ctrl-C (と Unix では SIGTERM) を待って停止の合図を出します。バイナリの `main` 用です。
 ///
-/// # Errors
+/// # エラー
 /// シグナルの登録に失敗すれば [`ServerError::Io`]。
 pub async fn trigger_on_signal(shutdown: Shutdown) -> Result<(), ServerError> {
     #[cfg(unix)]

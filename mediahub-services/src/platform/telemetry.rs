@@ -33,7 +33,7 @@ pub enum TelemetryError {
 ///
 /// `RUST_LOG` があればそれを、無ければ `default_filter` (例: `"info,sqlx=warn"`) を使います。
 ///
-/// # Errors
+/// # エラー
 /// フィルター指定が読めなければ [`TelemetryError::Filter`]、すでに設定済みなら
 /// [`TelemetryError::AlreadySet`]。
 pub fn init_tracing(default_filter: &str) -> Result<(), TelemetryError> {

@@ -28,7 +28,7 @@ use super::types::{
 pub trait TokenProvider: Send + Sync + 'static {
     /// `Authorization: Bearer …` に入れるトークンを返します。
     ///
-    /// # Errors
+    /// # エラー
     /// トークンを発行できなければ [`TokenError`]。
     fn bearer_token(&self) -> Result<String, TokenError>;
 }
@@ -169,7 +169,7 @@ impl std::fmt::Debug for EventStoreClient {
 impl EventStoreClient {
     /// ベース URL (例: `http://127.0.0.1:8084`) とトークンのプロバイダからクライアントを作ります。
     ///
-    /// # Errors
+    /// # エラー
     /// URL が `http`/`https` の URL でなければ [`StoreClientError::InvalidUrl`]、
     /// HTTP クライアントを作れなければ [`StoreClientError::Http`]。
     pub fn new(base_url: &str, tokens: impl TokenProvider) -> Result<Self, StoreClientError> {
@@ -235,7 +235,7 @@ impl EventStoreClient {
     /// 同じイベント ID を再送すると、サーバーは保存済みのものを返します
     /// ([`AppendOutcome::replayed`] が `true`)。
     ///
-    /// # Errors
+    /// # エラー
     /// 版が一致しなければ [`StoreClientError::VersionConflict`] (何も書かれていない)。
     /// そのほか [`StoreClientError`] の各種。
     pub async fn append(
@@ -256,7 +256,7 @@ impl EventStoreClient {
 
     /// イベントとスナップショットを一つのトランザクションで保存します (`POST …/commit`)。
     ///
-    /// # Errors
+    /// # エラー
     /// 版 (またはスナップショット番号) が一致しなければ [`StoreClientError::VersionConflict`]。
     /// そのほか [`StoreClientError`] の各種。
     pub async fn commit(
@@ -317,7 +317,7 @@ impl EventStoreClient {
     ///
     /// `after_version` が 0 なら全件です。存在しないストリームは空の一覧です。
     ///
-    /// # Errors
+    /// # エラー
     /// [`StoreClientError`] の各種。
     pub async fn read_stream(
         &self,
@@ -338,7 +338,7 @@ impl EventStoreClient {
 
     /// 集約の最新スナップショットを読みます。なければ `None`。
     ///
-    /// # Errors
+    /// # エラー
     /// [`StoreClientError`] の各種 (`404` の `eventstore.snapshot_not_found` は `None` になります)。
     pub async fn snapshot(
         &self,
@@ -370,7 +370,7 @@ impl EventStoreClient {
 
     /// スナップショットだけを書きます (`PUT …/snapshot`)。
     ///
-    /// # Errors
+    /// # エラー
     /// 今のスナップショットの番号が `snapshot.expected_snapshot` でなければ
     /// [`StoreClientError::SnapshotConflict`]。そのほか [`StoreClientError`] の各種。
     pub async fn put_snapshot(
@@ -408,7 +408,7 @@ impl EventStoreClient {
     /// `query.wait` を指定するとロングポーリングになり、合うイベントがコミットされた時点で
     /// 応答が返ります (待ち時間内に何もなければ空のページ)。
     ///
-    /// # Errors
+    /// # エラー
     /// [`StoreClientError`] の各種。
     pub async fn read_log(&self, query: &LogQuery) -> Result<LogPage, StoreClientError> {
         let url = self.url(&["events"], query.pairs())?;
@@ -418,7 +418,7 @@ impl EventStoreClient {
 
     /// グローバルログの先頭位置 (最後にコミットされたイベントの位置、空なら 0) を返します。
     ///
-    /// # Errors
+    /// # エラー
     /// [`StoreClientError`] の各種。
     pub async fn head(&self) -> Result<u64, StoreClientError> {
         let url = self.url(&["head"], Vec::new())?;
@@ -434,7 +434,7 @@ impl EventStoreClient {
     /// [`RetryPolicy`] に従って再試行しますが、確立後に切れたら流れはエラーで終わります
     /// (最後に受け取った位置から購読し直してください)。`query.wait` は使いません。
     ///
-    /// # Errors
+    /// # エラー
     /// 接続できない、または成功以外のステータスなら [`StoreClientError`]。
     pub async fn subscribe(
         &self,

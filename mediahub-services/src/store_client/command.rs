@@ -46,7 +46,7 @@ fn conflict_backoff(attempt: u32) -> Duration {
 ///
 /// `max_attempts` が 0 なら 1 とみなします。
 ///
-/// # Errors
+/// # エラー
 /// 衝突が `max_attempts` 回続けば `AggregateError::AggregateConflict`。業務ルール違反
 /// (`UserError`) や通信の失敗など衝突以外のエラーは、再試行せずにそのまま返します。
 ///

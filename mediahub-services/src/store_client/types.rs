@@ -103,6 +103,9 @@ pub struct LogQuery {
     pub user_id: Option<UserId>,
     /// ロングポーリング: 合うイベントがなければ最大この時間だけ待ちます (`None` なら待たない)。
     pub wait: Option<Duration>,
+    /// ロングポーリング中、一致しないイベントのコミットでも (ログの先頭が進めば) 空のページで
+    /// 答えてもらう (`progress=true`)。絞り込みつきの購読者がチェックポイントを進めるために使います。
+    pub progress: bool,
 }
 
 impl LogQuery {
@@ -158,6 +161,13 @@ impl LogQuery {
     }
 
     /// URL のクエリ文字列の組に変換します。
+    /// ログの先頭が進んだら (一致するイベントが無くても) 答えてもらうようにします。
+    #[must_use]
+    pub fn progress(mut self) -> Self {
+        self.progress = true;
+        self
+    }
+
     pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = vec![("after", self.after.to_string())];
         if let Some(limit) = self.limit {
@@ -177,6 +187,9 @@ impl LogQuery {
         }
         if let Some(wait) = self.wait {
             pairs.push(("wait_ms", wait.as_millis().to_string()));
+        }
+        if self.progress {
+            pairs.push(("progress", "true".to_owned()));
         }
         pairs
     }

@@ -1,0 +1,374 @@
+//! 公開 API (`/api/v1/albums…`)。ユーザー用トークンで、自分のアルバムだけを扱います
+//! (他人のアルバムは 404)。コマンドの応答は `position` を、クエリは `min_position` を持ちます。
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mediahub_core::album::{AlbumCommand, RemovalReason};
+use mediahub_core::envelope::EventMetadata;
+use mediahub_core::ids::{AlbumId, MediaId, UserId};
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi, Tags};
+use sqlx::SqlitePool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::command::AlbumCommands;
+use super::db::{self, DbError};
+use super::error::{self, codes};
+use super::model::{
+    AddMediaBody, AlbumList, AlbumMediaList, AlbumView, CommandResult, CreateAlbumBody,
+    CreatedAlbum, RenameAlbumBody,
+};
+use super::projection::AlbumProjection;
+use crate::consumer::{Consumer, wait_for_position};
+use crate::platform::auth::{BearerAuth, acting_user};
+use crate::platform::metadata::request_metadata;
+use crate::platform::problem::Problem;
+
+/// 公開 API と内部 API が共有する状態。
+#[derive(Debug)]
+pub struct AlbumState {
+    /// 読みモデル。
+    pub pool: SqlitePool,
+    /// コマンドの窓口。
+    pub commands: Arc<AlbumCommands>,
+    /// 射影の購読ランナー。
+    pub consumer: Consumer<AlbumProjection>,
+    /// 射影のチェックポイント。
+    pub positions: watch::Receiver<u64>,
+    /// `min_position` を待つ最長の時間。
+    pub read_wait: Duration,
+}
+
+impl AlbumState {
+    /// 射影が `min_position` に届くまで (最長 `read_wait`) 待ちます。
+    ///
+    /// # エラー
+    /// 届かなければ 503 `read_model.not_caught_up`。
+    pub async fn caught_up(&self, min_position: Option<u64>) -> Result<(), Problem> {
+        match min_position {
+            None | Some(0) => Ok(()),
+            Some(min) => wait_for_position(self.positions.clone(), min, self.read_wait)
+                .await
+                .map(drop)
+                .map_err(|e| error::wait_problem(&e)),
+        }
+    }
+
+    /// コマンドを実行して位置を返します (エラーは problem にします)。
+    ///
+    /// # エラー
+    /// 業務ルール違反などを [`error::command_problem`] で変換した problem。
+    pub async fn execute(
+        &self,
+        album: AlbumId,
+        command: AlbumCommand,
+        metadata: &EventMetadata,
+    ) -> Result<u64, Problem> {
+        self.commands
+            .execute(album, command, metadata)
+            .await
+            .map_err(|e| error::command_problem(&e))
+    }
+}
+
+/// 読みモデルのエラーを 500 にします (詳細はログにだけ出します)。
+pub(crate) fn db_problem(err: DbError) -> Problem {
+    Problem::internal("album.read_model", &err)
+}
+
+/// 公開 API。
+#[derive(Debug, Clone)]
+pub struct AlbumApi {
+    state: Arc<AlbumState>,
+}
+
+impl AlbumApi {
+    /// 共有の状態から作ります。
+    #[must_use]
+    pub fn new(state: Arc<AlbumState>) -> Self {
+        Self { state }
+    }
+
+    /// ヘッダーからユーザーとメタデータを決め、そのユーザーのコマンドをアルバムに実行します。
+    async fn command(
+        &self,
+        headers: CommandHeaders,
+        auth: &BearerAuth,
+        x_user_id: Header<Option<String>>,
+        album: Uuid,
+        make: impl FnOnce(UserId) -> AlbumCommand,
+    ) -> Result<Json<CommandResult>, Problem> {
+        let (user, metadata) = headers.resolve(auth, x_user_id.0.as_deref())?;
+        let position = self
+            .state
+            .execute(AlbumId::from_uuid(album), make(user), &metadata)
+            .await?;
+        Ok(Json(CommandResult { position }))
+    }
+
+    async fn owned(&self, user: UserId, album: AlbumId) -> Result<AlbumView, Problem> {
+        db::owned_album(&self.state.pool, user, album)
+            .await
+            .map_err(db_problem)?
+            .ok_or_else(error::album_not_found)
+    }
+}
+
+#[derive(Debug, Tags)]
+enum ApiTags {
+    /// アルバム (作成・一覧・改名・削除、メディアの追加と除去)
+    Albums,
+}
+
+/// アルバム作成の応答。
+#[derive(Debug, ApiResponse)]
+pub enum CreateAlbumResponse {
+    /// 作成した。
+    #[oai(status = 201)]
+    Created(Json<CreatedAlbum>),
+}
+
+/// 誰として操作するかを決めます (ユーザー用トークンならそのユーザー、サービス用なら `X-User-ID`)。
+fn user_of(auth: &BearerAuth, x_user_id: Option<&str>) -> Result<UserId, Problem> {
+    acting_user(&auth.0, x_user_id)?.ok_or_else(|| {
+        Problem::forbidden(
+            codes::USER_REQUIRED,
+            "サービス用トークンで呼ぶときは X-User-ID ヘッダーでユーザーを指定してください",
+        )
+    })
+}
+
+/// 要求のヘッダー (コマンドのメタデータ)。
+pub(crate) struct CommandHeaders {
+    correlation_id: Option<Uuid>,
+    causation_id: Option<Uuid>,
+    idempotency_key: Option<String>,
+}
+
+impl CommandHeaders {
+    pub(crate) fn new(
+        correlation_id: Header<Option<Uuid>>,
+        causation_id: Header<Option<Uuid>>,
+        idempotency_key: Header<Option<String>>,
+    ) -> Self {
+        Self {
+            correlation_id: correlation_id.0,
+            causation_id: causation_id.0,
+            idempotency_key: idempotency_key.0,
+        }
+    }
+
+    /// 指定のユーザーが操作したものとしてイベントのメタデータを作ります。
+    pub(crate) fn metadata_for(self, user: UserId) -> Result<EventMetadata, Problem> {
+        Ok(request_metadata(
+            self.correlation_id,
+            self.causation_id,
+            self.idempotency_key,
+            Some(user),
+        )?)
+    }
+
+    /// 操作するユーザーとイベントのメタデータを決めます。
+    fn resolve(
+        self,
+        auth: &BearerAuth,
+        x_user_id: Option<&str>,
+    ) -> Result<(UserId, EventMetadata), Problem> {
+        let user = user_of(auth, x_user_id)?;
+        Ok((user, self.metadata_for(user)?))
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1")]
+impl AlbumApi {
+    /// 自分のアルバムの一覧 (デフォルトアルバムが先頭、ほかは作成順)。
+    ///
+    /// `min_position` を付けると、射影がその位置に届くまで (最長 5 秒) 待ってから答えます。
+    #[oai(path = "/albums", method = "get", tag = "ApiTags::Albums")]
+    async fn list_albums(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        min_position: Query<Option<u64>>,
+    ) -> Result<Json<AlbumList>, Problem> {
+        let user = user_of(&auth, x_user_id.0.as_deref())?;
+        self.state.caught_up(min_position.0).await?;
+        let items = db::list_albums(&self.state.pool, user)
+            .await
+            .map_err(db_problem)?;
+        Ok(Json(AlbumList { items }))
+    }
+
+    /// アルバムを作ります → 201 `{id, position}`。
+    ///
+    /// 名前が空・100 文字超・制御文字を含むなら 400 `album.invalid_name` で、何も書きません。
+    #[oai(path = "/albums", method = "post", tag = "ApiTags::Albums")]
+    async fn create_album(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
+        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<CreateAlbumBody>,
+    ) -> Result<CreateAlbumResponse, Problem> {
+        let (user, metadata) = CommandHeaders::new(correlation_id, causation_id, idempotency_key)
+            .resolve(&auth, x_user_id.0.as_deref())?;
+        let album_id = AlbumId::new_random();
+        let command = AlbumCommand::Create {
+            album_id,
+            owner_id: user,
+            name: body.0.name,
+            is_default: false,
+        };
+        let position = self.state.execute(album_id, command, &metadata).await?;
+        Ok(CreateAlbumResponse::Created(Json(CreatedAlbum {
+            id: album_id.as_uuid(),
+            position,
+        })))
+    }
+
+    /// 自分のアルバム 1 件。他人のもの・削除済みは 404 `album.not_found`。
+    #[oai(path = "/albums/:id", method = "get", tag = "ApiTags::Albums")]
+    async fn get_album(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        id: Path<Uuid>,
+        min_position: Query<Option<u64>>,
+    ) -> Result<Json<AlbumView>, Problem> {
+        let user = user_of(&auth, x_user_id.0.as_deref())?;
+        self.state.caught_up(min_position.0).await?;
+        Ok(Json(self.owned(user, AlbumId::from_uuid(id.0)).await?))
+    }
+
+    /// アルバムを改名します → `{position}` (同じ名前なら何も書かず `position: 0`)。
+    #[oai(path = "/albums/:id", method = "patch", tag = "ApiTags::Albums")]
+    #[allow(clippy::too_many_arguments)]
+    async fn rename_album(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        id: Path<Uuid>,
+        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
+        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<RenameAlbumBody>,
+    ) -> Result<Json<CommandResult>, Problem> {
+        let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
+        self.command(headers, &auth, x_user_id, id.0, |user| {
+            AlbumCommand::Rename {
+                requested_by: user,
+                name: body.0.name,
+            }
+        })
+        .await
+    }
+
+    /// アルバムを削除します → `{position}`。デフォルトアルバムは 409
+    /// `album.default_not_deletable`。
+    #[oai(path = "/albums/:id", method = "delete", tag = "ApiTags::Albums")]
+    async fn delete_album(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        id: Path<Uuid>,
+        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
+        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+    ) -> Result<Json<CommandResult>, Problem> {
+        let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
+        self.command(headers, &auth, x_user_id, id.0, |user| {
+            AlbumCommand::Delete { requested_by: user }
+        })
+        .await
+    }
+
+    /// アルバムの中身 (新しく追加されたものが先頭)。
+    #[oai(path = "/albums/:id/media", method = "get", tag = "ApiTags::Albums")]
+    async fn list_album_media(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        id: Path<Uuid>,
+        min_position: Query<Option<u64>>,
+    ) -> Result<Json<AlbumMediaList>, Problem> {
+        let user = user_of(&auth, x_user_id.0.as_deref())?;
+        self.state.caught_up(min_position.0).await?;
+        let album = AlbumId::from_uuid(id.0);
+        self.owned(user, album).await?;
+        let items = db::album_media(&self.state.pool, album)
+            .await
+            .map_err(db_problem)?;
+        Ok(Json(AlbumMediaList { items }))
+    }
+
+    /// 自分のメディアをアルバムに加えます → `{position}` (既に入っていれば `position: 0`)。
+    ///
+    /// メディアの所有者は album サービス自身の射影で確かめます。`min_position`
+    /// (例: アップロードの応答の `position`) を付けると、射影がそこに届くまで待ってから調べます。
+    /// 知らない・他人の・削除済みのメディアは 404 `media.not_found`、他人のアルバムは
+    /// 404 `album.not_found` で、何も書きません。
+    #[oai(path = "/albums/:id/media", method = "post", tag = "ApiTags::Albums")]
+    #[allow(clippy::too_many_arguments)]
+    async fn add_media(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        id: Path<Uuid>,
+        min_position: Query<Option<u64>>,
+        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
+        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<AddMediaBody>,
+    ) -> Result<Json<CommandResult>, Problem> {
+        self.state.caught_up(min_position.0).await?;
+        let media_id = MediaId::from_uuid(body.0.media_id);
+        let media_owner = db::media_ownership(&self.state.pool, media_id)
+            .await
+            .map_err(db_problem)?
+            .filter(db::MediaOwnership::is_live)
+            .map(|o| o.owner);
+        let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
+        self.command(headers, &auth, x_user_id, id.0, |user| {
+            AlbumCommand::AddMedia {
+                requested_by: user,
+                media_id,
+                media_owner,
+            }
+        })
+        .await
+    }
+
+    /// メディアをアルバムから外します → `{position}`。入っていなければ 404
+    /// `album.media_not_in_album`。
+    #[oai(
+        path = "/albums/:id/media/:media_id",
+        method = "delete",
+        tag = "ApiTags::Albums"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn remove_media(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        id: Path<Uuid>,
+        media_id: Path<Uuid>,
+        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
+        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+    ) -> Result<Json<CommandResult>, Problem> {
+        let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
+        self.command(headers, &auth, x_user_id, id.0, |user| {
+            AlbumCommand::RemoveMedia {
+                requested_by: user,
+                media_id: MediaId::from_uuid(media_id.0),
+                reason: RemovalReason::User,
+            }
+        })
+        .await
+    }
+}

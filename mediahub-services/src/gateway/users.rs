@@ -1,0 +1,219 @@
+//! ユーザーの登録 (User 集約へのコマンド) と、ゲートウェイ自身のユーザー索引 (読みモデル)。
+//!
+//! - 登録: ログインのたびに `UserCommand::Register` を `CqrsFramework` (中央のイベントストアの上の
+//!   [`RemoteEventRepository`]) で実行します。ユーザー ID は `UserId::for_identity(provider, id)`
+//!   で決まり、登録済みなら集約は何も出さないので、**二回目以降のログインは何も変えません**。
+//! - 索引: [`UserProjection`] が `User` 集約のイベントを購読ランナー ([`Consumer`](crate::consumer::Consumer)) で
+//!   ゲートウェイの SQLite の `users` 表に写します (`GET /api/v1/me` が読みます)。
+
+use std::time::Duration;
+
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{AggregateError, CqrsFramework};
+use mediahub_core::envelope::{Envelope, EventMetadata};
+use mediahub_core::error::DomainError;
+use mediahub_core::ids::{CorrelationId, UserId};
+use mediahub_core::user::{User, UserCommand, UserError, UserEvent};
+use poem::http::StatusCode;
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use tokio::sync::watch;
+
+use super::error::RequestError;
+use crate::consumer::{EventFilter, EventHandler, HandlerError, wait_for_position};
+use crate::platform::problem::Problem;
+use crate::store_client::{
+    CommitTracker, EventStoreClient, RemoteEventRepository, execute_with_retry,
+};
+
+/// 版の衝突で再試行する最大回数。
+const MAX_ATTEMPTS: u32 = 3;
+/// `GET /api/v1/me` が索引の追いつきを待つ最長時間。
+pub const ME_WAIT: Duration = Duration::from_secs(5);
+
+/// ログインした利用者の ID とプロフィール。
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// プロバイダ名 (`github` / `google` / `dev`)。
+    pub provider: String,
+    /// プロバイダ上の利用者 ID。
+    pub provider_user_id: String,
+    /// 検証済みのメールアドレス。
+    pub email: Option<String>,
+    /// 表示名。
+    pub display_name: String,
+}
+
+/// 索引の 1 行 (`GET /api/v1/me` の中身)。
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// ユーザー ID。
+    pub id: UserId,
+    /// プロバイダ名。
+    pub provider: String,
+    /// メールアドレス。
+    pub email: Option<String>,
+    /// 表示名。
+    pub display_name: String,
+}
+
+type UserCqrs = CqrsFramework<User, PersistedEventStore<RemoteEventRepository, User>>;
+
+/// ユーザーの登録と検索。
+pub struct Users {
+    cqrs: UserCqrs,
+    tracker: CommitTracker,
+    client: EventStoreClient,
+    pool: SqlitePool,
+    positions: watch::Receiver<u64>,
+}
+
+impl std::fmt::Debug for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Users")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+fn user_problem(err: AggregateError<UserError>) -> Problem {
+    match err {
+        AggregateError::UserError(e) => Problem::new(StatusCode::CONFLICT, e.code(), e.to_string()),
+        AggregateError::AggregateConflict => {
+            Problem::unavailable("ユーザーの登録が混み合っています。やり直してください")
+        }
+        other => Problem::internal("gateway.users", &other),
+    }
+}
+
+impl Users {
+    /// イベントストアのクライアント、索引のプール、購読ランナーの位置から作ります。
+    #[must_use]
+    pub fn new(
+        client: EventStoreClient,
+        pool: SqlitePool,
+        positions: watch::Receiver<u64>,
+    ) -> Self {
+        let repo = RemoteEventRepository::new(client.clone());
+        let tracker = repo.commit_tracker();
+        let store = PersistedEventStore::<_, User>::new_event_store(repo);
+        Self {
+            cqrs: CqrsFramework::new(store, vec![], ()),
+            tracker,
+            client,
+            pool,
+            positions,
+        }
+    }
+
+    /// 初回なら `UserRegistered` を追記し、ユーザー ID を返します (二回目以降は何も書きません)。
+    ///
+    /// # エラー
+    /// 業務ルール違反やイベントストアの失敗を [`Problem`] で返します。
+    pub async fn register(&self, identity: Identity) -> Result<UserId, Problem> {
+        let user_id = UserId::for_identity(&identity.provider, &identity.provider_user_id);
+        let metadata = EventMetadata::correlated(CorrelationId::new_random()).by_user(user_id);
+        execute_with_retry(
+            &self.cqrs,
+            &self.tracker,
+            &user_id.to_string(),
+            || UserCommand::Register {
+                user_id,
+                provider: identity.provider.clone(),
+                provider_user_id: identity.provider_user_id.clone(),
+                email: identity.email.clone(),
+                display_name: identity.display_name.clone(),
+            },
+            &metadata,
+            MAX_ATTEMPTS,
+        )
+        .await
+        .map_err(user_problem)?;
+        Ok(user_id)
+    }
+
+    async fn find(&self, id: UserId) -> Result<Option<UserRecord>, sqlx::Error> {
+        let row = sqlx::query("SELECT provider, email, display_name FROM users WHERE user_id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(UserRecord {
+                id,
+                provider: row.try_get("provider")?,
+                email: row.try_get("email")?,
+                display_name: row.try_get("display_name")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// 索引からユーザーを探します。見つからなければ、索引がイベントストアの現在の先頭に
+    /// 追いつくまで (最長 [`ME_WAIT`]) 待ってからもう一度探します (ログイン直後の read-your-writes)。
+    ///
+    /// # エラー
+    /// 登録されていなければ 404 (`gateway.user_not_found`)、索引やストアの失敗は [`Problem`]。
+    pub async fn me(&self, id: UserId) -> Result<UserRecord, Problem> {
+        let db_problem = |e: sqlx::Error| Problem::internal("gateway.users", &e);
+        if let Some(found) = self.find(id).await.map_err(db_problem)? {
+            return Ok(found);
+        }
+        let head =
+            self.client.head().await.map_err(|e| {
+                Problem::unavailable(format!("イベントストアに接続できません: {e}"))
+            })?;
+        if wait_for_position(self.positions.clone(), head, ME_WAIT)
+            .await
+            .is_err()
+        {
+            return Err(Problem::unavailable("ユーザー索引がまだ追いついていません"));
+        }
+        self.find(id)
+            .await
+            .map_err(db_problem)?
+            .ok_or_else(|| RequestError::UserNotFound.into())
+    }
+}
+
+/// `User` 集約のイベントを `users` 表に写すプロジェクション。
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserProjection;
+
+impl EventHandler for UserProjection {
+    async fn handle(
+        &self,
+        tx: &mut SqliteConnection,
+        event: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let UserEvent::UserRegistered {
+            user_id,
+            provider,
+            provider_user_id,
+            email,
+            display_name,
+        } = event.decode::<UserEvent>()?;
+        sqlx::query(
+            "INSERT INTO users (user_id, provider, provider_user_id, email, display_name, \
+             registered_at, position) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(user_id.to_string())
+        .bind(provider)
+        .bind(provider_user_id)
+        .bind(email)
+        .bind(display_name)
+        .bind(event.created_at.to_rfc3339())
+        .bind(i64::try_from(event.position).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn reset(&self, tx: &mut SqliteConnection) -> Result<(), HandlerError> {
+        sqlx::query("DELETE FROM users").execute(&mut *tx).await?;
+        Ok(())
+    }
+
+    fn filter(&self) -> EventFilter {
+        EventFilter::aggregate_types(["User"])
+    }
+}

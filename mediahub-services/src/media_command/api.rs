@@ -1,0 +1,217 @@
+//! 公開 API (`/api/v1/media/{id}`): 削除、元ファイルとサムネイルの取得。
+//!
+//! どれも所有者だけが使えます。他人のメディアは「存在しない」(404) として扱います。
+//! 所有者の確認には読み取りモデルを使わず、イベントストアから集約を読み込みます
+//! (書き込み側だけで完結し、読み取り側の遅れに左右されません)。
+//! アップロードは [`super::upload`] にあります。
+
+use mediahub_core::ids::{MediaId, UserId};
+use mediahub_core::media::{DeletionReason, MediaCommand, MediaStatus};
+use poem::Body;
+use poem::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::{Binary, Json, Response};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use uuid::Uuid;
+
+use super::SharedState;
+use super::error::{codes, not_found, storage_problem};
+use super::storage::ThumbnailFormat;
+use crate::platform::auth::{BearerAuth, acting_user};
+use crate::platform::metadata::request_metadata;
+use crate::platform::problem::Problem;
+
+/// ファイル応答の `Cache-Control` (本人だけが見るので共有キャッシュには置かせません)。
+pub const FILE_CACHE_CONTROL: &str = "private, max-age=60";
+
+/// API のタグ。
+#[derive(Debug, Tags)]
+pub enum ApiTags {
+    /// メディアの書き込み (アップロード・削除) とファイルの取得
+    Media,
+    /// サービス間の内部 API (Saga から呼ばれます)
+    Internal,
+}
+
+/// 書き込みの結果 (read-your-writes 用のグローバル位置)。
+#[derive(Debug, Clone, Object)]
+pub struct PositionBody {
+    /// 最後のイベントのグローバル位置 (何も書かなかったなら 0)。
+    pub position: u64,
+}
+
+/// 削除の応答。
+#[derive(Debug, ApiResponse)]
+pub enum DeleteResponse {
+    /// `MediaDeleted` を記録し、ファイルを消した。
+    #[oai(status = 202)]
+    Accepted(Json<PositionBody>),
+}
+
+/// ファイルの応答 (本体は流したまま返します)。
+pub type FileResponse = Response<Binary<Body>>;
+
+/// 誰として操作するかを決めます (ユーザーが決まらなければ 403 `media.user_required`)。
+///
+/// # エラー
+/// 認可の失敗を problem+json にしたもの。
+pub fn acting_user_of(auth: &BearerAuth, x_user_id: Option<&str>) -> Result<UserId, Problem> {
+    acting_user(&auth.0, x_user_id)?.ok_or_else(|| {
+        Problem::forbidden(
+            codes::USER_REQUIRED,
+            "サービス用トークンでは X-User-ID で操作するユーザーを指定してください",
+        )
+    })
+}
+
+/// 公開 API (アップロード以外)。
+#[derive(Debug, Clone)]
+pub struct MediaApi {
+    state: SharedState,
+}
+
+impl MediaApi {
+    /// 共有の状態から作ります。
+    #[must_use]
+    pub fn new(state: SharedState) -> Self {
+        Self { state }
+    }
+
+    /// 所有者の元ファイルかサムネイルを、正しい Content-Type で流したまま返します。
+    ///
+    /// 他人のもの・削除や無効化されたもの・無いものは 404。サムネイルは処理が済むまで 404
+    /// (`media.thumbnail_not_found`)。
+    async fn serve(
+        &self,
+        auth: &BearerAuth,
+        id: Uuid,
+        x_user_id: Option<&str>,
+        kind: FileKind,
+    ) -> Result<FileResponse, Problem> {
+        let user = acting_user_of(auth, x_user_id)?;
+        let id = MediaId::from(id);
+        let loaded = self.state.commands.load(id).await?;
+        let visible = !matches!(
+            loaded.media.status(),
+            MediaStatus::New | MediaStatus::Deleted | MediaStatus::Invalidated
+        );
+        if !visible || !loaded.media.is_owned_by(user) {
+            return Err(not_found());
+        }
+        let storage = &self.state.storage;
+        let (path, mime) = match kind {
+            FileKind::Original => (
+                storage.original_path(id),
+                loaded
+                    .content_type
+                    .map_or("application/octet-stream", |ct| ct.mime()),
+            ),
+            FileKind::Thumbnail => {
+                let format = loaded
+                    .media
+                    .processing()
+                    .and_then(|p| ThumbnailFormat::from_key(&p.thumbnail_key))
+                    .ok_or_else(|| {
+                        Problem::not_found(codes::THUMBNAIL_NOT_FOUND, "サムネイルはまだありません")
+                    })?;
+                (storage.thumbnail_path(id, format), format.mime())
+            }
+        };
+        stream_file(path, mime).await
+    }
+}
+
+/// 返すファイルの種類。
+#[derive(Debug, Clone, Copy)]
+enum FileKind {
+    Original,
+    Thumbnail,
+}
+
+async fn stream_file(
+    path: std::path::PathBuf,
+    content_type: &str,
+) -> Result<FileResponse, Problem> {
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
+        Err(e) => return Err(storage_problem(&e)),
+    };
+    Ok(Response::new(Binary(Body::from_async_read(file)))
+        .header(CONTENT_TYPE, content_type)
+        .header(CACHE_CONTROL, FILE_CACHE_CONTROL))
+}
+
+#[OpenApi]
+impl MediaApi {
+    /// 自分のメディアを削除する (`MediaDeleted`、理由 user)。元ファイルとサムネイルも消します。
+    #[oai(path = "/api/v1/media/:id", method = "delete", tag = "ApiTags::Media")]
+    async fn delete(
+        &self,
+        auth: BearerAuth,
+        /// メディア ID。
+        id: Path<Uuid>,
+        /// サービス用トークンのときに代理で操作するユーザー。
+        #[oai(name = "X-User-ID")]
+        x_user_id: Header<Option<String>>,
+        /// 相関 ID (無ければ新しく作ります)。
+        #[oai(name = "X-Correlation-ID")]
+        correlation_id: Header<Option<Uuid>>,
+        /// 因果 ID。
+        #[oai(name = "X-Causation-ID")]
+        causation_id: Header<Option<Uuid>>,
+    ) -> Result<DeleteResponse, Problem> {
+        let user = acting_user_of(&auth, x_user_id.0.as_deref())?;
+        let id = MediaId::from(id.0);
+        let command = MediaCommand::Delete {
+            requested_by: user,
+            reason: DeletionReason::User,
+        };
+        let metadata = request_metadata(correlation_id.0, causation_id.0, None, Some(user))?;
+        let position = self.state.commands.execute(id, command, &metadata).await?;
+        self.state
+            .storage
+            .remove_all(id)
+            .await
+            .map_err(|e| storage_problem(&e))?;
+        Ok(DeleteResponse::Accepted(Json(PositionBody { position })))
+    }
+
+    /// 自分のメディアの元ファイルを返す (Content-Type はアップロード時に判定した形式)。
+    #[oai(
+        path = "/api/v1/media/:id/original",
+        method = "get",
+        tag = "ApiTags::Media"
+    )]
+    async fn original(
+        &self,
+        auth: BearerAuth,
+        /// メディア ID。
+        id: Path<Uuid>,
+        /// サービス用トークンのときに代理で操作するユーザー。
+        #[oai(name = "X-User-ID")]
+        x_user_id: Header<Option<String>>,
+    ) -> Result<FileResponse, Problem> {
+        self.serve(&auth, id.0, x_user_id.0.as_deref(), FileKind::Original)
+            .await
+    }
+
+    /// 自分のメディアのサムネイルを返す (処理が済むまでは 404)。
+    #[oai(
+        path = "/api/v1/media/:id/thumbnail",
+        method = "get",
+        tag = "ApiTags::Media"
+    )]
+    async fn thumbnail(
+        &self,
+        auth: BearerAuth,
+        /// メディア ID。
+        id: Path<Uuid>,
+        /// サービス用トークンのときに代理で操作するユーザー。
+        #[oai(name = "X-User-ID")]
+        x_user_id: Header<Option<String>>,
+    ) -> Result<FileResponse, Problem> {
+        self.serve(&auth, id.0, x_user_id.0.as_deref(), FileKind::Thumbnail)
+            .await
+    }
+}

@@ -1,0 +1,301 @@
+//! media-query の HTTP API: 公開の `/api/v1/media…` と内部の `/internal/v1/rebuild`。
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cqrs_es::Aggregate;
+use mediahub_core::ids::{MediaId, UserId};
+use mediahub_core::media::{Media, MediaKind, MediaStatus};
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi, Tags};
+use sqlx::SqlitePool;
+use uuid::Uuid;
+
+use super::cursor::Cursor;
+use super::db::{self, ListFilter};
+use super::error::QueryError;
+use super::history::{self, MediaHistory};
+use super::projection::MediaProjection;
+use super::search::match_expression;
+use super::view::{MediaPage, MediaView};
+use crate::consumer::{Consumer, wait_for_position};
+use crate::platform::auth::{BearerAuth, ServiceAuth, acting_user};
+use crate::platform::problem::Problem;
+use crate::store_client::EventStoreClient;
+
+/// 一覧の既定の件数。
+pub const DEFAULT_LIMIT: u64 = 20;
+/// 一覧の最大の件数。
+pub const MAX_LIMIT: u64 = 100;
+
+/// API が共有する状態。
+#[derive(Debug)]
+pub struct QueryState {
+    /// 読みモデルの SQLite。
+    pub pool: SqlitePool,
+    /// 読みモデルを作る購読ランナー。
+    pub consumer: Consumer<MediaProjection>,
+    /// イベントストアへのクライアント (履歴の読み取り用)。
+    pub client: EventStoreClient,
+    /// `min_position` を待つ最長の時間。
+    pub read_wait: Duration,
+}
+
+impl QueryState {
+    /// チェックポイントが `min_position` に届くまで (最長 `read_wait`) 待ちます。
+    async fn wait_for(&self, min_position: Option<u64>) -> Result<(), QueryError> {
+        match min_position {
+            None | Some(0) => Ok(()),
+            Some(min) => {
+                wait_for_position(self.consumer.subscribe(), min, self.read_wait).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// media-query の API。
+#[derive(Debug, Clone)]
+pub struct MediaQueryApi {
+    state: Arc<QueryState>,
+}
+
+impl MediaQueryApi {
+    /// 共有の状態から API を作ります。
+    #[must_use]
+    pub fn new(state: Arc<QueryState>) -> Self {
+        Self { state }
+    }
+}
+
+#[derive(Debug, Tags)]
+enum ApiTags {
+    /// メディアの一覧・詳細・検索・履歴 (自分のメディアだけ)
+    Media,
+    /// サービス間の内部操作 (サービス用トークンのみ)
+    Internal,
+}
+
+/// 作り直しの結果。
+#[derive(Debug, Clone, Object)]
+pub struct RebuildResult {
+    /// 作り直し後のチェックポイント。
+    pub position: u64,
+    /// 再生した Media のイベントの数。
+    pub events: u64,
+}
+
+/// 誰として読むのかを決めます (ユーザー用トークンならそのユーザー、サービス用なら `X-User-ID`)。
+fn reader(auth: &BearerAuth, x_user_id: Option<&str>) -> Result<UserId, Problem> {
+    acting_user(&auth.0, x_user_id)?.ok_or_else(|| QueryError::UserRequired.into())
+}
+
+fn check_limit(limit: Option<u64>) -> Result<u32, QueryError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(QueryError::invalid(
+            "limit",
+            format!("1〜{MAX_LIMIT} にしてください (受け取った値 {limit})"),
+        ));
+    }
+    u32::try_from(limit).map_err(|_| QueryError::invalid("limit", "大きすぎます"))
+}
+
+/// `value` が `known` のどれかであることを確かめます。
+fn check_one_of(
+    name: &'static str,
+    value: Option<String>,
+    known: &[&str],
+) -> Result<Option<String>, QueryError> {
+    match value {
+        Some(v) if !known.contains(&v.as_str()) => Err(QueryError::invalid(
+            name,
+            format!("{} のどれかにしてください", known.join(" / ")),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn check_kind(kind: Option<String>) -> Result<Option<String>, QueryError> {
+    check_one_of(
+        "kind",
+        kind,
+        &[MediaKind::Image, MediaKind::Video].map(MediaKind::as_str),
+    )
+}
+
+fn check_status(status: Option<String>) -> Result<Option<String>, QueryError> {
+    let known = [
+        MediaStatus::Uploaded,
+        MediaStatus::Processed,
+        MediaStatus::Failed,
+        MediaStatus::Deleted,
+        MediaStatus::Invalidated,
+    ]
+    .map(MediaStatus::as_str);
+    check_one_of("status", status, &known)
+}
+
+fn check_cursor(cursor: Option<String>) -> Result<Option<Cursor>, QueryError> {
+    cursor
+        .map(|text| {
+            Cursor::decode(&text).ok_or_else(|| {
+                QueryError::invalid("cursor", "前の応答の next_cursor をそのまま渡してください")
+            })
+        })
+        .transpose()
+}
+
+#[OpenApi]
+impl MediaQueryApi {
+    /// 自分のメディアの一覧 (新しいアップロードから順、カーソルでページ送り)。
+    ///
+    /// - `limit`: 1〜100 (既定 20)。範囲外は 400 (`request.invalid_parameter`)。
+    /// - `cursor`: 前の応答の `next_cursor`。読めなければ 400。
+    /// - `kind`: `image` / `video`。`status`: `uploaded` / `processed` / `failed` /
+    ///   `deleted` / `invalidated` (省略時は `deleted` 以外)。
+    /// - `q`: ファイル名の前方一致検索 (空白区切りの語をすべて含む)。記号だけの語は無視します。
+    /// - `min_position`: 読みモデルがこの位置に届くまで待ちます。届かなければ 503
+    ///   (`read_model.not_caught_up`)。
+    #[oai(path = "/api/v1/media", method = "get", tag = "ApiTags::Media")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        limit: Query<Option<u64>>,
+        cursor: Query<Option<String>>,
+        kind: Query<Option<String>>,
+        status: Query<Option<String>>,
+        q: Query<Option<String>>,
+        min_position: Query<Option<u64>>,
+    ) -> Result<Json<MediaPage>, Problem> {
+        let owner = reader(&auth, x_user_id.0.as_deref())?;
+        let filter = ListFilter {
+            kind: check_kind(kind.0)?,
+            status: check_status(status.0)?,
+            matching: None,
+            after: check_cursor(cursor.0)?,
+            limit: check_limit(limit.0)?,
+        };
+        let q = q.0.filter(|q| !q.trim().is_empty());
+        let matching = match q.as_deref().map(match_expression) {
+            // 検索語はあるが、検索できる文字が一つも無い: 何にも一致しない。
+            Some(None) => {
+                return Ok(Json(MediaPage {
+                    items: Vec::new(),
+                    next_cursor: None,
+                }));
+            }
+            Some(Some(expression)) => Some(expression),
+            None => None,
+        };
+        self.state.wait_for(min_position.0).await?;
+        let (items, next) =
+            db::list(&self.state.pool, owner, &ListFilter { matching, ..filter }).await?;
+        Ok(Json(MediaPage {
+            items,
+            next_cursor: next.map(|c| c.encode()),
+        }))
+    }
+
+    /// 自分のメディア 1 件。無い・他人のものなら 404 (`media.not_found`)。
+    ///
+    /// `min_position` は一覧と同じです。削除済みのメディアも `status: deleted` で返します。
+    #[oai(path = "/api/v1/media/:id", method = "get", tag = "ApiTags::Media")]
+    async fn detail(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        id: Path<Uuid>,
+        min_position: Query<Option<u64>>,
+    ) -> Result<Json<MediaView>, Problem> {
+        let owner = reader(&auth, x_user_id.0.as_deref())?;
+        self.state.wait_for(min_position.0).await?;
+        let view = db::get(&self.state.pool, owner, MediaId::from_uuid(id.0))
+            .await?
+            .ok_or(QueryError::NotFound)?;
+        Ok(Json(view))
+    }
+
+    /// 自分のメディアの履歴 (タイムトラベル)。
+    ///
+    /// イベントストアからこのメディアのイベントを読み、コアの集約の `apply` で 1 件ずつ
+    /// 畳み込んで、各版の時点の状態を返します。読みモデルを通らないので常に最新で、
+    /// `min_position` は受け付けますが待つ必要がありません。無い・他人のものなら 404。
+    #[oai(
+        path = "/api/v1/media/:id/history",
+        method = "get",
+        tag = "ApiTags::Media"
+    )]
+    async fn history(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        id: Path<Uuid>,
+        #[oai(name = "min_position")] _min_position: Query<Option<u64>>,
+    ) -> Result<Json<MediaHistory>, Problem> {
+        let owner = reader(&auth, x_user_id.0.as_deref())?;
+        let media_id = MediaId::from_uuid(id.0);
+        let events = self
+            .state
+            .client
+            .read_stream(Media::TYPE, &media_id.to_string(), 0)
+            .await
+            .map_err(QueryError::from)?;
+        Ok(Json(history::fold(owner, media_id, &events)?))
+    }
+
+    /// 読みモデルを作り直します (サービス用トークンのみ)。
+    ///
+    /// 読みモデルとチェックポイントを空にして、イベントストアのログを位置 0 から再生します。
+    /// 終わった時点のチェックポイントと、再生した Media のイベントの数を返します。
+    #[oai(
+        path = "/internal/v1/rebuild",
+        method = "post",
+        tag = "ApiTags::Internal"
+    )]
+    async fn rebuild(&self, _auth: ServiceAuth) -> Result<Json<RebuildResult>, Problem> {
+        let progress = self
+            .state
+            .consumer
+            .rebuild(|_| {})
+            .await
+            .map_err(QueryError::from)?;
+        tracing::info!(
+            position = progress.position,
+            events = progress.applied,
+            "読みモデルを作り直しました"
+        );
+        Ok(Json(RebuildResult {
+            position: progress.position,
+            events: progress.applied,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_of_0_or_101_is_invalid_and_default_is_20() {
+        assert!(check_limit(Some(0)).is_err());
+        assert!(check_limit(Some(101)).is_err());
+        assert_eq!(check_limit(None).ok(), Some(20));
+        assert_eq!(check_limit(Some(100)).ok(), Some(100));
+    }
+
+    #[test]
+    fn unknown_kind_status_or_cursor_is_invalid() {
+        assert!(check_kind(Some("audio".into())).is_err());
+        assert_eq!(
+            check_kind(Some("video".into())).ok(),
+            Some(Some("video".into()))
+        );
+        assert!(check_status(Some("new".into())).is_err());
+        assert_eq!(check_status(None).ok(), Some(None));
+        assert!(check_cursor(Some("nope".into())).is_err());
+    }
+}

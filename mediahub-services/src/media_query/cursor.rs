@@ -1,0 +1,105 @@
+//! 一覧のページ送りのカーソル。
+//!
+//! 一覧は「アップロードの位置 (`MediaUploaded` のグローバル位置) の降順、同じならメディア ID の
+//! 降順」に並びます。カーソルはそのページの最後の行の `(位置, ID)` で、次のページは
+//! それより「後ろ」(= 古い) の行から始まります。並びのキーは後から変わらないので、
+//! ページの間にメディアが処理・削除されても、行が飛んだり重なったりしません。
+//!
+//! 外からは中身の分からない文字列 (`位置:ID` を 16 進にしたもの) として扱います。
+//!
+//! ```
+//! use mediahub_core::ids::MediaId;
+//! use mediahub_services::media_query::cursor::Cursor;
+//!
+//! let cursor = Cursor { position: 42, id: MediaId::new_random() };
+//! assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+//! assert_eq!(Cursor::decode("zz"), None);
+//! ```
+
+use std::fmt::Write as _;
+
+use mediahub_core::ids::MediaId;
+
+/// 一覧のページの境目。
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// 境目の行の、アップロードのグローバル位置。
+    pub position: u64,
+    /// 境目の行のメディア ID。
+    pub id: MediaId,
+}
+
+/// 16 進にする前の文字列の最大の長さ (`u64` の桁数 + `:` + UUID)。
+const MAX_PLAIN_LEN: usize = 20 + 1 + 36;
+
+impl Cursor {
+    /// 外に渡す文字列にします。
+    #[must_use]
+    pub fn encode(&self) -> String {
+        let plain = format!("{}:{}", self.position, self.id);
+        let mut out = String::with_capacity(plain.len() * 2);
+        for byte in plain.bytes() {
+            // String への書き込みは失敗しません。
+            let _ = write!(out, "{byte:02x}");
+        }
+        out
+    }
+
+    /// [`Cursor::encode`] の文字列を読みます。形が違えば `None`。
+    #[must_use]
+    pub fn decode(text: &str) -> Option<Self> {
+        if text.is_empty() || text.len() % 2 != 0 || text.len() > MAX_PLAIN_LEN * 2 {
+            return None;
+        }
+        let bytes = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
+        let plain = String::from_utf8(bytes).ok()?;
+        let (position, id) = plain.split_once(':')?;
+        let position = position.parse::<u64>().ok()?;
+        if i64::try_from(position).is_err() {
+            return None;
+        }
+        Some(Self {
+            position,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_through_its_opaque_text() {
+        let cursor = Cursor {
+            position: u64::try_from(i64::MAX).unwrap_or_default(),
+            id: MediaId::new_random(),
+        };
+        let text = cursor.encode();
+        assert!(text.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(Cursor::decode(&text), Some(cursor));
+    }
+
+    #[test]
+    fn malformed_cursor_texts_decode_to_none() {
+        let id = MediaId::new_random();
+        let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+        for bad in [
+            String::new(),
+            "a".into(),
+            "zz".into(),
+            "é1".into(),
+            hex("12"),
+            hex(&format!("x:{id}")),
+            hex(&format!("-1:{id}")),
+            hex(&format!("{}:{id}", u64::MAX)),
+            hex("1:not-a-uuid"),
+            "ff".repeat(100),
+        ] {
+            assert_eq!(Cursor::decode(&bad), None, "{bad}");
+        }
+    }
+}

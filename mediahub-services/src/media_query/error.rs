@@ -1,0 +1,186 @@
+//! media-query のエラーと、その problem+json への対応。
+
+use poem::http::StatusCode;
+
+use crate::consumer::{ConsumerError, WaitError};
+use crate::platform::problem::{Problem, codes as common_codes};
+use crate::store_client::StoreClientError;
+
+/// media-query 固有の、安定したエラーコード。
+pub mod codes {
+    /// メディアが無い、または呼び出したユーザーのものではない (404)。
+    pub const MEDIA_NOT_FOUND: &str = "media.not_found";
+    /// 読みモデルが時間内に `min_position` まで進まなかった (503)。
+    /// 本体に `min_position` と `reached` が入ります。
+    pub const NOT_CAUGHT_UP: &str = "read_model.not_caught_up";
+    /// 誰として読むのかが決まらない (サービス用トークンで `X-User-ID` が無い) (403)。
+    pub const USER_REQUIRED: &str = "auth.user_required";
+}
+
+/// クエリの処理で起こるエラー。
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// メディアが無い (他人のメディアも同じ扱い)。
+    #[error("メディアが見つかりません")]
+    NotFound,
+    /// クエリのパラメーターが不正。
+    #[error("{name}: {detail}")]
+    InvalidParameter {
+        /// パラメーター名。
+        name: &'static str,
+        /// 何が悪いか。
+        detail: String,
+    },
+    /// 読みモデルが時間内に追いつかなかった。
+    #[error("読みモデルが位置 {min_position} に追いついていません (現在 {reached})")]
+    NotCaughtUp {
+        /// 待った位置。
+        min_position: u64,
+        /// 時間切れの時点のチェックポイント。
+        reached: u64,
+    },
+    /// 誰として読むのかが決まらない。
+    #[error("ユーザーとして呼んでください (サービス用トークンなら X-User-ID が必要です)")]
+    UserRequired,
+    /// 読みモデルのデータベースのエラー。
+    #[error("読みモデルを読めません: {0}")]
+    Database(#[from] sqlx::Error),
+    /// 読みモデルの行が読めない。
+    #[error("読みモデルの行が壊れています: {0}")]
+    Corrupt(String),
+    /// イベントストアを読めなかった。
+    #[error("イベントストアを読めません: {0}")]
+    Store(#[from] StoreClientError),
+    /// イベントの本体が読めなかった。
+    #[error(transparent)]
+    Envelope(#[from] mediahub_core::envelope::EnvelopeError),
+    /// 作り直しに失敗した。
+    #[error("読みモデルを作り直せません: {0}")]
+    Rebuild(#[from] ConsumerError),
+}
+
+impl QueryError {
+    /// パラメーターの誤りを作ります。
+    #[must_use]
+    pub fn invalid(name: &'static str, detail: impl Into<String>) -> Self {
+        Self::InvalidParameter {
+            name,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<WaitError> for QueryError {
+    fn from(err: WaitError) -> Self {
+        match err {
+            WaitError::Timeout {
+                min_position,
+                reached,
+                ..
+            }
+            | WaitError::Stopped {
+                min_position,
+                reached,
+            } => Self::NotCaughtUp {
+                min_position,
+                reached,
+            },
+        }
+    }
+}
+
+fn store_problem(err: &QueryError) -> Problem {
+    tracing::warn!(error = %err, "イベントストアを読めません");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        common_codes::UNAVAILABLE,
+        "イベントストアに届きません。時間をおいて再試行してください",
+    )
+}
+
+impl From<QueryError> for Problem {
+    fn from(err: QueryError) -> Self {
+        match &err {
+            QueryError::NotFound => Problem::not_found(codes::MEDIA_NOT_FOUND, err.to_string()),
+            QueryError::InvalidParameter { .. } => {
+                Problem::bad_request(common_codes::INVALID_PARAMETER, err.to_string())
+            }
+            QueryError::NotCaughtUp {
+                min_position,
+                reached,
+            } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::NOT_CAUGHT_UP,
+                err.to_string(),
+            )
+            .with_extension("min_position", *min_position)
+            .with_extension("reached", *reached),
+            QueryError::UserRequired => Problem::forbidden(codes::USER_REQUIRED, err.to_string()),
+            QueryError::Store(_) | QueryError::Rebuild(ConsumerError::Store(_)) => {
+                store_problem(&err)
+            }
+            QueryError::Database(_)
+            | QueryError::Corrupt(_)
+            | QueryError::Envelope(_)
+            | QueryError::Rebuild(_) => Problem::internal("media-query", &err),
+        }
+    }
+}
+
+impl From<QueryError> for poem::Error {
+    fn from(err: QueryError) -> Self {
+        Problem::from(err).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn wait_timeout_becomes_503_not_caught_up_with_min_position_and_reached() {
+        let problem = Problem::from(QueryError::from(WaitError::Timeout {
+            min_position: 9,
+            reached: 4,
+            timeout: Duration::from_millis(1),
+        }));
+        assert_eq!(problem.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(problem.code(), codes::NOT_CAUGHT_UP);
+        assert_eq!(problem.extension("min_position"), Some(&9.into()));
+        assert_eq!(problem.extension("reached"), Some(&4.into()));
+    }
+
+    #[test]
+    fn stopped_consumer_is_also_not_caught_up_and_user_required_is_403() {
+        let stopped = Problem::from(QueryError::from(WaitError::Stopped {
+            min_position: 2,
+            reached: 1,
+        }));
+        assert_eq!(stopped.code(), codes::NOT_CAUGHT_UP);
+        let user = Problem::from(QueryError::UserRequired);
+        assert_eq!(user.status(), StatusCode::FORBIDDEN);
+        assert_eq!(user.code(), codes::USER_REQUIRED);
+    }
+
+    #[test]
+    fn database_and_corrupt_errors_are_500_without_details() {
+        for err in [
+            QueryError::Corrupt("x".into()),
+            QueryError::Database(sqlx::Error::RowNotFound),
+        ] {
+            let problem = Problem::from(err);
+            assert_eq!(problem.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(!problem.detail().contains("RowNotFound"));
+        }
+    }
+
+    #[test]
+    fn store_errors_are_503_service_unavailable() {
+        let err = QueryError::Store(StoreClientError::InvalidUrl("x".into()));
+        let problem = Problem::from(err);
+        assert_eq!(problem.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(problem.code(), common_codes::UNAVAILABLE);
+    }
+}

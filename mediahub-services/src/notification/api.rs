@@ -1,0 +1,278 @@
+//! 通知サービスの公開 API (`/api/v1/notifications`)。ユーザー用トークンで、自分の通知だけを扱います。
+//!
+//! サービス用トークン (ゲートウェイ) は `X-User-ID` でユーザーの代わりに呼べます。
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mediahub_core::envelope::EventMetadata;
+use mediahub_core::ids::{NotificationId, UserId};
+use poem::web::sse::Event;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::{EventStream, Json};
+use poem_openapi::types::ToJSON;
+use poem_openapi::{Object, OpenApi, Tags};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::state::NotificationState;
+use super::stream;
+use super::view::NotificationView;
+use crate::platform::auth::{BearerAuth, acting_user};
+use crate::platform::metadata::request_metadata;
+use crate::platform::problem::Problem;
+
+/// 一覧の既定の件数。
+pub const DEFAULT_LIMIT: u64 = 20;
+/// 一覧の最大の件数。
+pub const MAX_LIMIT: u64 = 100;
+/// SSE のキープアライブ (コメント行) の間隔。
+pub const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// SSE の `event:` の値。
+pub const SSE_EVENT_TYPE: &str = "notification";
+
+#[derive(Debug, Tags)]
+enum ApiTags {
+    /// 自分の通知 (一覧・未読・既読・ライブ配信)
+    Notifications,
+}
+
+/// 通知の一覧。
+#[derive(Debug, Clone, Object)]
+pub struct NotificationList {
+    /// 通知 (新しい順)。
+    pub items: Vec<NotificationView>,
+}
+
+/// 未読の通知。
+#[derive(Debug, Clone, Object)]
+pub struct UnreadNotifications {
+    /// 未読の数 (`items` の件数ではなく全体の数)。
+    pub count: u64,
+    /// 未読の通知 (新しい順、最大 `limit` 件)。
+    pub items: Vec<NotificationView>,
+}
+
+/// コマンドの結果 (read-your-writes 用の位置)。
+#[derive(Debug, Clone, Object)]
+pub struct PositionBody {
+    /// 最後に書いたイベントのグローバル位置 (何も書かなかったら 0)。
+    pub position: u64,
+}
+
+/// 「すべて既読にする」の結果。
+#[derive(Debug, Clone, Object)]
+pub struct ReadAllBody {
+    /// 最後に書いたイベントのグローバル位置 (何も書かなかったら 0)。
+    pub position: u64,
+    /// 既読にした件数。
+    pub updated: u64,
+}
+
+/// 通知サービスの公開 API。
+#[derive(Debug, Clone)]
+pub struct NotificationApi {
+    state: Arc<NotificationState>,
+}
+
+impl NotificationApi {
+    /// 共有の状態から API を作ります。
+    #[must_use]
+    pub fn new(state: Arc<NotificationState>) -> Self {
+        Self { state }
+    }
+}
+
+/// 誰として操作するかを決めます (ユーザー用トークンならそのユーザー、サービス用なら `X-User-ID`)。
+fn acting(auth: &BearerAuth, x_user_id: &Header<Option<String>>) -> Result<UserId, ApiError> {
+    acting_user(&auth.0, x_user_id.0.as_deref())?.ok_or(ApiError::ActingUserRequired)
+}
+
+/// コマンドの要求から、操作するユーザーとイベントのメタデータを決めます。
+fn command_context(
+    auth: &BearerAuth,
+    x_user_id: &Header<Option<String>>,
+    correlation_id: Header<Option<Uuid>>,
+    causation_id: Header<Option<Uuid>>,
+    idempotency_key: Header<Option<String>>,
+) -> Result<(UserId, EventMetadata), ApiError> {
+    let user = acting(auth, x_user_id)?;
+    let metadata = request_metadata(
+        correlation_id.0,
+        causation_id.0,
+        idempotency_key.0,
+        Some(user),
+    )?;
+    Ok((user, metadata))
+}
+
+fn check_limit(limit: Option<u64>) -> Result<u64, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::InvalidParameter(format!(
+            "limit: 1〜{MAX_LIMIT} にしてください"
+        )))
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1")]
+impl NotificationApi {
+    /// 自分の通知を新しい順に返します (`limit` 1〜100、既定 20)。
+    ///
+    /// `min_position` を付けると、読みモデルがその位置まで進むのを待ってから答えます
+    /// (時間切れなら 503 `read_model.not_caught_up`)。
+    #[oai(
+        path = "/notifications",
+        method = "get",
+        tag = "ApiTags::Notifications"
+    )]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        limit: Query<Option<u64>>,
+        min_position: Query<Option<u64>>,
+    ) -> Result<Json<NotificationList>, Problem> {
+        let user = acting(&auth, &x_user_id)?;
+        let limit = check_limit(limit.0)?;
+        let items = self.state.list(user, limit, min_position.0).await?;
+        Ok(Json(NotificationList { items }))
+    }
+
+    /// 自分の未読の数と、未読の通知 (新しい順、`limit` 1〜100、既定 20) を返します。
+    #[oai(
+        path = "/notifications/unread",
+        method = "get",
+        tag = "ApiTags::Notifications"
+    )]
+    async fn unread(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        limit: Query<Option<u64>>,
+        min_position: Query<Option<u64>>,
+    ) -> Result<Json<UnreadNotifications>, Problem> {
+        let user = acting(&auth, &x_user_id)?;
+        let limit = check_limit(limit.0)?;
+        let (count, items) = self.state.unread(user, limit, min_position.0).await?;
+        Ok(Json(UnreadNotifications { count, items }))
+    }
+
+    /// 通知を既読にします (宛先本人のみ。他人宛て・存在しない通知は 404
+    /// `notification.not_found`)。既読の通知にもう一度呼ぶと `position: 0` です。
+    #[oai(
+        path = "/notifications/:id/read",
+        method = "put",
+        tag = "ApiTags::Notifications"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn mark_read(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        id: Path<Uuid>,
+        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
+        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+    ) -> Result<Json<PositionBody>, Problem> {
+        let (user, metadata) = command_context(
+            &auth,
+            &x_user_id,
+            correlation_id,
+            causation_id,
+            idempotency_key,
+        )?;
+        let position = self
+            .state
+            .mark_read(user, NotificationId::from_uuid(id.0), &metadata)
+            .await?;
+        Ok(Json(PositionBody { position }))
+    }
+
+    /// 自分の未読の通知をすべて既読にします (読みモデル上の未読それぞれに既読のコマンドを実行)。
+    ///
+    /// `updated` は既読にした件数、`position` は最後に書いたイベントの位置です。`min_position`
+    /// を付けると、読みモデルがその位置まで進んでから未読を集めます。
+    #[oai(
+        path = "/notifications/read-all",
+        method = "put",
+        tag = "ApiTags::Notifications"
+    )]
+    async fn mark_all_read(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        min_position: Query<Option<u64>>,
+        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
+        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+    ) -> Result<Json<ReadAllBody>, Problem> {
+        let (user, metadata) = command_context(
+            &auth,
+            &x_user_id,
+            correlation_id,
+            causation_id,
+            idempotency_key,
+        )?;
+        let outcome = self
+            .state
+            .mark_all_read(user, &metadata, min_position.0)
+            .await?;
+        Ok(Json(ReadAllBody {
+            position: outcome.position,
+            updated: outcome.updated,
+        }))
+    }
+
+    /// 自分宛ての新しい通知を Server-Sent Events で流します。
+    ///
+    /// 通知ごとに `id: <位置>`、`event: notification`、`data: <NotificationView の JSON>`。
+    /// 15 秒ごとにキープアライブのコメント行が届きます。再接続時に `Last-Event-ID` を送ると、
+    /// その位置より後に送られた (見逃した) 通知を先に再生します。無ければ接続した後の通知だけです。
+    #[oai(
+        path = "/notifications/stream",
+        method = "get",
+        tag = "ApiTags::Notifications"
+    )]
+    async fn stream(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        #[oai(name = "Last-Event-ID")] last_event_id: Header<Option<u64>>,
+    ) -> Result<EventStream<futures::stream::BoxStream<'static, NotificationView>>, Problem> {
+        let user = acting(&auth, &x_user_id)?;
+        let after = match last_event_id.0 {
+            Some(after) => after,
+            None => self.state.latest_sent(user).await?,
+        };
+        let live = stream::live(Arc::clone(&self.state), user, after);
+        Ok(EventStream::new(live)
+            .keep_alive(SSE_KEEP_ALIVE)
+            .to_event(|view: NotificationView| {
+                Event::message(view.to_json_string())
+                    .id(view.position.to_string())
+                    .event_type(SSE_EVENT_TYPE)
+            }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_defaults_to_20_and_must_be_between_1_and_100() {
+        assert_eq!(check_limit(None).ok(), Some(DEFAULT_LIMIT));
+        assert_eq!(check_limit(Some(100)).ok(), Some(100));
+        assert!(matches!(
+            check_limit(Some(0)),
+            Err(ApiError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            check_limit(Some(101)),
+            Err(ApiError::InvalidParameter(_))
+        ));
+    }
+}

@@ -1,0 +1,119 @@
+//! 通知サービスの内部 API (`/internal/v1`)。サービス用トークンだけが使えます (ゲートウェイは通しません)。
+
+use std::sync::Arc;
+
+use mediahub_core::ids::{MediaId, NotificationId, SagaId, UserId};
+use poem_openapi::param::Header;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi, Tags};
+use uuid::Uuid;
+
+use super::api::PositionBody;
+use super::error::ApiError;
+use super::state::{NotificationState, SendNotification};
+use super::view::ApiNotificationKind;
+use crate::platform::auth::{ServiceAuth, acting_user};
+use crate::platform::metadata::request_metadata;
+use crate::platform::problem::Problem;
+
+#[derive(Debug, Tags)]
+enum InternalTags {
+    /// サービス間の呼び出し (サービス用トークンのみ)
+    Internal,
+}
+
+/// 通知を送る要求の本体。
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct SendNotificationBody {
+    /// 通知 ID (Saga は `NotificationId::for_saga(saga_id, 目的)` で決めます)。
+    pub notification_id: Uuid,
+    /// 宛先ユーザー。
+    pub user_id: Uuid,
+    /// 種類。
+    pub kind: ApiNotificationKind,
+    /// 本文 (空白だけは不可)。
+    pub message: String,
+    /// 関係するメディア。
+    pub media_id: Option<Uuid>,
+    /// 送らせた Saga。
+    pub saga_id: Option<Uuid>,
+    /// `true` なら何も書かずに 503 `fault.injected` で失敗します (開発用の障害注入)。
+    #[oai(default)]
+    pub inject_fault: bool,
+}
+
+/// 作り直しの結果。
+#[derive(Debug, Clone, Object)]
+pub struct RebuildBody {
+    /// 作り直した後のチェックポイント。
+    pub position: u64,
+    /// 再生したイベントの数。
+    pub events: u64,
+}
+
+/// 通知サービスの内部 API。
+#[derive(Debug, Clone)]
+pub struct InternalApi {
+    state: Arc<NotificationState>,
+}
+
+impl InternalApi {
+    /// 共有の状態から API を作ります。
+    #[must_use]
+    pub fn new(state: Arc<NotificationState>) -> Self {
+        Self { state }
+    }
+}
+
+#[OpenApi(prefix_path = "/internal/v1")]
+impl InternalApi {
+    /// 通知を送ります (Saga の最後のステップ)。冪等: 同じ `notification_id` と宛先で何度呼んでも
+    /// `NotificationSent` は一つだけで、二度目からは `position: 0` です。
+    ///
+    /// 同じ ID が別の宛先に送られていれば 409 `notification.already_exists`、本文が空なら
+    /// 400 `notification.empty_message`。`inject_fault: true` なら 503 `fault.injected` で、
+    /// 何も書きません。
+    #[oai(
+        path = "/notifications",
+        method = "post",
+        tag = "InternalTags::Internal"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
+        &self,
+        auth: ServiceAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
+        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<SendNotificationBody>,
+    ) -> Result<Json<PositionBody>, Problem> {
+        let body = body.0;
+        if body.inject_fault {
+            return Err(ApiError::FaultInjected.into());
+        }
+        let user = acting_user(&auth.0, x_user_id.0.as_deref()).map_err(ApiError::from)?;
+        let metadata = request_metadata(correlation_id.0, causation_id.0, idempotency_key.0, user)?;
+        let request = SendNotification {
+            notification_id: NotificationId::from_uuid(body.notification_id),
+            user_id: UserId::from_uuid(body.user_id),
+            kind: body.kind,
+            message: body.message,
+            media_id: body.media_id.map(MediaId::from_uuid),
+            saga_id: body.saga_id.map(SagaId::from_uuid),
+        };
+        let position = self.state.send(request, &metadata).await?;
+        Ok(Json(PositionBody { position }))
+    }
+
+    /// 読みモデルを空にして位置 0 から作り直します (`{position, events}`)。
+    #[oai(path = "/rebuild", method = "post", tag = "InternalTags::Internal")]
+    async fn rebuild(&self, _auth: ServiceAuth) -> Result<Json<RebuildBody>, Problem> {
+        let progress = self.state.rebuild().await?;
+        Ok(Json(RebuildBody {
+            position: progress.position,
+            events: progress.applied,
+        }))
+    }
+}

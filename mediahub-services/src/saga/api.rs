@@ -1,0 +1,262 @@
+//! saga サービスの HTTP API。
+//!
+//! - `GET /api/v1/sagas?limit&min_position` — 呼び出し側の Saga の一覧 (新しい順)
+//! - `GET /api/v1/sagas/{id}?min_position` — 要約 + タイムライン (`steps`) + Saga のイベント (`events`)
+//! - `POST /internal/v1/rebuild` — 読みモデルの作り直し (サービス用トークンのみ)
+//!
+//! 他人の Saga は 404 です (存在を漏らしません)。
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cqrs_es::Aggregate;
+use mediahub_core::ids::UserId;
+use mediahub_core::saga::MediaUploadSaga;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi, Tags};
+use sqlx::SqlitePool;
+use uuid::Uuid;
+
+use super::db::{self, StepRow};
+use super::error::ApiError;
+use super::projection::SagaView;
+use crate::consumer::{Consumer, wait_for_position};
+use crate::platform::auth::{BearerAuth, ServiceAuth, acting_user};
+use crate::platform::problem::{Problem, codes};
+use crate::platform::schema::ApiEnvelope;
+use crate::store_client::EventStoreClient;
+
+/// 一覧の既定の件数。
+pub const DEFAULT_LIMIT: u32 = 20;
+
+/// API が共有する状態。
+#[derive(Debug)]
+pub struct ApiState {
+    /// 読みモデルのデータベース。
+    pub pool: SqlitePool,
+    /// 読みモデルを作る購読者 (`min_position` の待ち合わせと作り直しに使います)。
+    pub view: Consumer<SagaView>,
+    /// Saga のイベントを読むためのイベントストアのクライアント。
+    pub client: EventStoreClient,
+    /// `min_position` を待つ最長の時間。
+    pub read_wait: Duration,
+}
+
+/// saga サービスの API。
+#[derive(Debug, Clone)]
+pub struct SagaApi {
+    state: Arc<ApiState>,
+}
+
+impl SagaApi {
+    /// 共有の状態から API を作ります。
+    #[must_use]
+    pub fn new(state: Arc<ApiState>) -> Self {
+        Self { state }
+    }
+}
+
+#[derive(Debug, Tags)]
+enum ApiTags {
+    /// メディアアップロード Saga の経過
+    Sagas,
+    /// サービス間の内部 API
+    Internal,
+}
+
+/// Saga の要約 (読みモデルの `sagas` の行でもあります)。
+#[derive(Debug, Clone, PartialEq, Eq, Object, sqlx::FromRow)]
+pub struct SagaSummary {
+    /// Saga ID (メディア ID から決定的に導出)。
+    pub id: String,
+    /// 対象のメディア。
+    pub media_id: String,
+    /// 所有者。
+    pub owner_id: String,
+    /// 表示用ファイル名。
+    pub filename: String,
+    /// 状態: `running`・`compensating`・`completed`・`compensated`・`failed`。
+    pub status: String,
+    /// 実行中のステップ (終端なら `null`)。
+    pub current_step: Option<String>,
+    /// 最後に始めた試行の番号。
+    pub attempt: u32,
+    /// 相関 ID (アップロード 1 回に共通)。
+    pub correlation_id: Option<String>,
+    /// 開始時刻 (RFC 3339)。
+    pub created_at: String,
+    /// 最終更新時刻 (RFC 3339)。
+    pub updated_at: String,
+    /// 補償・失敗の理由。
+    pub failure_reason: Option<String>,
+}
+
+/// タイムラインの 1 項目。
+#[derive(Debug, Clone, Object)]
+pub struct SagaStepView {
+    /// ステップ (`process_media`・`add_to_album`・`notify`・`delete_uploaded_file`・`invalidate_media`)。
+    pub step: String,
+    /// 試行の番号。
+    pub attempt: u32,
+    /// 結果: `started`・`retrying`・`succeeded`・`failed`・`compensation_started`。
+    pub outcome: String,
+    /// 理由 (失敗と補償開始のとき)。
+    pub reason: Option<String>,
+    /// 時刻 (RFC 3339)。
+    pub at: String,
+    /// 元になった Saga のイベントのグローバル位置。
+    pub position: u64,
+}
+
+/// Saga の詳細。
+#[derive(Debug, Clone, Object)]
+pub struct SagaDetail {
+    /// 要約。
+    #[oai(flatten)]
+    pub summary: SagaSummary,
+    /// タイムライン (位置の順)。
+    pub steps: Vec<SagaStepView>,
+    /// Saga のストリームのイベント (版の順)。
+    pub events: Vec<ApiEnvelope>,
+}
+
+/// Saga の一覧。
+#[derive(Debug, Clone, Object)]
+pub struct SagaList {
+    /// Saga (新しい順)。
+    pub items: Vec<SagaSummary>,
+}
+
+/// 作り直しの結果。
+#[derive(Debug, Clone, Object)]
+pub struct RebuildResult {
+    /// 作り直し後のチェックポイント。
+    pub position: u64,
+    /// 反映したイベント数。
+    pub events: u64,
+}
+
+fn to_u32(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or_default()
+}
+
+impl From<StepRow> for SagaStepView {
+    fn from(row: StepRow) -> Self {
+        Self {
+            step: row.step,
+            attempt: to_u32(row.attempt),
+            outcome: row.outcome,
+            reason: row.reason,
+            at: row.at,
+            position: u64::try_from(row.position).unwrap_or_default(),
+        }
+    }
+}
+
+impl SagaApi {
+    /// 誰として読むかを決め、`min_position` まで読みモデルを待ちます。
+    async fn reader(
+        &self,
+        auth: &BearerAuth,
+        x_user_id: Option<&str>,
+        min_position: Option<u64>,
+    ) -> Result<UserId, Problem> {
+        let user = acting_user(&auth.0, x_user_id)?.ok_or(ApiError::UserRequired)?;
+        if let Some(min_position) = min_position.filter(|p| *p > 0) {
+            wait_for_position(
+                self.state.view.subscribe(),
+                min_position,
+                self.state.read_wait,
+            )
+            .await
+            .map_err(ApiError::from)?;
+        }
+        Ok(user)
+    }
+}
+
+#[OpenApi]
+impl SagaApi {
+    /// 呼び出し側の Saga を新しい順に返します。
+    ///
+    /// `limit` は 1〜100 (既定 20)。`min_position` を付けると、読みモデルがその位置に届くまで
+    /// (最長で設定の時間) 待ちます。届かなければ 503 (`read_model.not_caught_up`)。
+    #[oai(path = "/api/v1/sagas", method = "get", tag = "ApiTags::Sagas")]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        limit: Query<Option<u32>>,
+        min_position: Query<Option<u64>>,
+    ) -> Result<Json<SagaList>, Problem> {
+        let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=db::MAX_LIST_LIMIT).contains(&limit) {
+            return Err(Problem::bad_request(
+                codes::INVALID_PARAMETER,
+                format!("limit: 1〜{} にしてください", db::MAX_LIST_LIMIT),
+            ));
+        }
+        let user = self
+            .reader(&auth, x_user_id.0.as_deref(), min_position.0)
+            .await?;
+        let rows = db::list_for_owner(&self.state.pool, &user.to_string(), limit)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Json(SagaList { items: rows }))
+    }
+
+    /// Saga の要約・タイムライン・イベントを返します。他人の Saga や無い Saga は 404 (`saga.not_found`)。
+    #[oai(path = "/api/v1/sagas/:id", method = "get", tag = "ApiTags::Sagas")]
+    async fn detail(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        id: Path<Uuid>,
+        min_position: Query<Option<u64>>,
+    ) -> Result<Json<SagaDetail>, Problem> {
+        let user = self
+            .reader(&auth, x_user_id.0.as_deref(), min_position.0)
+            .await?;
+        let saga_id = id.0.to_string();
+        // 要約とタイムラインは一つの読み取りトランザクションで読みます (同じ時点の姿)。
+        let mut tx = self.state.pool.begin().await.map_err(ApiError::from)?;
+        let row = db::find(&mut tx, &saga_id)
+            .await
+            .map_err(ApiError::from)?
+            .filter(|row| row.owner_id == user.to_string())
+            .ok_or(ApiError::NotFound)?;
+        let steps = db::steps(&mut tx, &saga_id).await.map_err(ApiError::from)?;
+        tx.commit().await.map_err(ApiError::from)?;
+        let events = self
+            .state
+            .client
+            .read_stream(MediaUploadSaga::TYPE, &saga_id, 0)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Json(SagaDetail {
+            summary: row,
+            steps: steps.into_iter().map(SagaStepView::from).collect(),
+            events: events.into_iter().map(ApiEnvelope).collect(),
+        }))
+    }
+
+    /// 読みモデルを位置 0 から作り直します (サービス用トークンのみ)。
+    #[oai(
+        path = "/internal/v1/rebuild",
+        method = "post",
+        tag = "ApiTags::Internal"
+    )]
+    async fn rebuild(&self, _auth: ServiceAuth) -> Result<Json<RebuildResult>, Problem> {
+        let progress = self
+            .state
+            .view
+            .rebuild(|_| {})
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Json(RebuildResult {
+            position: progress.position,
+            events: progress.applied,
+        }))
+    }
+}

@@ -1,0 +1,127 @@
+//! saga サービスのエラーと、その problem+json への対応。
+
+use crate::consumer::{ConsumerError, WaitError};
+use crate::platform::problem::Problem;
+use crate::store_client::StoreClientError;
+
+/// saga サービス固有の、安定したエラーコード。
+pub mod codes {
+    /// Saga が無い、または呼び出し側のものではない (404)。
+    pub const NOT_FOUND: &str = "saga.not_found";
+    /// 読みモデルが `min_position` まで追いつかなかった (503)。`min_position` と `reached` が付きます。
+    pub const NOT_CAUGHT_UP: &str = "read_model.not_caught_up";
+    /// 誰として読むのかが決まらない (サービス用トークンで `X-User-ID` が無い) (403)。
+    pub const USER_REQUIRED: &str = "auth.user_required";
+    /// イベントストアを読めなかった (503)。
+    pub const STORE_UNAVAILABLE: &str = "saga.store_unavailable";
+}
+
+/// API の処理で起こるエラー。
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Saga が無い、または呼び出し側のものではない。
+    #[error("Saga が見つかりません")]
+    NotFound,
+    /// 読みモデルが時間内に `min_position` に届かなかった。
+    #[error("読みモデルが位置 {min_position} に追いついていません (現在 {reached})")]
+    NotCaughtUp {
+        /// 待った位置。
+        min_position: u64,
+        /// 時間切れの時点のチェックポイント。
+        reached: u64,
+    },
+    /// 誰として読むのかが決まらない。
+    #[error("ユーザーとして呼び出してください (サービス用トークンなら X-User-ID が必要です)")]
+    UserRequired,
+    /// 読みモデルのデータベースのエラー。
+    #[error("読みモデルのデータベースのエラー: {0}")]
+    Database(#[from] sqlx::Error),
+    /// イベントストアを読めなかった。
+    #[error("イベントストアを読めません: {0}")]
+    Store(#[from] StoreClientError),
+    /// 作り直しに失敗した。
+    #[error("読みモデルを作り直せません: {0}")]
+    Rebuild(#[from] ConsumerError),
+}
+
+impl From<WaitError> for ApiError {
+    fn from(err: WaitError) -> Self {
+        match err {
+            WaitError::Timeout {
+                min_position,
+                reached,
+                ..
+            }
+            | WaitError::Stopped {
+                min_position,
+                reached,
+            } => Self::NotCaughtUp {
+                min_position,
+                reached,
+            },
+        }
+    }
+}
+
+impl From<ApiError> for Problem {
+    fn from(err: ApiError) -> Self {
+        match &err {
+            ApiError::NotFound => Problem::not_found(codes::NOT_FOUND, err.to_string()),
+            ApiError::NotCaughtUp {
+                min_position,
+                reached,
+            } => Problem::new(
+                poem::http::StatusCode::SERVICE_UNAVAILABLE,
+                codes::NOT_CAUGHT_UP,
+                err.to_string(),
+            )
+            .with_extension("min_position", *min_position)
+            .with_extension("reached", *reached),
+            ApiError::UserRequired => Problem::forbidden(codes::USER_REQUIRED, err.to_string()),
+            ApiError::Store(_) => {
+                tracing::warn!(error = %err, "イベントストアを読めません");
+                Problem::new(
+                    poem::http::StatusCode::SERVICE_UNAVAILABLE,
+                    codes::STORE_UNAVAILABLE,
+                    "イベントストアを読めません。時間をおいて再試行してください",
+                )
+            }
+            ApiError::Database(_) | ApiError::Rebuild(_) => Problem::internal("saga", &err),
+        }
+    }
+}
+
+impl From<ApiError> for poem::Error {
+    fn from(err: ApiError) -> Self {
+        Problem::from(err).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn wait_timeout_becomes_503_not_caught_up_with_positions() {
+        let err = ApiError::from(WaitError::Timeout {
+            min_position: 9,
+            reached: 4,
+            timeout: Duration::from_millis(1),
+        });
+        let problem = Problem::from(err);
+        assert_eq!(problem.status().as_u16(), 503);
+        assert_eq!(problem.code(), codes::NOT_CAUGHT_UP);
+        assert_eq!(problem.extension("min_position"), Some(&9.into()));
+        assert_eq!(problem.extension("reached"), Some(&4.into()));
+    }
+
+    #[test]
+    fn not_found_is_404_and_user_required_is_403() {
+        assert_eq!(Problem::from(ApiError::NotFound).status().as_u16(), 404);
+        let problem = Problem::from(ApiError::UserRequired);
+        assert_eq!(problem.status().as_u16(), 403);
+        assert_eq!(problem.code(), codes::USER_REQUIRED);
+    }
+}

@@ -1,0 +1,15 @@
+//! 共有の補助 (services_support) が本物のイベントストアを起動して呼べることの確認。
+
+mod services_support;
+
+use mediahub_core::ids::UserId;
+use services_support::{Caller, Store, keys, user_token};
+
+#[tokio::test]
+async fn health_of_started_event_store_answers_200_ok() {
+    let store = Store::start().await;
+    let caller = Caller::new(store.base_url(), user_token(&keys(), UserId::new_random()));
+    let (status, body) = caller.get("/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["service"], "eventstore");
+}
