@@ -1,0 +1,530 @@
+//! `RemoteEventRepository` の上の `CqrsFramework`: 本物のイベントストアに HTTP でつなぎます。
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::support::store_client::{GateProxy, Store, added, client_for};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework, DomainEvent, EventStore};
+use mediahub_core::envelope::{CORRELATION_ID_KEY, EventMetadata};
+use mediahub_core::ids::{CorrelationId, UserId};
+use mediahub_services::store_client::{
+    COMMIT_TICKET_KEY, CommitTracker, RemoteEventRepository, execute_with_retry,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Barrier;
+
+/// テスト用の小さな集約: 足し算をするだけのカウンター。
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Counter {
+    total: u64,
+    adds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum CounterEvent {
+    Added { amount: u64 },
+}
+
+impl DomainEvent for CounterEvent {
+    fn event_type(&self) -> String {
+        "Added".into()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".into()
+    }
+}
+
+enum CounterCommand {
+    /// `amount` を足す (0 ならイベントなし)。`rendezvous` なら、集約を読んだ後に
+    /// サービスのバリアで相手を待ってから結果を返す (二つのコマンドを確実に競合させる)。
+    Add { amount: u64, rendezvous: bool },
+    /// それぞれを 1 イベントずつ足す。
+    AddEach(Vec<u64>),
+    /// 業務ルール違反で拒否される。
+    Reject,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("拒否されました")]
+struct CounterError;
+
+#[derive(Default)]
+struct CounterServices {
+    barrier: Option<Arc<Barrier>>,
+}
+
+impl Aggregate for Counter {
+    const TYPE: &'static str = "Counter";
+    type Command = CounterCommand;
+    type Event = CounterEvent;
+    type Error = CounterError;
+    type Services = CounterServices;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        // cqrs-es 0.5.0 の `EventSink::write` は渡された集約にイベントを適用し、スナップショットを
+        // 作るときに `PersistedEventStore::commit` が同じイベントをもう一度適用する (二重適用)。
+        // コンテキストの集約を変えないよう、写しに書き込む。
+        let mut scratch = self.clone();
+        match command {
+            CounterCommand::Add { amount, rendezvous } => {
+                if let (true, Some(barrier)) = (rendezvous, &services.barrier) {
+                    barrier.wait().await;
+                }
+                if amount > 0 {
+                    sink.write(CounterEvent::Added { amount }, &mut scratch)
+                        .await;
+                }
+            }
+            CounterCommand::AddEach(amounts) => {
+                for amount in amounts {
+                    sink.write(CounterEvent::Added { amount }, &mut scratch)
+                        .await;
+                }
+            }
+            CounterCommand::Reject => return Err(CounterError),
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            CounterEvent::Added { amount } => {
+                self.total += amount;
+                self.adds += 1;
+            }
+        }
+    }
+}
+
+type Cqrs = CqrsFramework<Counter, PersistedEventStore<RemoteEventRepository, Counter>>;
+
+fn framework(
+    store: &Store,
+    services: CounterServices,
+) -> (Cqrs, CommitTracker, RemoteEventRepository) {
+    let repo = RemoteEventRepository::new(store.client());
+    let tracker = repo.commit_tracker();
+    let cqrs = CqrsFramework::new(
+        PersistedEventStore::new_event_store(repo.clone()),
+        vec![],
+        services,
+    );
+    (cqrs, tracker, repo)
+}
+
+async fn load(repo: &RemoteEventRepository, id: &str) -> (u64, u64, usize) {
+    let store = PersistedEventStore::<_, Counter>::new_event_store(repo.clone());
+    let context = store
+        .load_aggregate(id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (
+        context.aggregate.total,
+        context.aggregate.adds,
+        context.current_sequence,
+    )
+}
+
+fn add(amount: u64) -> CounterCommand {
+    CounterCommand::Add {
+        amount,
+        rendezvous: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_commands_persist_over_http_and_aggregate_reloads_with_total_and_sequence_3() {
+    let store = Store::start().await;
+    let (cqrs, tracker, repo) = framework(&store, CounterServices::default());
+    let correlation = CorrelationId::new_random();
+    let user = UserId::new_random();
+    let metadata = EventMetadata::correlated(correlation).by_user(user);
+
+    for amount in [3, 4, 5] {
+        execute_with_retry(&cqrs, &tracker, "c-1", || add(amount), &metadata, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    assert_eq!(load(&repo, "c-1").await, (12, 3, 3));
+    let stored = store
+        .client()
+        .read_stream("Counter", "c-1", 0)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        stored.iter().map(|e| e.version).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        stored.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    for event in &stored {
+        assert_eq!(event.event_type, "Added");
+        assert_eq!(event.metadata.correlation_id, Some(correlation));
+        assert_eq!(event.metadata.user_id, Some(user));
+        assert!(
+            !event.metadata.extra.contains_key(COMMIT_TICKET_KEY),
+            "引換券が保存されてしまった: {:?}",
+            event.metadata
+        );
+    }
+    assert_eq!(tracker.outstanding(), 0, "引換券が残っている");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_aggregate_loads_as_default_with_sequence_0() {
+    let store = Store::start().await;
+    let (_, _, repo) = framework(&store, CounterServices::default());
+    assert_eq!(load(&repo, "nobody").await, (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_commands_on_one_aggregate_without_retry_give_exactly_one_aggregate_conflict()
+ {
+    let store = Store::start().await;
+    let services = CounterServices {
+        barrier: Some(Arc::new(Barrier::new(2))),
+    };
+    let (cqrs, tracker, repo) = framework(&store, services);
+    let metadata = EventMetadata::default();
+    let command = |amount| {
+        move || CounterCommand::Add {
+            amount,
+            rendezvous: true,
+        }
+    };
+
+    let (a, b) = tokio::join!(
+        execute_with_retry(&cqrs, &tracker, "race", command(1), &metadata, 1),
+        execute_with_retry(&cqrs, &tracker, "race", command(2), &metadata, 1),
+    );
+
+    let conflicts = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(AggregateError::AggregateConflict)))
+        .count();
+    let successes = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!((successes, conflicts), (1, 1), "a = {a:?}, b = {b:?}");
+    let (total, adds, sequence) = load(&repo, "race").await;
+    assert_eq!((adds, sequence), (1, 1));
+    assert!(total == 1 || total == 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_commands_with_execute_with_retry_both_succeed_and_total_is_sum() {
+    let store = Store::start().await;
+    let services = CounterServices {
+        barrier: Some(Arc::new(Barrier::new(2))),
+    };
+    let (cqrs, tracker, repo) = framework(&store, services);
+    let metadata = EventMetadata::default();
+    // 初回だけ相手を待つ (= 必ず競合する)。再試行ではもう待たない。
+    let command = |amount| {
+        let calls = AtomicU32::new(0);
+        move || CounterCommand::Add {
+            amount,
+            rendezvous: calls.fetch_add(1, Ordering::SeqCst) == 0,
+        }
+    };
+
+    let (a, b) = tokio::join!(
+        execute_with_retry(&cqrs, &tracker, "race", command(10), &metadata, 3),
+        execute_with_retry(&cqrs, &tracker, "race", command(20), &metadata, 3),
+    );
+
+    let a = a.unwrap_or_else(|e| panic!("{e}"));
+    let b = b.unwrap_or_else(|e| panic!("{e}"));
+    let mut attempts = [a.attempts, b.attempts];
+    attempts.sort_unstable();
+    assert_eq!(attempts, [1, 2], "片方だけが一度衝突して再試行したはず");
+    let mut positions = [a.last_position, b.last_position];
+    positions.sort_unstable();
+    assert_eq!(positions, [Some(1), Some(2)]);
+    assert_eq!(load(&repo, "race").await, (30, 2, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_outcome_reports_global_position_of_its_last_event_across_aggregates() {
+    let store = Store::start().await;
+    let (cqrs, tracker, _) = framework(&store, CounterServices::default());
+    let metadata = EventMetadata::default();
+
+    let first = execute_with_retry(&cqrs, &tracker, "a", || add(1), &metadata, 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let batch = execute_with_retry(
+        &cqrs,
+        &tracker,
+        "b",
+        || CounterCommand::AddEach(vec![1, 2, 3]),
+        &metadata,
+        1,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let last = execute_with_retry(&cqrs, &tracker, "a", || add(1), &metadata, 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(first.last_position, Some(1));
+    assert_eq!(batch.last_position, Some(4), "3 件のうち最後の位置");
+    assert_eq!(last.last_position, Some(5));
+    assert_eq!(store.client().head().await.ok(), Some(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_that_emits_no_event_reports_no_position_and_writes_nothing() {
+    let store = Store::start().await;
+    let (cqrs, tracker, _) = framework(&store, CounterServices::default());
+
+    let outcome = execute_with_retry(
+        &cqrs,
+        &tracker,
+        "a",
+        || add(0),
+        &EventMetadata::default(),
+        3,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(outcome.last_position, None);
+    assert_eq!(outcome.attempts, 1);
+    assert_eq!(store.client().head().await.ok(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_command_returns_user_error_without_retry_and_writes_nothing() {
+    let store = Store::start().await;
+    let (cqrs, tracker, _) = framework(&store, CounterServices::default());
+    let calls = AtomicU32::new(0);
+
+    let result = execute_with_retry(
+        &cqrs,
+        &tracker,
+        "a",
+        || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            CounterCommand::Reject
+        },
+        &EventMetadata::default(),
+        5,
+    )
+    .await;
+
+    assert!(matches!(
+        result,
+        Err(AggregateError::UserError(CounterError))
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(store.client().head().await.ok(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_store_every_2_events_stores_snapshot_at_4_and_reloads_total_of_5_commands() {
+    let store = Store::start().await;
+    let repo = RemoteEventRepository::new(store.client());
+    let tracker = repo.commit_tracker();
+    let cqrs = CqrsFramework::new(
+        PersistedEventStore::<_, Counter>::new_snapshot_store(repo.clone(), 2),
+        vec![],
+        CounterServices::default(),
+    );
+    for amount in 1..=5 {
+        execute_with_retry(
+            &cqrs,
+            &tracker,
+            "s",
+            || add(amount),
+            &EventMetadata::default(),
+            1,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    let snapshot = store
+        .client()
+        .snapshot("Counter", "s")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("スナップショットがない"));
+    assert_eq!(
+        (snapshot.current_sequence, snapshot.current_snapshot),
+        (4, 2)
+    );
+    assert_eq!(snapshot.aggregate["total"], 10);
+
+    let reload = PersistedEventStore::<_, Counter>::new_snapshot_store(repo.clone(), 2);
+    let context = reload
+        .load_aggregate("s")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (
+            context.aggregate.total,
+            context.current_sequence,
+            context.current_snapshot
+        ),
+        (15, 5, Some(2))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregate_store_snapshots_every_commit_and_reloads_from_snapshot_only() {
+    let store = Store::start().await;
+    let repo = RemoteEventRepository::new(store.client());
+    let tracker = repo.commit_tracker();
+    let cqrs = CqrsFramework::new(
+        PersistedEventStore::<_, Counter>::new_aggregate_store(repo.clone()),
+        vec![],
+        CounterServices::default(),
+    );
+    for amount in [2, 3, 4] {
+        execute_with_retry(
+            &cqrs,
+            &tracker,
+            "g",
+            || add(amount),
+            &EventMetadata::default(),
+            1,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    let snapshot = repo
+        .get_snapshot::<Counter>("g")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("スナップショットがない"));
+    assert_eq!(
+        (snapshot.current_sequence, snapshot.current_snapshot),
+        (3, 3)
+    );
+    let context = PersistedEventStore::<_, Counter>::new_aggregate_store(repo)
+        .load_aggregate("g")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((context.aggregate.total, context.current_sequence), (9, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_commits_with_snapshots_give_exactly_one_aggregate_conflict() {
+    let store = Store::start().await;
+    let repo = RemoteEventRepository::new(store.client());
+    // 二つのフレームワークが同じ集約を同時に読み、両方がスナップショットを書こうとする。
+    let barrier = Arc::new(Barrier::new(2));
+    let make = || {
+        CqrsFramework::new(
+            PersistedEventStore::<_, Counter>::new_aggregate_store(repo.clone()),
+            vec![],
+            CounterServices {
+                barrier: Some(Arc::clone(&barrier)),
+            },
+        )
+    };
+    let (one, two) = (make(), make());
+    let command = || CounterCommand::Add {
+        amount: 1,
+        rendezvous: true,
+    };
+    let (a, b) = tokio::join!(
+        one.execute_with_metadata("x", command(), Default::default()),
+        two.execute_with_metadata("x", command(), Default::default()),
+    );
+    let conflicts = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(AggregateError::AggregateConflict)))
+        .count();
+    assert_eq!(conflicts, 1, "a = {a:?}, b = {b:?}");
+    assert!(a.is_ok() || b.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_events_and_stream_all_events_replay_only_counter_events_in_order() {
+    let store = Store::start().await;
+    let (cqrs, tracker, repo) = framework(&store, CounterServices::default());
+    let metadata = EventMetadata::correlated(CorrelationId::new_random());
+    for (id, amount) in [("p", 1), ("q", 2), ("p", 3)] {
+        execute_with_retry(&cqrs, &tracker, id, || add(amount), &metadata, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    // 別の型のイベントは Counter の全件ストリームに出てこない。
+    store
+        .client()
+        .append("Other", "o", 0, &[added(100)])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let mut one = repo
+        .stream_events::<Counter>("p")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut seen = Vec::new();
+    while let Some(event) = one.next::<Counter>(&[]).await {
+        let event = event.unwrap_or_else(|e| panic!("{e}"));
+        assert!(event.metadata.contains_key(CORRELATION_ID_KEY));
+        seen.push((event.aggregate_id, event.sequence, event.payload));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ("p".into(), 1, CounterEvent::Added { amount: 1 }),
+            ("p".into(), 2, CounterEvent::Added { amount: 3 }),
+        ]
+    );
+
+    let mut all = repo
+        .stream_all_events::<Counter>()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut seen = Vec::new();
+    while let Some(event) = all.next::<Counter>(&[]).await {
+        let event = event.unwrap_or_else(|e| panic!("{e}"));
+        seen.push((event.aggregate_id, event.sequence));
+    }
+    assert_eq!(
+        seen,
+        vec![("p".into(), 1), ("q".into(), 1), ("p".into(), 2)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_while_store_is_down_fail_with_database_connection_error() {
+    // 接続を受け付けてすぐ切る中継 = 落ちているストア。
+    let down = GateProxy::spawn().await;
+    let repo = RemoteEventRepository::new(client_for(&down.url));
+    let tracker = repo.commit_tracker();
+    let cqrs: Cqrs = CqrsFramework::new(
+        PersistedEventStore::new_event_store(repo),
+        vec![],
+        CounterServices::default(),
+    );
+
+    let result = execute_with_retry(
+        &cqrs,
+        &tracker,
+        "a",
+        || add(1),
+        &EventMetadata::default(),
+        3,
+    )
+    .await;
+
+    assert!(
+        matches!(result, Err(AggregateError::DatabaseConnectionError(_))),
+        "{result:?}"
+    );
+}

@@ -1,0 +1,267 @@
+//! イベントストアの結合テストで共有する補助 (本物の HTTP、ポート 0、テストごとの一時ディレクトリ)。
+
+use mediahub_services::eventstore::{EventStoreConfig, EventStoreHandle, start};
+use mediahub_services::platform::auth::JwtKeys;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+/// テスト用の JWT 秘密鍵 (32 バイト以上)。
+pub const SECRET: &[u8] = b"eventstore-test-secret-0123456789abcdef";
+
+/// 一時ディレクトリの上で動くイベントストア。HTTP の補助は [`Http`] (Deref) にあります。
+pub struct TestStore {
+    pub dir: TempDir,
+    pub handle: Option<EventStoreHandle>,
+    pub keys: JwtKeys,
+    pub http: Http,
+}
+
+/// サービス用トークンつきの HTTP クライアント (複製してタスクに配れます)。
+#[derive(Clone)]
+pub struct Http {
+    pub client: reqwest::Client,
+    pub token: String,
+    pub base: String,
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = Http;
+
+    fn deref(&self) -> &Http {
+        &self.http
+    }
+}
+
+pub fn keys() -> JwtKeys {
+    JwtKeys::from_secret(SECRET).unwrap_or_else(|e| panic!("{e}"))
+}
+
+impl TestStore {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let keys = keys();
+        let token = keys
+            .issue_service_token("test")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut store = Self {
+            dir,
+            handle: None,
+            keys,
+            http: Http {
+                client: reqwest::Client::new(),
+                token,
+                base: String::new(),
+            },
+        };
+        store.boot().await;
+        store
+    }
+
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("data").join("eventstore.db")
+    }
+
+    async fn boot(&mut self) {
+        let config = EventStoreConfig::new(self.db_path(), self.keys.clone()).listen("127.0.0.1:0");
+        let handle = start(config).await.unwrap_or_else(|e| panic!("{e}"));
+        self.http.base = handle.base_url();
+        self.handle = Some(handle);
+    }
+
+    pub fn handle(&self) -> &EventStoreHandle {
+        self.handle
+            .as_ref()
+            .unwrap_or_else(|| panic!("not running"))
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.stop().await.unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.boot().await;
+    }
+}
+
+impl Http {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(&self.token)
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(&self.token)
+    }
+
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.put(self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// 追記して (状態コード, 本体) を返します。
+    pub async fn append(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        expected_version: u64,
+        events: &[Value],
+    ) -> (u16, Value) {
+        let response = self
+            .post(&format!(
+                "/api/v1/streams/{aggregate_type}/{aggregate_id}/events"
+            ))
+            .json(&json!({"expected_version": expected_version, "events": events}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        status_and_json(response).await
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .get(path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        status_and_json(response).await
+    }
+
+    pub async fn head(&self) -> u64 {
+        let (status, body) = self.get_json("/api/v1/head").await;
+        assert_eq!(status, 200, "{body}");
+        body["head"].as_u64().unwrap_or_else(|| panic!("{body}"))
+    }
+
+    pub async fn stream(&self, aggregate_type: &str, aggregate_id: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get_json(&format!(
+                "/api/v1/streams/{aggregate_type}/{aggregate_id}/events"
+            ))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        events_of(&body)
+    }
+
+    /// グローバルログを先頭から全部読みます。
+    pub async fn whole_log(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let (status, body) = self
+                .get_json(&format!("/api/v1/events?after={after}&limit=1000"))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let events = events_of(&body);
+            if events.is_empty() {
+                return all;
+            }
+            after = events
+                .last()
+                .and_then(|e| e["position"].as_u64())
+                .unwrap_or_else(|| panic!("{body}"));
+            all.extend(events);
+        }
+    }
+}
+
+pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_else(|e| panic!("{e}"));
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    (status, body)
+}
+
+pub fn events_of(body: &Value) -> Vec<Value> {
+    body["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no events in {body}"))
+}
+
+/// 新しい ID のイベント (NewEvent の JSON)。
+pub fn new_event(event_type: &str, data: Value) -> Value {
+    json!({
+        "id": Uuid::new_v4(),
+        "event_type": event_type,
+        "event_version": "1.0",
+        "data": data,
+    })
+}
+
+pub use super::common::wait_until;
+
+/// Server-Sent Events の 1 件。
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// SSE の応答本体を読み、イベントを 1 件ずつ返す小さな読み手。
+pub struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    pub fn new(response: reqwest::Response) -> Self {
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// 次のイベントを返します (キープアライブのコメントは読み飛ばします)。本体が終われば `None`。
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent {
+                    id: None,
+                    event: None,
+                    data: String::new(),
+                };
+                let mut has_field = false;
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("id:") {
+                        event.id = Some(value.trim_start().to_owned());
+                        has_field = true;
+                    } else if let Some(value) = line.strip_prefix("event:") {
+                        event.event = Some(value.trim_start().to_owned());
+                        has_field = true;
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        if !event.data.is_empty() {
+                            event.data.push('\n');
+                        }
+                        event
+                            .data
+                            .push_str(value.strip_prefix(' ').unwrap_or(value));
+                        has_field = true;
+                    }
+                }
+                if has_field {
+                    return Some(event);
+                }
+                continue;
+            }
+            match self.response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let text = String::from_utf8_lossy(&chunk).replace("\r\n", "\n");
+                    self.buffer.push_str(&text);
+                }
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+}

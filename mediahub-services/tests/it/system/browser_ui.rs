@@ -1,0 +1,110 @@
+//! ブラウザーテスト: 全サービスを一時的なポートで起動し、本物の headless Chromium で
+//! デバッグ UI を操作します (issue #7)。
+//!
+//! 流れ: 開発用ログイン → JPEG をアップロード → サムネイルが現れ、Saga タブで `completed`、
+//! イベントタブに 4 種のイベント、通知のバッジ → 壊れた JPEG をアップロード → `compensated`。
+//! スクリーンショットは `target/browser-ui/` に保存します。
+
+use crate::support::browser::Browser;
+use crate::support::system::{TestSystem, testdata_path};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_login_then_jpeg_upload_completes_and_corrupt_jpeg_is_compensated_in_the_ui() {
+    let system = TestSystem::start().await;
+    let browser = Browser::launch("browser-ui").await;
+
+    browser
+        .client
+        .goto(&system.frontend_url())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser.wait_for("html[data-ready='true']").await;
+    browser.screenshot("01-login").await;
+
+    // 開発用ログイン
+    browser
+        .type_into("[data-testid='dev-login-input']", "alice")
+        .await;
+    browser.click("[data-testid='dev-login-button']").await;
+    browser
+        .wait_for("[data-testid='live-status'][data-state='open']")
+        .await;
+
+    // JPEG のアップロード → サムネイルつきのカード (処理済み)
+    upload(&browser, "images/sunset-640x427.jpg").await;
+    browser
+        .wait_for("[data-testid='media-card'][data-status='processed'] [data-testid='thumbnail']")
+        .await;
+    browser
+        .screenshot("02-media-processed-with-thumbnail")
+        .await;
+
+    // Saga タブ: completed とタイムライン
+    browser.click("[data-testid='tab-sagas']").await;
+    browser
+        .click("[data-testid='saga-row'][data-status='completed']")
+        .await;
+    browser
+        .wait_for("[data-testid='saga-status'][data-status='completed']")
+        .await;
+    browser
+        .wait_for("[data-testid='saga-step'][data-step='notify']")
+        .await;
+    browser.screenshot("03-saga-completed-timeline").await;
+
+    // イベントタブ: 一連のイベントがライブで届いている
+    browser.click("[data-testid='tab-events']").await;
+    for event_type in [
+        "MediaUploaded",
+        "MediaProcessed",
+        "MediaAddedToAlbum",
+        "NotificationSent",
+    ] {
+        browser
+            .wait_for(&format!(
+                "[data-testid='event-row'][data-event-type='{event_type}']"
+            ))
+            .await;
+    }
+    browser.screenshot("04-events-log").await;
+
+    // 通知のバッジ: 未読 1 件
+    let badge = browser
+        .wait_for("[data-testid='notification-badge'][data-count='1']")
+        .await;
+    assert_eq!(badge.text().await.unwrap_or_else(|e| panic!("{e}")), "1");
+
+    // 壊れた JPEG → 補償された Saga
+    browser.click("[data-testid='tab-media']").await;
+    upload(&browser, "images/corrupt.jpg").await;
+    browser.click("[data-testid='tab-sagas']").await;
+    browser
+        .click("[data-testid='saga-row'][data-status='compensated']")
+        .await;
+    browser
+        .wait_for("[data-testid='saga-status'][data-status='compensated']")
+        .await;
+    browser
+        .wait_for("[data-testid='saga-step'][data-step='delete_uploaded_file']")
+        .await;
+    browser.screenshot("05-saga-compensated-timeline").await;
+
+    browser.close().await;
+    system.stop().await;
+}
+
+/// ファイルを選んでアップロードし、進捗が `done` になるまで待ちます。
+async fn upload(browser: &Browser, relative: &str) {
+    let input = browser.wait_for("[data-testid='upload-input']").await;
+    let path = testdata_path(relative)
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("{relative}: {e}"));
+    input
+        .send_keys(&path.display().to_string())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser.click("[data-testid='upload-button']").await;
+    browser
+        .wait_for("[data-testid='upload-progress'][data-state='done']")
+        .await;
+}
