@@ -170,17 +170,6 @@ impl Http {
     }
 }
 
-pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_else(|e| panic!("{e}"));
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-    };
-    (status, body)
-}
-
 pub fn events_of(body: &Value) -> Vec<Value> {
     body["events"]
         .as_array()
@@ -198,7 +187,7 @@ pub fn new_event(event_type: &str, data: Value) -> Value {
     })
 }
 
-pub use super::common::wait_until;
+pub use super::common::{status_and_json, wait_until};
 
 /// Server-Sent Events の 1 件。
 #[derive(Debug, Clone, PartialEq)]

@@ -11,10 +11,8 @@ use mediahub_services::platform::auth::JwtKeys;
 use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 
+pub use super::common::{status_and_json, wait_until};
 pub use super::store_client::{Store, keys};
-
-/// 期限つきの待ち合わせ (`tests/common` の `wait_until` の再公開)。
-pub use super::store_client::wait_until;
 
 /// テストで使う待ち合わせの期限 (遅い CI でも余裕のある長さ)。
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -29,18 +27,6 @@ pub fn user_token(keys: &JwtKeys, user: UserId) -> String {
 pub fn service_token(keys: &JwtKeys, service: &str) -> String {
     keys.issue_service_token(service)
         .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// 応答の状態コードと JSON 本体 (空なら `Value::Null`)。
-pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_else(|e| panic!("{e}"));
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-    };
-    (status, body)
 }
 
 /// あるベース URL を、あるトークンで呼ぶ人。
