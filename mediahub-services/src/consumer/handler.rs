@@ -27,6 +27,34 @@ impl HandlerError {
     }
 }
 
+/// ページ ([`EventHandler::handle_page`]) の処理が、どのイベントで失敗したか。
+///
+/// ランナーはこれを [`ConsumerError::Handler`](super::ConsumerError::Handler) にして報告し、
+/// ページのトランザクションを巻き戻します。
+#[derive(Debug, thiserror::Error)]
+#[error("位置 {position} のイベント {event_type} の処理に失敗しました: {source}")]
+pub struct PageError {
+    /// 失敗したイベント (まとめて書いた行で失敗したときは、そのまとまりの最初のイベント) の位置。
+    pub position: u64,
+    /// そのイベントの型。
+    pub event_type: String,
+    /// ハンドラのエラー。
+    #[source]
+    pub source: HandlerError,
+}
+
+impl PageError {
+    /// イベント `event` の処理が `source` で失敗したことを表します。
+    #[must_use]
+    pub fn at(event: &Envelope, source: HandlerError) -> Self {
+        Self {
+            position: event.position,
+            event_type: event.event_type.clone(),
+            source,
+        }
+    }
+}
+
 /// 購読するイベントの絞り込み条件 (集約の型)。空ならすべてのイベントです。
 ///
 /// 型が一つだけならイベントストアのロングポーリング自体を絞り込み (関係のないイベントでは
@@ -124,6 +152,31 @@ pub trait EventHandler: Send + Sync + 'static {
         tx: &mut SqliteConnection,
         event: &Envelope,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// 1 ページ分のイベント (条件に合うものだけ、位置の順) を反映します。
+    ///
+    /// 既定は [`handle`](Self::handle) を順に呼びます。イベントごとの SQLite との往復を減らしたい
+    /// プロジェクション (media-query の [`MediaProjection`](crate::media_query::MediaProjection)) は、
+    /// ページをメモリで畳み込んでからまとめて書くように上書きします。結果は一件ずつ反映したときと
+    /// 同じでなければなりません。
+    ///
+    /// # エラー
+    /// 失敗したイベントを [`PageError`] で返します。トランザクションごと巻き戻され、後でページの
+    /// 最初から再試行されます。
+    fn handle_page(
+        &self,
+        tx: &mut SqliteConnection,
+        events: &[&Envelope],
+    ) -> impl Future<Output = Result<(), PageError>> + Send {
+        async move {
+            for event in events {
+                self.handle(tx, event)
+                    .await
+                    .map_err(|source| PageError::at(event, source))?;
+            }
+            Ok(())
+        }
+    }
 
     /// 作り直し ([`Consumer::rebuild`](super::Consumer::rebuild)) の最初に、読みモデルを空にします。
     /// チェックポイントを 0 に戻すのと同じトランザクションの中で呼ばれます。

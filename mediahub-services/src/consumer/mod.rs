@@ -73,7 +73,7 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use handler::{EventFilter, EventHandler, HandlerError};
+pub use handler::{EventFilter, EventHandler, HandlerError, PageError};
 pub use runner::{
     Consumer, ConsumerConfig, ConsumerError, MAX_LONG_POLL, MAX_PAGE_SIZE, RebuildProgress,
 };

@@ -397,19 +397,39 @@ impl<H: EventHandler> Consumer<H> {
             head,
         };
         on_progress(progress);
-        while progress.position < head {
-            let page = self
-                .inner
-                .client
-                .read_log(&self.query(progress.position, None))
-                .await?;
-            let result = self.apply_page(progress.position, &page).await?;
+        // 次のページの読み取り (HTTP) を、今のページの反映 (SQLite) と重ねて行います。
+        let mut page = if progress.position < head {
+            Some(self.read_page(progress.position).await?)
+        } else {
+            None
+        };
+        while let Some(current) = page.take() {
+            let full = current.events.len() >= self.inner.config.page_size as usize;
+            let prefetch_after = current
+                .events
+                .last()
+                .map(|last| last.position)
+                .filter(|&after| full && after < head);
+            let (result, prefetched) = match prefetch_after {
+                Some(after) => {
+                    let (result, next) = tokio::join!(
+                        self.apply_page(progress.position, &current),
+                        self.read_page(after)
+                    );
+                    (result?, Some(next?))
+                }
+                None => (self.apply_page(progress.position, &current).await?, None),
+            };
             progress.applied += result.applied;
             progress.position = result.position;
             on_progress(progress);
-            if !result.full && page.events.is_empty() {
-                break;
-            }
+            page = match prefetched {
+                Some(next) => Some(next),
+                None if progress.position < head && !current.events.is_empty() => {
+                    Some(self.read_page(progress.position).await?)
+                }
+                None => None,
+            };
         }
         tracing::info!(
             consumer = self.inner.name.as_str(),
@@ -418,6 +438,11 @@ impl<H: EventHandler> Consumer<H> {
             "読みモデルを作り直しました"
         );
         Ok(progress)
+    }
+
+    /// 位置 `after` の後ろから 1 ページを待たずに読みます。
+    async fn read_page(&self, after: u64) -> Result<LogPage, ConsumerError> {
+        Ok(self.inner.client.read_log(&self.query(after, None)).await?)
     }
 
     fn query(&self, after: u64, wait: Option<Duration>) -> LogQuery {
@@ -465,15 +490,22 @@ impl<H: EventHandler> Consumer<H> {
                 full,
             });
         }
+        let accepted: Vec<&Envelope> = page
+            .events
+            .iter()
+            .filter(|event| self.inner.filter.accepts(&event.aggregate_type))
+            .collect();
         let mut tx = self.inner.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut applied = 0;
-        for event in &page.events {
-            if !self.inner.filter.accepts(&event.aggregate_type) {
-                continue;
-            }
-            self.handle(&mut tx, event).await?;
-            applied += 1;
-        }
+        self.inner
+            .handler
+            .handle_page(&mut tx, &accepted)
+            .await
+            .map_err(|failed| ConsumerError::Handler {
+                position: failed.position,
+                event_type: failed.event_type,
+                source: failed.source,
+            })?;
+        let applied = accepted.len() as u64;
         if !checkpoint::advance(&mut tx, &self.inner.name, from, target).await? {
             tx.rollback().await?;
             let stored = checkpoint::load(&self.inner.pool, &self.inner.name).await?;
@@ -497,22 +529,6 @@ impl<H: EventHandler> Consumer<H> {
             applied,
             full,
         })
-    }
-
-    async fn handle(
-        &self,
-        tx: &mut sqlx::SqliteConnection,
-        event: &Envelope,
-    ) -> Result<(), ConsumerError> {
-        self.inner
-            .handler
-            .handle(tx, event)
-            .await
-            .map_err(|source| ConsumerError::Handler {
-                position: event.position,
-                event_type: event.event_type.clone(),
-                source,
-            })
     }
 
     /// ページを処理した後のチェックポイントを決めます。

@@ -1,15 +1,28 @@
 //! Media 集約のイベントから読みモデル (`media` 表と全文検索の索引) を作るプロジェクション。
 //!
-//! 購読ランナー ([`crate::consumer::Consumer`]) が、Media のイベントを位置の順に
-//! [`MediaProjection::handle`] へ渡します。書き込みはランナーのトランザクションの中で行われ、
+//! 購読ランナー ([`crate::consumer::Consumer`]) が、Media のイベントを位置の順に 1 ページずつ
+//! [`MediaProjection`] へ渡します。書き込みはランナーのトランザクションの中で行われ、
 //! 同じトランザクションでチェックポイントが進むので、反映は **ちょうど一回** です。
 //!
-//! それでも同じイベントをもう一度渡されても壊れないように (冪等)、
+//! ## ページ単位の畳み込み
 //!
-//! - `MediaUploaded` は「同じ ID の行が無ければ作る」(`ON CONFLICT DO NOTHING`)、
-//! - それ以外は「行の版がイベントの版より小さいときだけ更新する」(版の番人)
+//! イベントごとに SQLite へ書くと、1 件ごとに接続のスレッドとの往復が起き、作り直し
+//! (数万件の再生) がその往復で律速されます。そこでランナーが渡す 1 ページ
+//! ([`EventHandler::handle_page`]) を、集約の `apply` と同じように **メモリで畳み込んで** から
+//! 書きます:
 //!
-//! にしています。全文検索の索引 (`media_fts`) は `media` のトリガーが同期させます。
+//! 1. ページに出てくるメディアのうち、ページの中に `MediaUploaded` が無いもの (前のページで
+//!    作られた行) を、`IN (...)` の 1 回の問い合わせでまとめて読む。
+//! 2. イベントを位置の順に行へ当てる (`MediaRow::apply`)。版がすでに行の版以下のイベントは
+//!    何もしない (版の番人)。
+//! 3. 変わった行を、複数行の upsert (`INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE
+//!    excluded.version > media.version`) でまとめて書く。
+//!
+//! 同じイベントをもう一度渡されても壊れません (冪等): 版の番人がメモリでも SQL でも効くので、
+//! 一件ずつ反映したときと同じ行になります (テスト
+//! `page_of_interleaved_and_repeated_events_equals_applying_them_one_by_one`)。
+//! 全文検索の索引 (`media_fts`) は `media` のトリガーが同期させます (ファイル名は変わらないので
+//! 更新では索引を書き直しません)。
 //!
 //! | イベント | 読みモデルの変化 |
 //! |---|---|
@@ -19,15 +32,26 @@
 //! | `MediaDeleted` | `deleted` (行は残し、一覧では既定で隠す) |
 //! | `MediaInvalidated` | 理由 (`invalidated`) |
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use mediahub_core::envelope::Envelope;
 use mediahub_core::media::{MediaEvent, MediaStatus};
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::consumer::{EventFilter, EventHandler, HandlerError};
+use crate::consumer::{EventFilter, EventHandler, HandlerError, PageError};
 
 /// 購読者の名前 (チェックポイント表の `consumer`)。
 pub const CONSUMER_NAME: &str = "media-query";
+
+/// `media` 表の列 ([`MediaRow`] の欄と同じ順)。
+const ROW_COLUMNS: &str = "id, owner_id, filename, content_type, kind, size, sha256, status, \
+     width, height, duration_ms, has_thumbnail, failure_reason, version, position, \
+     created_position, correlation_id, created_at, updated_at";
+
+/// 1 回の SQL 文で読み書きする行の最大数 (SQLite の変数の上限 32,766 に収まるように:
+/// 19 列 × 500 行 = 9,500 個)。
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// 読みモデルに書く時刻の形 (RFC 3339、UTC、マイクロ秒)。
 fn format_time(time: &DateTime<Utc>) -> String {
@@ -38,7 +62,7 @@ fn to_db(value: u64) -> Result<i64, HandlerError> {
     i64::try_from(value).map_err(HandlerError::other)
 }
 
-/// `MediaUploaded` 以外のイベントが行に加える変化。`None` の列は変えません。
+/// `MediaUploaded` 以外のイベントが行に加える変化。`None` の欄は変えません。
 #[derive(Debug, Default)]
 struct Patch {
     status: Option<MediaStatus>,
@@ -84,16 +108,33 @@ impl Patch {
     }
 }
 
-/// Media のイベントを `media` 表に反映するプロジェクション。
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MediaProjection;
+/// `media` 表の 1 行。ページを畳み込む間はメモリに持ちます。
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+struct MediaRow {
+    id: String,
+    owner_id: String,
+    filename: String,
+    content_type: String,
+    kind: String,
+    size: i64,
+    sha256: String,
+    status: String,
+    width: Option<i64>,
+    height: Option<i64>,
+    duration_ms: Option<i64>,
+    has_thumbnail: bool,
+    failure_reason: Option<String>,
+    version: i64,
+    position: i64,
+    created_position: i64,
+    correlation_id: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
 
-impl MediaProjection {
-    async fn insert_uploaded(
-        tx: &mut SqliteConnection,
-        event: &Envelope,
-        uploaded: MediaEvent,
-    ) -> Result<(), HandlerError> {
+impl MediaRow {
+    /// `MediaUploaded` から作る行 (`uploaded`)。ほかのイベントなら `None`。
+    fn uploaded(event: &Envelope, decoded: MediaEvent) -> Result<Option<Self>, HandlerError> {
         let MediaEvent::MediaUploaded {
             media_id,
             owner_id,
@@ -103,74 +144,196 @@ impl MediaProjection {
             sha256,
             kind,
             ..
-        } = uploaded
+        } = decoded
         else {
-            return Ok(());
+            return Ok(None);
         };
         let at = format_time(&event.created_at);
         let position = to_db(event.position)?;
-        sqlx::query(
-            "INSERT INTO media (id, owner_id, filename, content_type, kind, size, sha256, status,
-                                version, position, created_position, correlation_id,
-                                created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(media_id.to_string())
-        .bind(owner_id.to_string())
-        .bind(filename)
-        .bind(content_type)
-        .bind(kind.as_str())
-        .bind(to_db(size_bytes)?)
-        .bind(sha256)
-        .bind(MediaStatus::Uploaded.as_str())
-        .bind(to_db(event.version)?)
-        .bind(position)
-        .bind(position)
-        .bind(event.metadata.correlation_id.map(|c| c.to_string()))
-        .bind(&at)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
-        Ok(())
+        Ok(Some(Self {
+            id: media_id.to_string(),
+            owner_id: owner_id.to_string(),
+            filename,
+            content_type,
+            kind: kind.as_str().to_owned(),
+            size: to_db(size_bytes)?,
+            sha256,
+            status: MediaStatus::Uploaded.as_str().to_owned(),
+            width: None,
+            height: None,
+            duration_ms: None,
+            has_thumbnail: false,
+            failure_reason: None,
+            version: to_db(event.version)?,
+            position,
+            created_position: position,
+            correlation_id: event.metadata.correlation_id.map(|c| c.to_string()),
+            created_at: at.clone(),
+            updated_at: at,
+        }))
     }
 
-    async fn update(
-        tx: &mut SqliteConnection,
-        event: &Envelope,
-        patch: Patch,
-    ) -> Result<(), HandlerError> {
+    /// `MediaUploaded` 以外のイベントを当てます。イベントの版が行の版以下なら (反映済み)
+    /// 何もせず `false` を返します。
+    fn apply(&mut self, event: &Envelope, patch: Patch) -> Result<bool, HandlerError> {
         let version = to_db(event.version)?;
-        let result = sqlx::query(
-            "UPDATE media SET
-                status = COALESCE(?, status),
-                width = COALESCE(?, width),
-                height = COALESCE(?, height),
-                duration_ms = COALESCE(?, duration_ms),
-                has_thumbnail = MAX(has_thumbnail, ?),
-                failure_reason = COALESCE(?, failure_reason),
-                version = ?, position = ?, updated_at = ?
-             WHERE id = ? AND version < ?",
-        )
-        .bind(patch.status.map(MediaStatus::as_str))
-        .bind(patch.width)
-        .bind(patch.height)
-        .bind(patch.duration_ms.map(to_db).transpose()?)
-        .bind(patch.has_thumbnail)
-        .bind(patch.failure_reason)
-        .bind(version)
-        .bind(to_db(event.position)?)
-        .bind(format_time(&event.created_at))
-        .bind(&event.aggregate_id)
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
-        if result.rows_affected() == 0 {
-            tracing::debug!(
-                media_id = event.aggregate_id.as_str(),
-                version = event.version,
-                "反映済み (または MediaUploaded の無い) イベントなので何もしません"
+        if version <= self.version {
+            return Ok(false);
+        }
+        if let Some(status) = patch.status {
+            status.as_str().clone_into(&mut self.status);
+        }
+        if let Some(width) = patch.width {
+            self.width = Some(i64::from(width));
+        }
+        if let Some(height) = patch.height {
+            self.height = Some(i64::from(height));
+        }
+        if let Some(duration_ms) = patch.duration_ms {
+            self.duration_ms = Some(to_db(duration_ms)?);
+        }
+        self.has_thumbnail |= patch.has_thumbnail;
+        if patch.failure_reason.is_some() {
+            self.failure_reason = patch.failure_reason;
+        }
+        self.version = version;
+        self.position = to_db(event.position)?;
+        self.updated_at = format_time(&event.created_at);
+        Ok(true)
+    }
+}
+
+/// ページを畳み込んだ結果: 変わった行 (最初に変わった順) と、その行を最初に変えたイベント。
+#[derive(Default)]
+struct Folded<'a> {
+    rows: HashMap<String, MediaRow>,
+    changed: Vec<(String, &'a Envelope)>,
+}
+
+impl<'a> Folded<'a> {
+    fn mark_changed(&mut self, id: &str, event: &'a Envelope) {
+        if !self.changed.iter().any(|(changed, _)| changed == id) {
+            self.changed.push((id.to_owned(), event));
+        }
+    }
+}
+
+/// Media のイベントを `media` 表に反映するプロジェクション。
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MediaProjection;
+
+impl MediaProjection {
+    /// ページに出てくるメディアのうち、ページの中で作られないものの行を読みます。
+    async fn load_existing(
+        tx: &mut SqliteConnection,
+        decoded: &[(&Envelope, MediaEvent)],
+    ) -> Result<HashMap<String, MediaRow>, HandlerError> {
+        let mut created_here: Vec<&str> = Vec::new();
+        let mut wanted: Vec<&str> = Vec::new();
+        for (event, decoded) in decoded {
+            let id = event.aggregate_id.as_str();
+            if matches!(decoded, MediaEvent::MediaUploaded { .. }) {
+                created_here.push(id);
+            } else if !created_here.contains(&id) && !wanted.contains(&id) {
+                wanted.push(id);
+            }
+        }
+        let mut rows = HashMap::with_capacity(wanted.len());
+        for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
+            let mut query: QueryBuilder<Sqlite> =
+                QueryBuilder::new(format!("SELECT {ROW_COLUMNS} FROM media WHERE id IN ("));
+            let mut ids = query.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            query.push(")");
+            let loaded: Vec<MediaRow> = query.build_query_as().fetch_all(&mut *tx).await?;
+            rows.extend(loaded.into_iter().map(|row| (row.id.clone(), row)));
+        }
+        Ok(rows)
+    }
+
+    /// イベントを位置の順に行へ当てます。
+    fn fold<'a>(
+        existing: HashMap<String, MediaRow>,
+        decoded: Vec<(&'a Envelope, MediaEvent)>,
+    ) -> Result<Folded<'a>, PageError> {
+        let mut folded = Folded {
+            rows: existing,
+            changed: Vec::new(),
+        };
+        for (event, decoded) in decoded {
+            let id = event.aggregate_id.as_str();
+            if let Some(row) = folded.rows.get_mut(id) {
+                if row
+                    .apply(event, Patch::of(decoded))
+                    .map_err(|source| PageError::at(event, source))?
+                {
+                    folded.mark_changed(id, event);
+                }
+            } else if let Some(row) =
+                MediaRow::uploaded(event, decoded).map_err(|source| PageError::at(event, source))?
+            {
+                folded.rows.insert(row.id.clone(), row);
+                folded.mark_changed(id, event);
+            } else {
+                tracing::debug!(
+                    media_id = id,
+                    version = event.version,
+                    "MediaUploaded の無いメディアのイベントなので何もしません"
+                );
+            }
+        }
+        Ok(folded)
+    }
+
+    /// 変わった行をまとめて書きます。行がすでにあれば、版が進むときだけ変わる欄を更新します。
+    async fn upsert(tx: &mut SqliteConnection, folded: &Folded<'_>) -> Result<(), PageError> {
+        for chunk in folded.changed.chunks(ROWS_PER_STATEMENT) {
+            let mut query: QueryBuilder<Sqlite> =
+                QueryBuilder::new(format!("INSERT INTO media ({ROW_COLUMNS}) "));
+            query.push_values(
+                chunk.iter().filter_map(|(id, _)| folded.rows.get(id)),
+                |mut values, row| {
+                    values
+                        .push_bind(&row.id)
+                        .push_bind(&row.owner_id)
+                        .push_bind(&row.filename)
+                        .push_bind(&row.content_type)
+                        .push_bind(&row.kind)
+                        .push_bind(row.size)
+                        .push_bind(&row.sha256)
+                        .push_bind(&row.status)
+                        .push_bind(row.width)
+                        .push_bind(row.height)
+                        .push_bind(row.duration_ms)
+                        .push_bind(row.has_thumbnail)
+                        .push_bind(&row.failure_reason)
+                        .push_bind(row.version)
+                        .push_bind(row.position)
+                        .push_bind(row.created_position)
+                        .push_bind(&row.correlation_id)
+                        .push_bind(&row.created_at)
+                        .push_bind(&row.updated_at);
+                },
             );
+            query.push(
+                " ON CONFLICT (id) DO UPDATE SET
+                    status = excluded.status,
+                    width = excluded.width,
+                    height = excluded.height,
+                    duration_ms = excluded.duration_ms,
+                    has_thumbnail = excluded.has_thumbnail,
+                    failure_reason = excluded.failure_reason,
+                    version = excluded.version,
+                    position = excluded.position,
+                    updated_at = excluded.updated_at
+                  WHERE excluded.version > media.version",
+            );
+            if let Err(err) = query.build().execute(&mut *tx).await {
+                let (_, first) = chunk[0];
+                return Err(PageError::at(first, err.into()));
+            }
         }
         Ok(())
     }
@@ -182,12 +345,34 @@ impl EventHandler for MediaProjection {
         tx: &mut SqliteConnection,
         event: &Envelope,
     ) -> Result<(), HandlerError> {
-        let decoded: MediaEvent = event.decode()?;
-        if matches!(decoded, MediaEvent::MediaUploaded { .. }) {
-            Self::insert_uploaded(tx, event, decoded).await
-        } else {
-            Self::update(tx, event, Patch::of(decoded)).await
-        }
+        self.handle_page(tx, &[event])
+            .await
+            .map_err(|failed| failed.source)
+    }
+
+    async fn handle_page(
+        &self,
+        tx: &mut SqliteConnection,
+        events: &[&Envelope],
+    ) -> Result<(), PageError> {
+        let decoded = events
+            .iter()
+            .map(|event| {
+                event
+                    .decode::<MediaEvent>()
+                    .map(|decoded| (*event, decoded))
+                    .map_err(|err| PageError::at(event, err.into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some((first, _)) = decoded.first() else {
+            return Ok(());
+        };
+        let first = *first;
+        let existing = Self::load_existing(tx, &decoded)
+            .await
+            .map_err(|source| PageError::at(first, source))?;
+        let folded = Self::fold(existing, decoded)?;
+        Self::upsert(tx, &folded).await
     }
 
     async fn reset(&self, tx: &mut SqliteConnection) -> Result<(), HandlerError> {
@@ -310,6 +495,169 @@ mod tests {
                 .0
                 .len()
         }
+    }
+
+    /// 複数のメディアのイベントを、位置を振りながら作る。
+    #[derive(Default)]
+    struct Log {
+        position: u64,
+        versions: std::collections::HashMap<MediaId, u64>,
+        events: Vec<Envelope>,
+    }
+
+    impl Log {
+        fn push(&mut self, media: MediaId, event: &MediaEvent) {
+            self.position += 1;
+            let version = self.versions.entry(media).or_insert(0);
+            *version += 1;
+            let new = NewEvent::from_domain(
+                event,
+                EventId::new_random(),
+                EventMetadata::correlated(CorrelationId::new_random()),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            self.events.push(Envelope {
+                id: new.id,
+                position: self.position,
+                aggregate_id: media.to_string(),
+                aggregate_type: "Media".into(),
+                event_type: new.event_type,
+                event_version: new.event_version,
+                data: new.data,
+                version: *version,
+                created_at: Utc::now(),
+                metadata: new.metadata,
+            });
+        }
+    }
+
+    fn uploaded(media: MediaId, owner: UserId, filename: &str) -> MediaEvent {
+        MediaEvent::MediaUploaded {
+            media_id: media,
+            owner_id: owner,
+            filename: filename.into(),
+            content_type: "image/jpeg".into(),
+            size_bytes: 10,
+            sha256: "ab".repeat(32),
+            kind: MediaKind::Image,
+            storage_key: "k".into(),
+        }
+    }
+
+    fn processed(width: u32) -> MediaEvent {
+        MediaEvent::MediaProcessed {
+            thumbnail_key: "t".into(),
+            width,
+            height: 100,
+            duration_ms: None,
+        }
+    }
+
+    async fn apply_page(pool: &SqlitePool, events: &[&Envelope]) {
+        let mut tx = pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+        MediaProjection
+            .handle_page(&mut tx, events)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    async fn all_rows(pool: &SqlitePool) -> Vec<MediaRow> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM media ORDER BY pk");
+        sqlx::query_as(&sql)
+            .fetch_all(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn page_of_interleaved_and_repeated_events_equals_applying_them_one_by_one() {
+        let owner = UserId::new_random();
+        let (a, b, c) = (
+            MediaId::new_random(),
+            MediaId::new_random(),
+            MediaId::new_random(),
+        );
+        let mut log = Log::default();
+        log.push(a, &uploaded(a, owner, "a.jpg"));
+        log.push(b, &uploaded(b, owner, "b.jpg"));
+        log.push(a, &processed(640));
+        log.push(c, &uploaded(c, owner, "c.jpg"));
+        log.push(
+            b,
+            &MediaEvent::MediaProcessingFailed {
+                reason: "壊れています".into(),
+            },
+        );
+        log.push(
+            a,
+            &MediaEvent::MediaDeleted {
+                reason: DeletionReason::User,
+            },
+        );
+        log.push(
+            b,
+            &MediaEvent::MediaInvalidated {
+                reason: "補償".into(),
+            },
+        );
+        // 同じイベントの再配達 (古い版を含む) を後ろに足す。
+        let mut delivered: Vec<&Envelope> = log.events.iter().collect();
+        delivered.extend([&log.events[0], &log.events[2], &log.events[4]]);
+
+        let one_by_one = Fixture::new().await;
+        for event in &delivered {
+            apply_page(&one_by_one.pool, &[event]).await;
+        }
+        let one_page = Fixture::new().await;
+        apply_page(&one_page.pool, &delivered).await;
+        let two_pages = Fixture::new().await;
+        apply_page(&two_pages.pool, &delivered[..3]).await;
+        apply_page(&two_pages.pool, &delivered[3..]).await;
+
+        let expected = all_rows(&one_by_one.pool).await;
+        assert_eq!(
+            expected
+                .iter()
+                .map(|r| (r.filename.as_str(), r.status.as_str(), r.version))
+                .collect::<Vec<_>>(),
+            [
+                ("a.jpg", "deleted", 3),
+                ("b.jpg", "invalidated", 3),
+                ("c.jpg", "uploaded", 1)
+            ]
+        );
+        assert_eq!(expected[0].width, Some(640));
+        assert_eq!(expected[1].failure_reason.as_deref(), Some("補償"));
+        assert_eq!(all_rows(&one_page.pool).await, expected);
+        assert_eq!(all_rows(&two_pages.pool).await, expected);
+    }
+
+    #[tokio::test]
+    async fn page_of_1200_uploads_over_three_statements_inserts_1200_searchable_rows() {
+        let owner = UserId::new_random();
+        let mut log = Log::default();
+        for n in 0..1200 {
+            let media = MediaId::new_random();
+            log.push(media, &uploaded(media, owner, &format!("photo-{n}.jpg")));
+        }
+        let f = Fixture::new().await;
+        let page: Vec<&Envelope> = log.events.iter().collect();
+        apply_page(&f.pool, &page).await;
+        assert_eq!(f.count("SELECT COUNT(*) FROM media").await, 1200);
+        let indexed = "SELECT COUNT(*) FROM media_fts WHERE media_fts MATCH '\"photo\"*'";
+        assert_eq!(f.count(indexed).await, 1200);
+    }
+
+    #[tokio::test]
+    async fn event_of_media_without_uploaded_row_changes_nothing() {
+        let mut log = Log::default();
+        let media = MediaId::new_random();
+        log.push(media, &uploaded(media, UserId::new_random(), "x.jpg"));
+        log.push(media, &processed(10));
+        let f = Fixture::new().await;
+        apply_page(&f.pool, &[&log.events[1]]).await;
+        assert_eq!(f.count("SELECT COUNT(*) FROM media").await, 0);
     }
 
     #[tokio::test]
