@@ -21,6 +21,7 @@ use mediahub_services::platform::cli::watch_signals;
 use mediahub_services::platform::config::AuthArgs;
 use mediahub_services::platform::server::Shutdown;
 use mediahub_services::platform::telemetry::init_tracing;
+use mediahub_services::saga::SagaPolicyArgs;
 use mediahub_services::system::{Ports, System, SystemConfig};
 
 /// MediaHub の全サービス (gateway・media-command・media-query・album・eventstore・saga・
@@ -98,6 +99,9 @@ struct RunArgs {
 
     #[command(flatten)]
     oauth: OAuthArgs,
+
+    #[command(flatten)]
+    saga: SagaPolicyArgs,
 }
 
 /// ランダムな秘密鍵 (UUID v4 を 2 つ、計 244 ビットの乱数を 16 進で 64 文字)。
@@ -153,7 +157,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
             Ports::DEFAULT
         })
         .dev_login(args.dev_login)
-        .fault_injection(args.fault_injection);
+        .fault_injection(args.fault_injection)
+        .saga_policy(args.saga.policy().map_err(|err| err.to_string())?);
     let config = SystemConfig {
         github,
         google,

@@ -16,7 +16,7 @@ use mediahub_services::platform::config::AuthArgs;
 use mediahub_services::platform::telemetry::init_tracing;
 use mediahub_services::saga::{
     DEFAULT_ALBUM_URL, DEFAULT_DATABASE, DEFAULT_EVENTSTORE_URL, DEFAULT_LISTEN,
-    DEFAULT_MEDIA_COMMAND_URL, DEFAULT_NOTIFICATION_URL, SagaConfig, start,
+    DEFAULT_MEDIA_COMMAND_URL, DEFAULT_NOTIFICATION_URL, SagaConfig, SagaPolicyArgs, start,
 };
 
 const SERVICE: &str = "saga";
@@ -51,6 +51,9 @@ struct Args {
     notification_url: String,
 
     #[command(flatten)]
+    policy: SagaPolicyArgs,
+
+    #[command(flatten)]
     auth: AuthArgs,
 }
 
@@ -67,7 +70,12 @@ async fn main() -> ExitCode {
         Ok(keys) => keys,
         Err(err) => return fail(SERVICE, format_args!("JWT_SECRET が不正です: {err}")),
     };
+    let policy = match args.policy.policy() {
+        Ok(policy) => policy,
+        Err(err) => return fail(SERVICE, format_args!("{err}")),
+    };
     let config = SagaConfig::new(&args.database, keys)
+        .policy(policy)
         .listen(args.listen)
         .eventstore_url(args.eventstore_url)
         .media_command_url(args.media_command_url)

@@ -28,6 +28,7 @@ use uuid::Uuid;
 use super::error::RequestError;
 use super::routes::{RouteKind, RouteRule, Upstream};
 use crate::platform::auth::JwtKeys;
+use crate::platform::http_client;
 use crate::platform::problem::{Problem, codes};
 use crate::platform::server::Shutdown;
 use crate::platform::telemetry::{REQUEST_ID_HEADER, RequestId};
@@ -79,6 +80,20 @@ pub struct UpstreamUrls {
 }
 
 impl UpstreamUrls {
+    /// すべての上流のベース URL。
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        [
+            &self.media_command,
+            &self.media_query,
+            &self.album,
+            &self.eventstore,
+            &self.saga,
+            &self.notification,
+        ]
+        .into_iter()
+        .map(String::as_str)
+    }
+
     /// 上流のベース URL (末尾の `/` は除いたもの)。
     #[must_use]
     pub fn base(&self, upstream: Upstream) -> &str {
@@ -219,7 +234,8 @@ impl Proxy {
     /// # エラー
     /// HTTP クライアントを作れなければ `reqwest::Error`。
     pub fn new(settings: ProxySettings) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let tls = http_client::any_https(settings.upstreams.all());
+        let http = http_client::builder(tls)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .build()?;

@@ -404,8 +404,7 @@ mod tests {
         pool: SqlitePool,
         owner: UserId,
         media: MediaId,
-        position: u64,
-        version: u64,
+        log: Log,
     }
 
     impl Fixture {
@@ -419,45 +418,22 @@ mod tests {
                 pool,
                 owner: UserId::new_random(),
                 media: MediaId::new_random(),
-                position: 0,
-                version: 0,
+                log: Log::default(),
             }
         }
 
+        /// このフィクスチャのメディアのイベントを、次の位置と版で作ります。
         fn envelope(&mut self, event: &MediaEvent) -> Envelope {
-            self.position += 1;
-            self.version += 1;
-            let new = NewEvent::from_domain(
-                event,
-                EventId::new_random(),
-                EventMetadata::correlated(CorrelationId::new_random()),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
-            Envelope {
-                id: new.id,
-                position: self.position,
-                aggregate_id: self.media.to_string(),
-                aggregate_type: "Media".into(),
-                event_type: new.event_type,
-                event_version: new.event_version,
-                data: new.data,
-                version: self.version,
-                created_at: Utc::now(),
-                metadata: new.metadata,
-            }
+            self.log.push(self.media, event);
+            self.log
+                .events
+                .last()
+                .cloned()
+                .unwrap_or_else(|| panic!("イベントがありません"))
         }
 
         fn uploaded(&self, filename: &str) -> MediaEvent {
-            MediaEvent::MediaUploaded {
-                media_id: self.media,
-                owner_id: self.owner,
-                filename: filename.into(),
-                content_type: "image/jpeg".into(),
-                size_bytes: 10,
-                sha256: "ab".repeat(32),
-                kind: MediaKind::Image,
-                storage_key: "k".into(),
-            }
+            uploaded(self.media, self.owner, filename)
         }
 
         async fn apply(&self, envelope: &Envelope) {

@@ -33,6 +33,7 @@
 //! ```
 
 pub mod api;
+pub mod args;
 pub mod db;
 pub mod error;
 pub mod executor;
@@ -53,6 +54,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use self::api::{ApiState, SagaApi};
+pub use self::args::{SagaPolicyArgs, SagaPolicyArgsError};
 pub use self::error::{ApiError, codes};
 pub use self::participants::ParticipantsError;
 pub use self::projection::SagaView;

@@ -18,6 +18,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
 
 use crate::platform::auth::USER_ID_HEADER;
+use crate::platform::http_client;
 use crate::store_client::{ServiceTokenProvider, TokenProvider};
 
 /// 参加者の呼び出し口を作れなかったときのエラー。
@@ -123,14 +124,22 @@ impl Participants {
         album: &str,
         notification: &str,
     ) -> Result<Self, ParticipantsError> {
+        let media_command = base("MEDIA_COMMAND_URL", media_command)?;
+        let album = base("ALBUM_URL", album)?;
+        let notification = base("NOTIFICATION_URL", notification)?;
+        let tls = http_client::any_https([
+            media_command.as_str(),
+            album.as_str(),
+            notification.as_str(),
+        ]);
         Ok(Self {
-            http: reqwest::Client::builder()
+            http: http_client::builder(tls)
                 .connect_timeout(Duration::from_secs(2))
                 .build()?,
             tokens,
-            media_command: base("MEDIA_COMMAND_URL", media_command)?,
-            album: base("ALBUM_URL", album)?,
-            notification: base("NOTIFICATION_URL", notification)?,
+            media_command,
+            album,
+            notification,
         })
     }
 

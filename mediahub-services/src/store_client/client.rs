@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use crate::platform::auth::JwtKeys;
+use crate::platform::http_client;
 
 use super::error::{
     Problem, SNAPSHOT_CONFLICT_CODE, SNAPSHOT_NOT_FOUND_CODE, StoreClientError, TokenError,
@@ -178,7 +179,7 @@ impl EventStoreClient {
         if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
             return Err(StoreClientError::InvalidUrl(base_url.to_owned()));
         }
-        let http = reqwest::Client::builder()
+        let http = http_client::builder(base.scheme() == "https")
             .connect_timeout(Duration::from_secs(2))
             .build()
             .map_err(StoreClientError::Http)?;
