@@ -127,8 +127,10 @@ async fn process_media(
             Problem::conflict(codes::INVALID_STATE, "メディアの形式が記録されていません")
         })?;
         let storage = state.storage.clone();
-        let task =
-            tokio::task::spawn_blocking(move || processing::process(&storage, id, content_type));
+        let ffmpeg = state.ffmpeg.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            processing::process(&storage, id, content_type, ffmpeg.as_deref())
+        });
         match task.await {
             Ok(Ok(output)) => Ok(output),
             Ok(Err(ProcessError::Content(reason))) => Err(reason),

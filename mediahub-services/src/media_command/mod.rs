@@ -31,6 +31,7 @@
 pub mod api;
 pub mod commands;
 pub mod error;
+pub mod ffmpeg;
 pub mod internal;
 pub mod mp4;
 pub mod processing;
@@ -94,6 +95,9 @@ pub struct MediaCommandConfig {
     pub max_upload_bytes: u64,
     /// `X-Fault-Inject` と障害注入を受け付けるか (開発用。既定は `false`)。
     pub fault_injection: bool,
+    /// 動画のサムネイルに最初のフレームを取り出す `ffmpeg` (既定は `PATH` から探したもの。
+    /// `None` ならプレースホルダー)。
+    pub ffmpeg: Option<PathBuf>,
     /// グレースフルシャットダウンの猶予。
     pub grace: Duration,
 }
@@ -113,6 +117,7 @@ impl MediaCommandConfig {
             keys,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             fault_injection: false,
+            ffmpeg: ffmpeg::find_on_path(),
             grace: DEFAULT_GRACE,
         }
     }
@@ -138,6 +143,13 @@ impl MediaCommandConfig {
         self
     }
 
+    /// 動画のフレームを取り出す `ffmpeg` を変えたコピーを返します (`None` で使わない)。
+    #[must_use]
+    pub fn ffmpeg(mut self, ffmpeg: Option<PathBuf>) -> Self {
+        self.ffmpeg = ffmpeg;
+        self
+    }
+
     /// グレースフルシャットダウンの猶予を変えたコピーを返します。
     #[must_use]
     pub fn grace(mut self, grace: Duration) -> Self {
@@ -157,6 +169,8 @@ pub struct MediaCommandState {
     pub policy: UploadPolicy,
     /// 障害注入を受け付けるか。
     pub fault_injection: bool,
+    /// 動画のフレームを取り出す `ffmpeg` (無ければプレースホルダー)。
+    pub ffmpeg: Option<PathBuf>,
 }
 
 /// 共有の状態への参照。
@@ -246,6 +260,7 @@ pub async fn start(config: MediaCommandConfig) -> Result<MediaCommandHandle, Med
         storage,
         policy,
         fault_injection: config.fault_injection,
+        ffmpeg: config.ffmpeg.clone(),
     });
     // routes
     let readiness = Readiness::new();
@@ -281,6 +296,7 @@ pub async fn start(config: MediaCommandConfig) -> Result<MediaCommandHandle, Med
         eventstore = %config.eventstore_url,
         max_upload_bytes = config.max_upload_bytes,
         fault_injection = config.fault_injection,
+        ffmpeg = ?config.ffmpeg,
         addr = %server.local_addr(),
         "media-command の準備ができました"
     );

@@ -6,9 +6,10 @@
 //!   付けてデコードします。展開爆弾 (小さなファイルで巨大な寸法を宣言する画像) はピクセルを
 //!   確保する前に拒否されます。EXIF の向き (Orientation) を適用してから寸法を記録し、
 //!   縦横比を保って縮小します (拡大はしません)。透明度のある画像は PNG、それ以外は JPEG。
-//! - 動画 (MP4 / QuickTime / WebM): [`super::video`] でコンテナから寸法と長さを読み、動画の
-//!   縦横比の暗い画像に再生ボタン (三角形) を描いたプレースホルダーを作ります
-//!   (フレームのデコードはしません)。
+//! - 動画 (MP4 / QuickTime / WebM): [`super::video`] でコンテナから寸法と長さを読みます。
+//!   サムネイルは、`ffmpeg` が使えれば最初のフレーム ([`super::ffmpeg`]) を画像と同じ上限で
+//!   デコードして縮小したもの、使えなければ (またはフレームを取り出せなければ) 動画の縦横比の
+//!   暗い画像に再生ボタン (三角形) を描いたプレースホルダーです。
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter};
@@ -55,6 +56,7 @@ pub fn process(
     storage: &Storage,
     id: MediaId,
     content_type: ContentType,
+    ffmpeg: Option<&Path>,
 ) -> Result<ProcessingOutput, ProcessError> {
     let original = storage.original_path(id);
     let file = match File::open(&original) {
@@ -68,7 +70,12 @@ pub fn process(
         ContentType::Mp4 | ContentType::QuickTime | ContentType::Webm => {
             let info = video::read_info(content_type, &mut BufReader::new(file))
                 .map_err(|e| ProcessError::Content(e.to_string()))?;
-            let thumb = video_placeholder(info.width, info.height);
+            let thumb = ffmpeg
+                .and_then(|ffmpeg| video_frame(ffmpeg, &original))
+                .map_or_else(
+                    || video_placeholder(info.width, info.height),
+                    |frame| thumbnail_of(&frame),
+                );
             (thumb, info.width, info.height, info.duration_ms)
         }
         ContentType::Jpeg | ContentType::Png | ContentType::Gif | ContentType::Webp => {
@@ -124,6 +131,32 @@ fn decode_image(
     let mut image = DynamicImage::from_decoder(decoder).map_err(content)?;
     image.apply_orientation(orientation);
     Ok(image)
+}
+
+/// `ffmpeg` で動画の最初のフレームを取り出し、画像と同じ上限でデコードします。
+/// 取り出せなければ理由をログに書いて `None` (呼び出し側はプレースホルダーにします)。
+fn video_frame(ffmpeg: &Path, video: &Path) -> Option<DynamicImage> {
+    let decoded = super::ffmpeg::first_frame_png(ffmpeg, video)
+        .map_err(|e| e.to_string())
+        .and_then(|png| {
+            let mut reader =
+                ImageReader::with_format(io::Cursor::new(png), image::ImageFormat::Png);
+            reader.limits(decoder_limits());
+            reader
+                .decode()
+                .map_err(|e| format!("フレームを読めません: {e}"))
+        });
+    match decoded {
+        Ok(frame) => Some(frame),
+        Err(reason) => {
+            tracing::info!(
+                video = %video.display(),
+                %reason,
+                "動画のフレームを取り出せないので、プレースホルダーのサムネイルにします"
+            );
+            None
+        }
+    }
 }
 
 /// 縦横比を保って [`THUMBNAIL_BOX`] の枠に収めます (小さい画像は拡大しません)。
@@ -238,6 +271,63 @@ mod tests {
         assert_eq!(image.dimensions(), (200, 150));
         assert_eq!(image.get_pixel(0, 0), &Rgb([32, 32, 40]));
         assert_eq!(image.get_pixel(100, 75), &Rgb([235, 235, 235]));
+    }
+
+    /// 保存先に `testdata/videos/<name>` を置いて処理し、結果とサムネイルを返す。
+    fn process_video(name: &str, ffmpeg: Option<&Path>) -> (ProcessingOutput, image::RgbImage) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let storage = Storage::new(dir.path());
+        storage.prepare().unwrap_or_else(|(_, e)| panic!("{e}"));
+        let id = MediaId::new_random();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/videos")
+            .join(name);
+        std::fs::copy(source, storage.original_path(id)).unwrap_or_else(|e| panic!("{e}"));
+        let output =
+            process(&storage, id, ContentType::Mp4, ffmpeg).unwrap_or_else(|e| panic!("{e}"));
+        let thumbnail = image::open(storage.thumbnail_path(id, ThumbnailFormat::Jpeg))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_rgb8();
+        (output, thumbnail)
+    }
+
+    #[test]
+    fn red_mp4_with_ffmpeg_gets_its_red_first_frame_as_thumbnail() {
+        let ffmpeg = super::super::ffmpeg::find_on_path()
+            .unwrap_or_else(|| panic!("ffmpeg が PATH にありません (make tools で入ります)"));
+        let (output, thumbnail) = process_video("red-160x90-1000ms.mp4", Some(&ffmpeg));
+        assert_eq!(
+            (output.width, output.height, output.duration_ms),
+            (160, 90, Some(1000))
+        );
+        assert_eq!(thumbnail.dimensions(), (160, 90), "小さい動画は拡大しない");
+        let Rgb([r, g, b]) = *thumbnail.get_pixel(80, 45);
+        assert!(
+            r > 200 && g < 60 && b < 60,
+            "赤いフレームのはず: {:?}",
+            (r, g, b)
+        );
+    }
+
+    #[test]
+    fn red_mp4_without_ffmpeg_gets_the_placeholder() {
+        let (_, thumbnail) = process_video("red-160x90-1000ms.mp4", None);
+        assert_eq!(thumbnail.dimensions(), (200, 112));
+        let Rgb([r, g, b]) = *thumbnail.get_pixel(0, 0);
+        assert!(
+            r < 60 && g < 60 && b < 70,
+            "暗い背景のはず: {:?}",
+            (r, g, b)
+        );
+    }
+
+    #[test]
+    fn container_without_frames_with_ffmpeg_falls_back_to_placeholder() {
+        let ffmpeg = super::super::ffmpeg::find_on_path()
+            .unwrap_or_else(|| panic!("ffmpeg が PATH にありません (make tools で入ります)"));
+        let (output, thumbnail) = process_video("tiny-320x240-2500ms.mp4", Some(&ffmpeg));
+        assert_eq!((output.width, output.height), (320, 240));
+        assert_eq!(thumbnail.dimensions(), (200, 150));
     }
 
     #[test]

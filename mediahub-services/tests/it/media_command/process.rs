@@ -171,6 +171,29 @@ async fn process_of_mp4_records_320x240_and_2500_ms_with_placeholder_thumbnail()
 }
 
 #[tokio::test]
+async fn process_of_red_h264_mp4_with_ffmpeg_on_path_gives_its_red_first_frame_as_thumbnail() {
+    let service = Service::start().await;
+    let (_, caller) = service.new_user();
+    let (id, _) = service
+        .upload_and_process(&caller, "videos/red-160x90-1000ms.mp4", "video/mp4")
+        .await;
+    let data = processed_data(&service.events(&id).await);
+    assert_eq!(dimensions(&data), (Some(160), Some(90), Some(1000)));
+    let (status, _, _, bytes) = get_bytes(&caller, &format!("/api/v1/media/{id}/thumbnail")).await;
+    assert_eq!(status, 200);
+    let thumbnail = image::load_from_memory(&bytes)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_rgb8();
+    assert_eq!(thumbnail.dimensions(), (160, 90));
+    let image::Rgb([r, g, b]) = *thumbnail.get_pixel(80, 45);
+    assert!(
+        r > 200 && g < 60 && b < 60,
+        "ffmpeg で取り出した赤いフレームのはず (make tools で ffmpeg が入ります): {:?}",
+        (r, g, b)
+    );
+}
+
+#[tokio::test]
 async fn process_of_quicktime_records_640x360_and_1200_ms() {
     let service = Service::start().await;
     let (_, caller) = service.new_user();
