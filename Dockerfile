@@ -10,7 +10,7 @@ RUN cargo build --release --locked -p mediahub-services --bins
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
+    && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data mediahub \
     && mkdir -p /data && chown mediahub /data

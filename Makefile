@@ -89,14 +89,14 @@ tools: ## 開発に必要なツールを入れる (rustup コンポーネント�
 		echo "cargo-nextest: インストールします"; \
 		$(CARGO) install cargo-nextest --locked; \
 	fi
-	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && command -v ffmpeg >/dev/null 2>&1 && pkg-config --exists openssl 2>/dev/null; then \
-		echo "chromium / chromedriver / ffmpeg / OpenSSL (libssl-dev): インストール済み"; \
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && command -v ffmpeg >/dev/null 2>&1; then \
+		echo "chromium / chromedriver / ffmpeg: インストール済み"; \
 	elif command -v apt-get >/dev/null 2>&1; then \
-		echo "chromium / chromedriver / fonts-noto-cjk / libssl-dev / pkg-config / ffmpeg: インストールします (ブラウザーテスト・TLS・動画のサムネイル用)"; \
+		echo "chromium / chromedriver / fonts-noto-cjk / ffmpeg: インストールします (ブラウザーテストと動画のサムネイル用)"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-noto-cjk libssl-dev pkg-config ffmpeg; \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-noto-cjk ffmpeg; \
 	else \
-		echo "chromium・chromedriver・ffmpeg と OpenSSL の開発ファイル (libssl-dev、pkg-config) を手動で入れてください" >&2; \
+		echo "chromium・chromedriver・fonts-noto-cjk・ffmpeg を手動で入れてください" >&2; \
 	fi
 
 bench: ## ベンチマークを実行する (DESIGN §10 の性能目標を測る。時間を計るテストは書かずここで測る)

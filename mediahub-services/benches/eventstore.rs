@@ -218,7 +218,7 @@ async fn run(durability: Durability) -> BenchResult<()> {
     let bench = Arc::new(Bench {
         base: service.base_url(),
         token,
-        client: reqwest::Client::builder()
+        client: mediahub_services::platform::http_client::builder()
             .pool_max_idle_per_host(64)
             .build()?,
     });

@@ -82,7 +82,7 @@ impl Bench {
             .ports(Ports::EPHEMERAL)
             .dev_login(true);
         let system = System::start(config).await?;
-        let http = reqwest::Client::new();
+        let http = mediahub_services::platform::http_client::builder().build()?;
         let login: Value = http
             .post(format!("{}/auth/dev-token", system.urls().gateway))
             .json(&json!({"login": "bench"}))
@@ -346,7 +346,7 @@ async fn all_in_one_startup() -> BenchResult<(Duration, u64)> {
             break;
         }
     }
-    let http = reqwest::Client::new();
+    let http = mediahub_services::platform::http_client::builder().build()?;
     for url in &urls {
         loop {
             let ok = http

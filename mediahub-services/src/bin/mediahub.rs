@@ -19,6 +19,7 @@ use mediahub_services::gateway::OAuthArgs;
 use mediahub_services::platform::auth::{JwtKeys, MIN_SECRET_LEN};
 use mediahub_services::platform::cli::watch_signals;
 use mediahub_services::platform::config::AuthArgs;
+use mediahub_services::platform::http_client;
 use mediahub_services::platform::server::Shutdown;
 use mediahub_services::platform::telemetry::init_tracing;
 use mediahub_services::saga::SagaPolicyArgs;
@@ -252,7 +253,9 @@ async fn write_openapi(out: &Path, web_dir: &Path) -> Result<(), String> {
 
 async fn fetch_specs(system: &System, out: &Path) -> Result<(), String> {
     std::fs::create_dir_all(out).map_err(|err| format!("{}: {err}", out.display()))?;
-    let http = reqwest::Client::new();
+    let http = http_client::builder()
+        .build()
+        .map_err(|err| format!("HTTP クライアントを作れません: {err}"))?;
     for (name, url) in system.urls().services() {
         let spec: serde_json::Value = http
             .get(format!("{url}/openapi.json"))

@@ -290,7 +290,7 @@ impl OAuthClients {
                 api_url,
             });
         }
-        let http = reqwest::Client::builder()
+        let http = crate::platform::http_client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(timeout)

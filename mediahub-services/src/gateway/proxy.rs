@@ -80,20 +80,6 @@ pub struct UpstreamUrls {
 }
 
 impl UpstreamUrls {
-    /// すべての上流のベース URL。
-    pub fn all(&self) -> impl Iterator<Item = &str> {
-        [
-            &self.media_command,
-            &self.media_query,
-            &self.album,
-            &self.eventstore,
-            &self.saga,
-            &self.notification,
-        ]
-        .into_iter()
-        .map(String::as_str)
-    }
-
     /// 上流のベース URL (末尾の `/` は除いたもの)。
     #[must_use]
     pub fn base(&self, upstream: Upstream) -> &str {
@@ -234,8 +220,7 @@ impl Proxy {
     /// # エラー
     /// HTTP クライアントを作れなければ `reqwest::Error`。
     pub fn new(settings: ProxySettings) -> Result<Self, reqwest::Error> {
-        let tls = http_client::any_https(settings.upstreams.all());
-        let http = http_client::builder(tls)
+        let http = http_client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .build()?;

@@ -463,7 +463,9 @@ mod tests {
     async fn ready_is_503_problem_until_set_ready_then_200_and_health_is_always_200() {
         let readiness = Readiness::new();
         let (handle, base, _) = started(readiness.clone(), DEFAULT_BODY_LIMIT).await;
-        let client = reqwest::Client::new();
+        let client = crate::platform::http_client::builder()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
         let response = client
             .get(format!("{base}/ready"))
             .send()
@@ -495,7 +497,9 @@ mod tests {
         let token = keys
             .issue_service_token("test")
             .unwrap_or_else(|e| panic!("{e}"));
-        let client = reqwest::Client::new();
+        let client = crate::platform::http_client::builder()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
         let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
             (0..8).map(|_| Ok(vec![b'x'; 200])).collect();
         let response = client

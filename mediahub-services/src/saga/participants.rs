@@ -127,13 +127,8 @@ impl Participants {
         let media_command = base("MEDIA_COMMAND_URL", media_command)?;
         let album = base("ALBUM_URL", album)?;
         let notification = base("NOTIFICATION_URL", notification)?;
-        let tls = http_client::any_https([
-            media_command.as_str(),
-            album.as_str(),
-            notification.as_str(),
-        ]);
         Ok(Self {
-            http: http_client::builder(tls)
+            http: http_client::builder()
                 .connect_timeout(Duration::from_secs(2))
                 .build()?,
             tokens,

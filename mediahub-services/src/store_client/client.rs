@@ -179,7 +179,7 @@ impl EventStoreClient {
         if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
             return Err(StoreClientError::InvalidUrl(base_url.to_owned()));
         }
-        let http = http_client::builder(base.scheme() == "https")
+        let http = http_client::builder()
             .connect_timeout(Duration::from_secs(2))
             .build()
             .map_err(StoreClientError::Http)?;

@@ -15,7 +15,13 @@ async fn frontend(gateway_url: &str) -> FrontendHandle {
 }
 
 async fn get(url: String) -> reqwest::Response {
-    reqwest::get(url).await.unwrap_or_else(|e| panic!("{e}"))
+    mediahub_services::platform::http_client::builder()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn header(response: &reqwest::Response, name: &str) -> String {

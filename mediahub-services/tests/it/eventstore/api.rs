@@ -204,7 +204,9 @@ async fn commit_with_snapshot_writes_both_and_snapshot_conflict_writes_neither()
 #[tokio::test]
 async fn health_ready_openapi_and_swagger_answer_without_token_and_request_id_is_echoed() {
     let mut store = TestStore::start().await;
-    let client = reqwest::Client::new();
+    let client = mediahub_services::platform::http_client::builder()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let response = client
         .get(store.url("/health"))
         .header("X-Request-Id", "req-123")

@@ -221,7 +221,12 @@ async fn stop_after_serving_returns_ok_and_port_stops_answering() {
             .ends_with(service.storage.path().file_name().unwrap_or_default())
     );
     handle.stop().await.unwrap_or_else(|e| panic!("{e}"));
-    let result = reqwest::get(format!("{}/health", service.base_url)).await;
+    let result = mediahub_services::platform::http_client::builder()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .get(format!("{}/health", service.base_url))
+        .send()
+        .await;
     assert!(result.is_err());
 }
 

@@ -49,7 +49,9 @@ impl TestStore {
             handle: None,
             keys,
             http: Http {
-                client: reqwest::Client::new(),
+                client: mediahub_services::platform::http_client::builder()
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}")),
                 token,
                 base: String::new(),
             },

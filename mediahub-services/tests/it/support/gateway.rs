@@ -551,7 +551,7 @@ impl Harness {
             .upstream_timeout(options.upstream_timeout);
         let gateway = start(config).await.unwrap_or_else(|e| panic!("{e}"));
         let base = gateway.base_url();
-        let http = reqwest::Client::builder()
+        let http = mediahub_services::platform::http_client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_else(|e| panic!("{e}"));

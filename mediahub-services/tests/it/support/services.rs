@@ -44,7 +44,9 @@ impl Caller {
     /// トークンつきの呼び手。
     pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: mediahub_services::platform::http_client::builder()
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
             base_url: base_url.into(),
             token: Some(token.into()),
         }
@@ -53,7 +55,9 @@ impl Caller {
     /// トークンなしの呼び手。
     pub fn anonymous(base_url: impl Into<String>) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: mediahub_services::platform::http_client::builder()
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
             base_url: base_url.into(),
             token: None,
         }
