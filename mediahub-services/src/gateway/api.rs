@@ -2,7 +2,7 @@
 //!
 //! | メソッド | パス | 成功 | 失敗 |
 //! |---|---|---|---|
-//! | GET | `/auth/providers` | 200 `{providers, dev_login}` | — |
+//! | GET | `/auth/providers` | 200 `{providers, dev_login}` | なし |
 //! | POST | `/auth/dev-token` | 200 `{token, user_id}` | 404 (無効)、400 (`login` が不正) |
 //! | GET | `/auth/{provider}/login` | 302 → プロバイダ (クッキーを設定) | 404 (無効・未知のプロバイダ) |
 //! | GET | `/auth/{provider}/callback` | 302 → `{FRONTEND_URL}/#token=<JWT>` | 400 (`state` の不一致など)、502 (プロバイダの失敗) |

@@ -19,7 +19,7 @@
 //! | DELETE | `/api/v1/albums/{id}/media/{media_id}` | album | 通常 |
 //! | GET | `/api/v1/notifications` | notification | 通常 |
 //! | GET | `/api/v1/notifications/unread` | notification | 通常 |
-//! | GET | `/api/v1/notifications/stream` | notification | SSE |
+//! | GET | `/api/v1/notifications/stream` | notification | SSE (流したまま) |
 //! | PUT | `/api/v1/notifications/read-all` | notification | 通常 |
 //! | PUT | `/api/v1/notifications/{id}/read` | notification | 通常 |
 //! | GET | `/api/v1/sagas` | saga | 通常 |

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `SagaStepStarted` (試行 1) | `started` |
 //! | `SagaStepStarted` (試行 2 以降) | `retrying` |
-//! | `SagaStepSucceeded` | `succeeded` |
+//! | `SagaStepSucceeded` (成功) | `succeeded` |
 //! | `SagaStepFailed` | `failed` (理由つき) |
 //! | `SagaCompensationStarted` | `compensation_started` (失敗した前進ステップと理由) |
 //!
