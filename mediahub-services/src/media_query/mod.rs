@@ -43,9 +43,7 @@ pub mod search;
 pub mod view;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -57,10 +55,9 @@ pub use self::projection::{CONSUMER_NAME, MediaProjection};
 pub use self::view::{MediaPage, MediaView};
 
 use crate::consumer::{Consumer, ConsumerConfig, ConsumerError};
-use crate::platform::auth::JwtKeys;
+use crate::platform::read_side::{ReadSideConfig, ReadSideService};
 use crate::platform::server::{
-    self, DEFAULT_BODY_LIMIT, DEFAULT_GRACE, Readiness, ServerError, ServerHandle, ServiceInfo,
-    Shutdown,
+    self, DEFAULT_BODY_LIMIT, Readiness, ServerError, ServerHandle, ServiceInfo, Shutdown,
 };
 use crate::store_client::{EventStoreClient, ServiceTokenProvider, StoreClientError};
 
@@ -71,7 +68,7 @@ pub const DEFAULT_DATABASE: &str = "./data/media-query.db";
 /// 既定のイベントストアの URL。
 pub const DEFAULT_EVENTSTORE_URL: &str = "http://127.0.0.1:8084";
 /// `min_position` を待つ既定の最長時間。
-pub const DEFAULT_READ_WAIT: Duration = Duration::from_secs(5);
+pub use crate::platform::read_side::DEFAULT_READ_WAIT;
 
 /// サービスの情報 (OpenAPI 文書に載ります)。
 pub const SERVICE_INFO: ServiceInfo = ServiceInfo {
@@ -108,72 +105,15 @@ pub enum MediaQueryError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// media-query の設定。
-#[derive(Debug, Clone)]
-pub struct MediaQueryConfig {
-    /// 待ち受けアドレス (テストでは `127.0.0.1:0`)。
-    pub listen: String,
-    /// イベントストアのベース URL。
-    pub eventstore_url: String,
-    /// 読みモデルの SQLite ファイル。
-    pub database: PathBuf,
-    /// JWT の鍵 (検証と、イベントストアへのサービス用トークンの発行)。
-    pub keys: JwtKeys,
-    /// 購読ランナーの設定。
-    pub consumer: ConsumerConfig,
-    /// `min_position` を待つ最長の時間 (超えたら 503 `read_model.not_caught_up`)。
-    pub read_wait: Duration,
-    /// グレースフルシャットダウンの猶予。
-    pub grace: Duration,
+/// media-queryの印 (既定の待ち受けアドレス [`DEFAULT_LISTEN`])。
+pub enum MediaQueryService {}
+
+impl ReadSideService for MediaQueryService {
+    const DEFAULT_LISTEN: &'static str = DEFAULT_LISTEN;
 }
 
-impl MediaQueryConfig {
-    /// イベントストアの URL・データベースファイル・JWT の鍵から、ほかは既定値で作ります。
-    #[must_use]
-    pub fn new(
-        eventstore_url: impl Into<String>,
-        database: impl AsRef<Path>,
-        keys: JwtKeys,
-    ) -> Self {
-        Self {
-            listen: DEFAULT_LISTEN.to_owned(),
-            eventstore_url: eventstore_url.into(),
-            database: database.as_ref().to_path_buf(),
-            keys,
-            consumer: ConsumerConfig::default(),
-            read_wait: DEFAULT_READ_WAIT,
-            grace: DEFAULT_GRACE,
-        }
-    }
-
-    /// 待ち受けアドレスを変えたコピーを返します。
-    #[must_use]
-    pub fn listen(mut self, listen: impl Into<String>) -> Self {
-        self.listen = listen.into();
-        self
-    }
-
-    /// 購読ランナーの設定を変えたコピーを返します。
-    #[must_use]
-    pub fn consumer(mut self, consumer: ConsumerConfig) -> Self {
-        self.consumer = consumer;
-        self
-    }
-
-    /// `min_position` を待つ最長の時間を変えたコピーを返します。
-    #[must_use]
-    pub fn read_wait(mut self, read_wait: Duration) -> Self {
-        self.read_wait = read_wait;
-        self
-    }
-
-    /// グレースフルシャットダウンの猶予を変えたコピーを返します。
-    #[must_use]
-    pub fn grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
-        self
-    }
-}
+/// media-queryの設定 (形は読み側のサービスで共通の [`ReadSideConfig`])。
+pub type MediaQueryConfig = ReadSideConfig<MediaQueryService>;
 
 /// 動いている media-query の取っ手。
 #[derive(Debug)]

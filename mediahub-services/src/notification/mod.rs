@@ -41,9 +41,7 @@ pub mod stream;
 pub mod view;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -56,11 +54,10 @@ pub use self::state::NotificationState;
 pub use self::view::{ApiNotificationKind, NotificationView};
 
 use self::command::NotificationCommands;
-use crate::consumer::{Consumer, ConsumerConfig, ConsumerError, open_database};
-use crate::platform::auth::JwtKeys;
+use crate::consumer::{Consumer, ConsumerError, open_database};
+use crate::platform::read_side::{ReadSideConfig, ReadSideService};
 use crate::platform::server::{
-    self, DEFAULT_BODY_LIMIT, DEFAULT_GRACE, Readiness, ServerError, ServerHandle, ServiceInfo,
-    Shutdown,
+    self, DEFAULT_BODY_LIMIT, Readiness, ServerError, ServerHandle, ServiceInfo, Shutdown,
 };
 use crate::store_client::{EventStoreClient, ServiceTokenProvider, StoreClientError};
 
@@ -71,7 +68,7 @@ pub const DEFAULT_DATABASE: &str = "./data/notification.db";
 /// 既定のイベントストアの URL。
 pub const DEFAULT_EVENTSTORE_URL: &str = "http://127.0.0.1:8084";
 /// `min_position` を待つ既定の最長時間。
-pub const DEFAULT_READ_WAIT: Duration = Duration::from_secs(5);
+pub use crate::platform::read_side::DEFAULT_READ_WAIT;
 /// イベントストアへのサービストークンの名前 (`sub = "service:notification"`)。
 pub const SERVICE_NAME: &str = "notification";
 
@@ -110,72 +107,15 @@ pub enum NotificationError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// 通知サービスの設定。
-#[derive(Debug, Clone)]
-pub struct NotificationConfig {
-    /// 待ち受けアドレス (テストでは `127.0.0.1:0`)。
-    pub listen: String,
-    /// イベントストアのベース URL (例: `http://127.0.0.1:8084`)。
-    pub eventstore_url: String,
-    /// 読みモデルの SQLite ファイル (無ければディレクトリごと作ります)。
-    pub database: PathBuf,
-    /// JWT の鍵 (検証と、イベントストアへのサービストークンの発行に使います)。
-    pub keys: JwtKeys,
-    /// 購読ランナーの設定。
-    pub consumer: ConsumerConfig,
-    /// `min_position` を待つ最長時間。
-    pub read_wait: Duration,
-    /// グレースフルシャットダウンの猶予。
-    pub grace: Duration,
+/// 通知サービスの印 (既定の待ち受けアドレス [`DEFAULT_LISTEN`])。
+pub enum NotificationService {}
+
+impl ReadSideService for NotificationService {
+    const DEFAULT_LISTEN: &'static str = DEFAULT_LISTEN;
 }
 
-impl NotificationConfig {
-    /// イベントストアの URL、データベースファイル、JWT の鍵から、ほかは既定値で設定を作ります。
-    #[must_use]
-    pub fn new(
-        eventstore_url: impl Into<String>,
-        database: impl AsRef<Path>,
-        keys: JwtKeys,
-    ) -> Self {
-        Self {
-            listen: DEFAULT_LISTEN.to_owned(),
-            eventstore_url: eventstore_url.into(),
-            database: database.as_ref().to_path_buf(),
-            keys,
-            consumer: ConsumerConfig::default(),
-            read_wait: DEFAULT_READ_WAIT,
-            grace: DEFAULT_GRACE,
-        }
-    }
-
-    /// 待ち受けアドレスを変えたコピーを返します。
-    #[must_use]
-    pub fn listen(mut self, listen: impl Into<String>) -> Self {
-        self.listen = listen.into();
-        self
-    }
-
-    /// 購読ランナーの設定を変えたコピーを返します。
-    #[must_use]
-    pub fn consumer(mut self, consumer: ConsumerConfig) -> Self {
-        self.consumer = consumer;
-        self
-    }
-
-    /// `min_position` を待つ最長時間を変えたコピーを返します。
-    #[must_use]
-    pub fn read_wait(mut self, read_wait: Duration) -> Self {
-        self.read_wait = read_wait;
-        self
-    }
-
-    /// グレースフルシャットダウンの猶予を変えたコピーを返します。
-    #[must_use]
-    pub fn grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
-        self
-    }
-}
+/// 通知サービスの設定 (形は読み側のサービスで共通の [`ReadSideConfig`])。
+pub type NotificationConfig = ReadSideConfig<NotificationService>;
 
 /// 動いている通知サービスの取っ手。
 #[derive(Debug)]

@@ -11,6 +11,7 @@
 //!   アプリケーションの組み立て、グレースフルシャットダウン付きの起動と停止
 //! - [`metadata`]: 要求のヘッダー (相関 ID・因果 ID・冪等性キー) からイベントのメタデータを作る
 //! - [`config`]: clap で共有する設定項目 (JWT 秘密鍵など)
+//! - [`read_side`]: 読み側のサービス (media-query・album・notification) が共有する設定の形
 //! - [`http_client`]: サービス間の呼び出し用の HTTP クライアント (https の相手がいるときだけ TLS のルート証明書を読む)
 //! - [`schema`]: `mediahub-core` のエンベロープ型を poem-openapi で扱うためのラッパー
 //! - [`cli`]: サービスのバイナリの `main` に共通する部品 (失敗の表示、待ち受けの一行、
@@ -22,6 +23,7 @@ pub mod config;
 pub mod http_client;
 pub mod metadata;
 pub mod problem;
+pub mod read_side;
 pub mod schema;
 pub mod server;
 pub mod telemetry;

@@ -84,7 +84,7 @@ pub const DEFAULT_ALBUM_URL: &str = "http://127.0.0.1:8083";
 /// 既定の notification の URL。
 pub const DEFAULT_NOTIFICATION_URL: &str = "http://127.0.0.1:8086";
 /// `min_position` を待つ既定の最長時間。
-pub const DEFAULT_READ_WAIT: Duration = Duration::from_secs(5);
+pub use crate::platform::read_side::DEFAULT_READ_WAIT;
 /// リアクターの購読者名 (チェックポイント表のキー)。
 pub const REACTOR_NAME: &str = "saga-reactor";
 /// 読みモデルの購読者名 (チェックポイント表のキー)。
