@@ -27,7 +27,7 @@ COVERAGE_FLAGS = --ignore-filename-regex '$(COVERAGE_IGNORE_REGEX)'
 # 新しいマシンで `make tools` が同じ結果になるよう版を固定する (上書き可)。
 CARGO_LLVM_COV_VERSION ?= 0.9.1
 
-.PHONY: help build test lint fmt doc clean tools bench run example coverage-html generate check-generated docker-up docker-down
+.PHONY: help build test lint fmt doc clean tools bench run example coverage-html generate check-generated docker-up docker-down fuzz
 
 help: ## このヘルプを表示する (既定のターゲット)
 	@echo "MediaHub — make ターゲット一覧"
@@ -105,6 +105,9 @@ bench: ## ベンチマークを実行する (DESIGN §10 の性能目標を測�
 
 run: ## 全 8 サービスを 1 プロセスで起動する (SQLite は ./data、開発用ログインと障害注入は有効)
 	$(CARGO) run --release -p mediahub-services --bin mediahub -- run
+
+fuzz: ## schemathesis でゲートウェイの公開 API (OpenAPI) を検査する (固定シード、失敗 0 件で成功)
+	bash scripts/fuzz.sh
 
 generate: ## 各サービスの OpenAPI 文書を docs/openapi/<service>.json に書き出す
 	$(CARGO) run -q -p mediahub-services --bin mediahub -- openapi --out docs/openapi

@@ -271,7 +271,7 @@ export function getMedia(id) {
  */
 export async function getMediaHistory(id) {
   const body = await request(`/api/v1/media/${encodeURIComponent(id)}/history`);
-  return pickItems(body, "events", "history").slice().sort((a, b) => Number(a.version) - Number(b.version));
+  return pickItems(body, "versions").slice().sort((a, b) => Number(a.version) - Number(b.version));
 }
 
 /**

@@ -11,7 +11,6 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 use sqlx::SqlitePool;
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::command::AlbumCommands;
@@ -22,7 +21,7 @@ use super::model::{
     CreatedAlbum, RenameAlbumBody,
 };
 use super::projection::AlbumProjection;
-use crate::consumer::{Consumer, wait_for_position};
+use crate::consumer::{Consumer, PositionWaiter};
 use crate::platform::auth::{BearerAuth, acting_user};
 use crate::platform::metadata::request_metadata;
 use crate::platform::problem::Problem;
@@ -37,7 +36,7 @@ pub struct AlbumState {
     /// 射影の購読ランナー。
     pub consumer: Consumer<AlbumProjection>,
     /// 射影のチェックポイント。
-    pub positions: watch::Receiver<u64>,
+    pub positions: PositionWaiter,
     /// `min_position` を待つ最長の時間。
     pub read_wait: Duration,
 }
@@ -48,13 +47,11 @@ impl AlbumState {
     /// # エラー
     /// 届かなければ 503 `read_model.not_caught_up`。
     pub async fn caught_up(&self, min_position: Option<u64>) -> Result<(), Problem> {
-        match min_position {
-            None | Some(0) => Ok(()),
-            Some(min) => wait_for_position(self.positions.clone(), min, self.read_wait)
-                .await
-                .map(drop)
-                .map_err(|e| error::wait_problem(&e)),
-        }
+        self.positions
+            .wait(min_position, self.read_wait)
+            .await
+            .map(drop)
+            .map_err(|e| error::wait_problem(&e))
     }
 
     /// コマンドを実行して位置を返します (エラーは problem にします)。
@@ -192,6 +189,7 @@ impl AlbumApi {
         &self,
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         min_position: Query<Option<u64>>,
     ) -> Result<Json<AlbumList>, Problem> {
         let user = user_of(&auth, x_user_id.0.as_deref())?;
@@ -212,7 +210,11 @@ impl AlbumApi {
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
+        idempotency_key: Header<Option<String>>,
         body: Json<CreateAlbumBody>,
     ) -> Result<CreateAlbumResponse, Problem> {
         let (user, metadata) = CommandHeaders::new(correlation_id, causation_id, idempotency_key)
@@ -221,7 +223,7 @@ impl AlbumApi {
         let command = AlbumCommand::Create {
             album_id,
             owner_id: user,
-            name: body.0.name,
+            name: body.0.name.into_inner(),
             is_default: false,
         };
         let position = self.state.execute(album_id, command, &metadata).await?;
@@ -238,6 +240,7 @@ impl AlbumApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         min_position: Query<Option<u64>>,
     ) -> Result<Json<AlbumView>, Problem> {
         let user = user_of(&auth, x_user_id.0.as_deref())?;
@@ -255,14 +258,18 @@ impl AlbumApi {
         id: Path<Uuid>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
+        idempotency_key: Header<Option<String>>,
         body: Json<RenameAlbumBody>,
     ) -> Result<Json<CommandResult>, Problem> {
         let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
         self.command(headers, &auth, x_user_id, id.0, |user| {
             AlbumCommand::Rename {
                 requested_by: user,
-                name: body.0.name,
+                name: body.0.name.into_inner(),
             }
         })
         .await
@@ -278,7 +285,11 @@ impl AlbumApi {
         id: Path<Uuid>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
+        idempotency_key: Header<Option<String>>,
     ) -> Result<Json<CommandResult>, Problem> {
         let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
         self.command(headers, &auth, x_user_id, id.0, |user| {
@@ -294,6 +305,7 @@ impl AlbumApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         min_position: Query<Option<u64>>,
     ) -> Result<Json<AlbumMediaList>, Problem> {
         let user = user_of(&auth, x_user_id.0.as_deref())?;
@@ -319,10 +331,15 @@ impl AlbumApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         min_position: Query<Option<u64>>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
+        idempotency_key: Header<Option<String>>,
         body: Json<AddMediaBody>,
     ) -> Result<Json<CommandResult>, Problem> {
         self.state.caught_up(min_position.0).await?;
@@ -359,7 +376,11 @@ impl AlbumApi {
         media_id: Path<Uuid>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
+        idempotency_key: Header<Option<String>>,
     ) -> Result<Json<CommandResult>, Problem> {
         let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
         self.command(headers, &auth, x_user_id, id.0, |user| {

@@ -72,27 +72,10 @@ pub fn command_problem(err: &AggregateError<AlbumRuleError>) -> Problem {
     }
 }
 
-/// `min_position` を待ちきれなかったことを problem にします。
+/// `min_position` を待ちきれなかったことを problem にします (読み側で共通の形)。
 #[must_use]
 pub fn wait_problem(err: &WaitError) -> Problem {
-    let (min_position, reached) = match *err {
-        WaitError::Timeout {
-            min_position,
-            reached,
-            ..
-        }
-        | WaitError::Stopped {
-            min_position,
-            reached,
-        } => (min_position, reached),
-    };
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        codes::NOT_CAUGHT_UP,
-        err.to_string(),
-    )
-    .with_extension("min_position", min_position)
-    .with_extension("reached", reached)
+    crate::consumer::wait_problem(err)
 }
 
 /// 障害注入の 503。

@@ -70,7 +70,11 @@ impl InternalApi {
         _auth: ServiceAuth,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
+        idempotency_key: Header<Option<String>>,
         body: Json<DefaultAlbumMediaBody>,
     ) -> Result<Json<DefaultAlbumMediaResult>, Problem> {
         let body = body.0;

@@ -77,6 +77,13 @@ pub const SERVICE_INFO: ServiceInfo = ServiceInfo {
                   アップロードしたメディアは Saga が内部 API でデフォルトアルバムに加えます。",
 };
 
+/// このサービスの OpenAPI 文書 (JSON)。状態を作らずに API の型から組み立てます
+/// (`/openapi.json` が返すものと同じ。ゲートウェイが公開の契約をまとめるのに使います)。
+#[must_use]
+pub fn openapi_spec() -> String {
+    server::openapi_spec::<(AlbumApi, InternalApi)>(&SERVICE_INFO)
+}
+
 /// album サービスの起動・停止のエラー。
 #[derive(Debug, thiserror::Error)]
 pub enum AlbumError {
@@ -210,7 +217,7 @@ pub async fn start(config: AlbumConfig) -> Result<AlbumHandle, AlbumError> {
         pool: pool.clone(),
         commands: Arc::clone(&commands),
         consumer: consumer.clone(),
-        positions: consumer.subscribe(),
+        positions: consumer.waiter(),
         read_wait: config.read_wait,
     });
     // routes

@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
+
+use crate::platform::schema::StrictString;
 use uuid::Uuid;
 
 /// アルバム 1 件のビュー。
@@ -55,7 +57,11 @@ pub struct AlbumMediaList {
 #[oai(deny_unknown_fields)]
 pub struct CreateAlbumBody {
     /// 名前 (前後の空白を除いて 1〜100 文字、制御文字なし)。
-    pub name: String,
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\x00-\x1F\x7F-\x9F\s][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    pub name: StrictString,
 }
 
 /// 改名の本体。
@@ -63,7 +69,11 @@ pub struct CreateAlbumBody {
 #[oai(deny_unknown_fields)]
 pub struct RenameAlbumBody {
     /// 新しい名前 (前後の空白を除いて 1〜100 文字、制御文字なし)。
-    pub name: String,
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\x00-\x1F\x7F-\x9F\s][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
+    pub name: StrictString,
 }
 
 /// メディア追加の本体。
@@ -100,7 +110,7 @@ pub struct DefaultAlbumMediaBody {
     /// 加えるメディア。
     pub media_id: Uuid,
     /// 所有者の射影がこの位置に届くまで待ちます (例: `MediaProcessed` の位置)。
-    #[oai(default)]
+    #[oai(nullable, default)]
     pub min_position: Option<u64>,
     /// `true` なら何も書かずに 503 `fault.injected` (開発用の障害注入)。
     #[oai(default)]

@@ -273,6 +273,12 @@ impl<H: EventHandler> Consumer<H> {
         self.inner.position.subscribe()
     }
 
+    /// `min_position` を待つ係 ([`PositionWaiter`](super::PositionWaiter))。
+    #[must_use]
+    pub fn waiter(&self) -> super::PositionWaiter {
+        super::PositionWaiter::new(self.subscribe(), self.inner.client.clone())
+    }
+
     /// ハンドラ。
     #[must_use]
     pub fn handler(&self) -> &H {

@@ -17,6 +17,14 @@ pub enum WaitError {
         /// 待った時間。
         timeout: Duration,
     },
+    /// 待つ位置がイベントストアのログの先頭より先 (まだ存在しない位置) だった。待たずに返ります。
+    #[error("位置 {min_position} はまだログにありません (ログの先頭は {head})")]
+    BeyondLog {
+        /// 待とうとした位置。
+        min_position: u64,
+        /// 問い合わせた時点のログの先頭。
+        head: u64,
+    },
     /// 購読者が止まった (送信側がなくなった)。
     #[error("位置 {min_position} を待つ間に購読者が止まりました (現在 {reached})")]
     Stopped {
@@ -72,5 +80,101 @@ pub async fn wait_for_position(
             reached: *rx.borrow(),
             timeout,
         }),
+    }
+}
+
+/// 待ちきれなかった理由を problem+json にします (読み側のすべてのサービスで同じ形)。
+///
+/// - 時間切れ・購読者の停止 → 503 `read_model.not_caught_up` (`min_position` と `reached` つき)
+/// - ログの先頭より先の位置 → 409 `read_model.position_beyond_log` (`min_position` と `head` つき。
+///   要求は正しい形でも、ログの今の状態と食い違う: まだ存在しない位置は読めない)
+#[must_use]
+pub fn wait_problem(err: &WaitError) -> crate::platform::problem::Problem {
+    use crate::platform::problem::Problem;
+    match *err {
+        WaitError::BeyondLog { min_position, head } => Problem::new(
+            poem::http::StatusCode::CONFLICT,
+            POSITION_BEYOND_LOG,
+            err.to_string(),
+        )
+        .with_extension("min_position", min_position)
+        .with_extension("head", head),
+        WaitError::Timeout {
+            min_position,
+            reached,
+            ..
+        }
+        | WaitError::Stopped {
+            min_position,
+            reached,
+        } => Problem::new(
+            poem::http::StatusCode::SERVICE_UNAVAILABLE,
+            NOT_CAUGHT_UP,
+            err.to_string(),
+        )
+        .with_extension("min_position", min_position)
+        .with_extension("reached", reached),
+    }
+}
+
+/// `min_position` がログの先頭より先だったときのコード。
+pub const POSITION_BEYOND_LOG: &str = "read_model.position_beyond_log";
+
+/// 読みモデルが時間内に `min_position` へ届かなかったときのコード。
+pub const NOT_CAUGHT_UP: &str = "read_model.not_caught_up";
+
+/// チェックポイントの `watch` とイベントストアの窓口を組にした「位置を待つ係」。複製して配れます。
+///
+/// [`wait_for_position`] と同じく `min_position` までチェックポイントが進むのを待ちますが、
+/// まだ届いていないときは先にイベントストアのログの先頭を一度だけ問い合わせ、`min_position` が
+/// 先頭より先 (存在しない位置) なら待たずに [`WaitError::BeyondLog`] を返します。これで、
+/// でたらめな `min_position` が読み側を数秒ふさぐことも、503 になることもありません。
+#[derive(Debug, Clone)]
+pub struct PositionWaiter {
+    positions: watch::Receiver<u64>,
+    client: crate::store_client::EventStoreClient,
+}
+
+impl PositionWaiter {
+    /// チェックポイントの `watch` と、先頭を問い合わせるイベントストアの窓口から作ります。
+    #[must_use]
+    pub fn new(
+        positions: watch::Receiver<u64>,
+        client: crate::store_client::EventStoreClient,
+    ) -> Self {
+        Self { positions, client }
+    }
+
+    /// チェックポイントの `watch`。
+    #[must_use]
+    pub fn positions(&self) -> watch::Receiver<u64> {
+        self.positions.clone()
+    }
+
+    /// `min_position` (`None` と 0 は待たない) まで最長 `timeout` 待ちます。
+    ///
+    /// # エラー
+    /// 先頭より先の位置なら [`WaitError::BeyondLog`]、ほかは [`wait_for_position`] と同じ。
+    /// 先頭を問い合わせられないときは、そのまま待ちます (イベントストアが一時的に落ちていても
+    /// 読み側は答えられるように)。
+    pub async fn wait(
+        &self,
+        min_position: Option<u64>,
+        timeout: Duration,
+    ) -> Result<u64, WaitError> {
+        let reached = *self.positions.borrow();
+        let Some(min_position) = min_position.filter(|p| *p > reached) else {
+            return Ok(reached);
+        };
+        match self.client.head().await {
+            Ok(head) if min_position > head => {
+                return Err(WaitError::BeyondLog { min_position, head });
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::debug!(error = %err, "ログの先頭を問い合わせられないので、そのまま待ちます");
+            }
+        }
+        wait_for_position(self.positions.clone(), min_position, timeout).await
     }
 }

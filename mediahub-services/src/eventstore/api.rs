@@ -114,6 +114,7 @@ pub struct SnapshotWriteBody {
     /// 新しいスナップショットの版。
     pub current_snapshot: u64,
     /// 今あるスナップショットの版として期待する値 (`null` は「まだ無い」)。
+    #[oai(nullable)]
     pub expected_snapshot: Option<u64>,
 }
 
@@ -126,6 +127,7 @@ pub struct CommitBody {
     /// 追記するイベント (0〜1000 件。0 件ならスナップショットが必須)。
     pub events: Vec<ApiNewEvent>,
     /// 同じトランザクションで書くスナップショット (省略可)。
+    #[oai(nullable)]
     pub snapshot: Option<SnapshotWriteBody>,
 }
 
@@ -231,7 +233,9 @@ fn check_position(name: &str, value: Option<u64>) -> Result<u64, Problem> {
 fn check_name(name: &str, value: Option<String>) -> Result<Option<String>, Problem> {
     match value {
         Some(v)
-            if v.is_empty() || v.len() > db::MAX_NAME_LEN || v.chars().any(char::is_control) =>
+            if v.is_empty()
+                || v.chars().count() > db::MAX_NAME_LEN
+                || v.chars().any(char::is_control) =>
         {
             Err(invalid_parameter(
                 name,
@@ -459,6 +463,7 @@ impl EventStoreApi {
         _auth: ServiceAuth,
         aggregate_type: Path<String>,
         aggregate_id: Path<String>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         from_version: Query<Option<u64>>,
     ) -> Result<Json<EventList>, Problem> {
         let stream = stream_key(aggregate_type.0, aggregate_id.0)?;
@@ -556,13 +561,27 @@ impl EventStoreApi {
     async fn read_log(
         &self,
         _auth: ServiceAuth,
-        after: Query<Option<u64>>,
-        limit: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))] after: Query<
+            Option<u64>,
+        >,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u64>>,
+        #[oai(validator(
+            min_length = 1,
+            max_length = 256,
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+        ))]
         aggregate_type: Query<Option<String>>,
+        #[oai(validator(
+            min_length = 1,
+            max_length = 256,
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+        ))]
         aggregate_id: Query<Option<String>>,
         correlation_id: Query<Option<Uuid>>,
         user_id: Query<Option<Uuid>>,
-        wait_ms: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "30000")))] wait_ms: Query<
+            Option<u64>,
+        >,
         progress: Query<Option<bool>>,
     ) -> Result<Json<LogPage>, Problem> {
         let (after, filter) = log_query(
@@ -613,12 +632,28 @@ impl EventStoreApi {
     async fn stream_log(
         &self,
         _auth: ServiceAuth,
-        after: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))] after: Query<
+            Option<u64>,
+        >,
+        #[oai(validator(
+            min_length = 1,
+            max_length = 256,
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+        ))]
         aggregate_type: Query<Option<String>>,
+        #[oai(validator(
+            min_length = 1,
+            max_length = 256,
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+        ))]
         aggregate_id: Query<Option<String>>,
         correlation_id: Query<Option<Uuid>>,
         user_id: Query<Option<Uuid>>,
-        #[oai(name = "Last-Event-ID")] last_event_id: Header<Option<u64>>,
+        #[oai(
+            name = "Last-Event-ID",
+            validator(minimum(value = "0"), maximum(value = "1000000000000000"))
+        )]
+        last_event_id: Header<Option<u64>>,
     ) -> Result<EventStream<BoxStream<'static, ApiEnvelope>>, Problem> {
         let after = last_event_id.0.or(after.0);
         let (after, filter) = log_query(

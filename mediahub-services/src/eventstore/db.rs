@@ -49,9 +49,12 @@ pub struct StreamKey {
 }
 
 fn validate_name(what: &str, value: &str) -> Result<(), StoreError> {
-    if value.is_empty() || value.len() > MAX_NAME_LEN || value.chars().any(char::is_control) {
+    if value.is_empty()
+        || value.chars().count() > MAX_NAME_LEN
+        || value.chars().any(char::is_control)
+    {
         return Err(StoreError::InvalidStream(format!(
-            "{what} は 1〜{MAX_NAME_LEN} バイトの、制御文字を含まない文字列にしてください"
+            "{what} は 1〜{MAX_NAME_LEN} 文字の、制御文字を含まない文字列にしてください"
         )));
     }
     Ok(())

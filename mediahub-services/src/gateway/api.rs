@@ -23,6 +23,7 @@ use super::pending::{PendingLogin, PendingLogins};
 use super::users::{Identity, Users};
 use crate::platform::auth::{BearerAuth, JwtKeys};
 use crate::platform::problem::Problem;
+use crate::platform::schema::StrictString;
 
 /// ログイン途中の状態を指すクッキーの名前。
 pub const LOGIN_COOKIE: &str = "mediahub_oauth";
@@ -85,12 +86,12 @@ pub struct ProvidersBody {
     pub dev_login: bool,
 }
 
-/// 開発用ログインの要求。
+/// 開発用ログインの要求 (知らないフィールドは無視します)。
 #[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
 pub struct DevTokenRequest {
     /// ログイン名 (1〜64 文字の英数字・`-`・`_`・`.`、省略時は `dev`)。違う名前は違うユーザーです。
-    pub login: Option<String>,
+    #[oai(nullable, validator(pattern = "^[A-Za-z0-9._-]{1,64}$"))]
+    pub login: Option<StrictString>,
 }
 
 /// 開発用ログインの結果。
@@ -108,6 +109,7 @@ pub struct MeBody {
     /// ユーザー ID。
     pub id: Uuid,
     /// 検証済みのメールアドレス。
+    #[oai(nullable)]
     pub email: Option<String>,
     /// 表示名。
     pub display_name: String,
@@ -225,6 +227,7 @@ impl GatewayApi {
         let login = body
             .0
             .and_then(|b| b.login)
+            .map(StrictString::into_inner)
             .unwrap_or_else(|| DEFAULT_DEV_LOGIN.to_owned());
         if !valid_login(&login) {
             return Err(RequestError::InvalidLogin.into());
@@ -252,7 +255,10 @@ impl GatewayApi {
     /// ランダムな ID を HttpOnly・SameSite=Lax・Path=/auth のクッキーで渡します (有効期間 10 分)。
     /// 無効・未知のプロバイダは 404。
     #[oai(path = "/auth/:provider/login", method = "get", tag = "ApiTags::Auth")]
-    async fn login(&self, provider: Path<String>) -> Result<Redirect, Problem> {
+    async fn login(
+        &self,
+        #[oai(validator(pattern = "^[a-z0-9_-]{1,32}$"))] provider: Path<String>,
+    ) -> Result<Redirect, Problem> {
         let kind = self.provider(&provider.0)?;
         let start = self.state.oauth.authorize(kind)?;
         let id = self.state.pending.insert(PendingLogin {
@@ -279,7 +285,7 @@ impl GatewayApi {
     )]
     async fn callback(
         &self,
-        provider: Path<String>,
+        #[oai(validator(pattern = "^[a-z0-9_-]{1,32}$"))] provider: Path<String>,
         code: Query<Option<String>>,
         state: Query<Option<String>>,
         error: Query<Option<String>>,

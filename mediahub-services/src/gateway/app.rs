@@ -152,7 +152,8 @@ where
 {
     let own_spec = fetch_inner(&inner, "/openapi.json").await?;
     let own_swagger = fetch_inner(&inner, "/swagger/").await?;
-    let document = super::openapi::document(&own_spec).map_err(|e| e.to_string())?;
+    let document = super::openapi::document(&own_spec, super::openapi::upstream_spec)
+        .map_err(|e| e.to_string())?;
     let merged = serde_json::to_string(&document).map_err(|e| e.to_string())?;
     let swagger_html = own_swagger.replace(&own_spec, &merged);
     let endpoint = GatewayEndpoint {

@@ -205,13 +205,51 @@ fn wait_ms(query: Option<&str>) -> u64 {
         .min(MAX_WAIT_MS)
 }
 
-fn correlation_id(headers: &HeaderMap) -> String {
-    headers
-        .get(CORRELATION_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
+/// 文書に載せている要求ヘッダー (上流が値を読むもの)。
+const DOCUMENTED_HEADERS: &[&str] = &[
+    "Idempotency-Key",
+    "X-Correlation-ID",
+    "X-Causation-ID",
+    "X-Fault-Inject",
+];
+
+/// 文書に載せているヘッダーの値が表示できる ASCII でなければ 400 にします。
+///
+/// そうしないと上流 (poem-openapi) は読めない値を「ヘッダー無し」として扱い、壊れた
+/// `Idempotency-Key` が黙って無視されてしまいます。
+fn check_header_text(headers: &HeaderMap) -> Result<(), Problem> {
+    for name in DOCUMENTED_HEADERS {
+        for value in headers.get_all(*name) {
+            if value.to_str().is_err() {
+                return Err(Problem::bad_request(
+                    codes::INVALID_PARAMETER,
+                    format!("{name} は表示できる ASCII 文字だけにしてください"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// 要求の `X-Correlation-ID` (無ければ新しく作る)。
+///
+/// 文書どおり UUID でなければ 400 (`request.invalid_parameter`) で、何も中継しません
+/// (黙って付け替えると、利用者の相関 ID でイベントを追えなくなるため)。
+fn correlation_id(headers: &HeaderMap) -> Result<String, Problem> {
+    let Some(value) = headers.get(CORRELATION_ID_HEADER) else {
+        return Ok(Uuid::new_v4().to_string());
+    };
+    value
+        .to_str()
+        .ok()
         .and_then(|v| Uuid::parse_str(v.trim()).ok())
-        .unwrap_or_else(Uuid::new_v4)
-        .to_string()
+        .map(|id| id.to_string())
+        .ok_or_else(|| {
+            Problem::bad_request(
+                codes::INVALID_PARAMETER,
+                "X-Correlation-ID は UUID にしてください",
+            )
+        })
 }
 
 impl Proxy {
@@ -280,7 +318,8 @@ impl Proxy {
             .extensions()
             .get::<RequestId>()
             .map_or_else(|| Uuid::new_v4().to_string(), |id| id.0.clone());
-        let correlation = correlation_id(req.headers());
+        check_header_text(req.headers())?;
+        let correlation = correlation_id(req.headers())?;
         for (name, value) in [
             (REQUEST_ID_HEADER, request_id.as_str()),
             (CORRELATION_ID_HEADER, correlation.as_str()),
@@ -394,17 +433,21 @@ mod tests {
     }
 
     #[test]
-    fn invalid_or_missing_correlation_id_is_replaced_by_new_uuid() {
+    fn given_correlation_id_is_kept_missing_is_new_uuid_and_non_uuid_is_400() {
         let mut headers = HeaderMap::new();
+        let fresh = correlation_id(&headers).unwrap_or_else(|p| panic!("{p:?}"));
+        assert!(Uuid::parse_str(&fresh).is_ok());
         let given = Uuid::new_v4().to_string();
         headers.insert(
             CORRELATION_ID_HEADER,
             HeaderValue::from_str(&given).unwrap_or_else(|e| panic!("{e}")),
         );
-        assert_eq!(correlation_id(&headers), given);
+        assert_eq!(correlation_id(&headers).ok(), Some(given));
         headers.insert(CORRELATION_ID_HEADER, HeaderValue::from_static("nope"));
-        assert!(Uuid::parse_str(&correlation_id(&headers)).is_ok());
-        assert_ne!(correlation_id(&headers), "nope");
+        let problem = correlation_id(&headers)
+            .err()
+            .unwrap_or_else(|| panic!("nope は拒否されるはず"));
+        assert_eq!(problem.code(), codes::INVALID_PARAMETER);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use poem::Body;
 use poem::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::{Binary, Json, Response};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use uuid::Uuid;
 
@@ -48,8 +49,58 @@ pub enum DeleteResponse {
     Accepted(Json<PositionBody>),
 }
 
-/// ファイルの応答 (本体は流したまま返します)。
-pub type FileResponse = Response<Binary<Body>>;
+/// 返しうるファイルの形式 (OpenAPI 文書の 200 の `content` に並べます)。
+const FILE_CONTENT_TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "video/mp4",
+    "video/webm",
+    "video/quicktime",
+    "application/octet-stream",
+];
+
+/// ファイルの応答 (本体は流したまま返します)。`Content-Type` は中身の形式です。
+///
+/// poem-openapi の `Binary` は 1 つの形式 (`application/octet-stream`) しか文書に書けないので、
+/// 返しうる形式をすべて文書に載せるために [`ApiResponse`] を手で実装します。
+pub struct FileResponse(Response<Binary<Body>>);
+
+impl std::fmt::Debug for FileResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileResponse").finish_non_exhaustive()
+    }
+}
+
+impl poem::IntoResponse for FileResponse {
+    fn into_response(self) -> poem::Response {
+        self.0.into_response()
+    }
+}
+
+impl ApiResponse for FileResponse {
+    fn meta() -> MetaResponses {
+        let schema = <Binary<Body> as poem_openapi::payload::Payload>::schema_ref();
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "ファイルの中身 (`Content-Type` は中身の形式)",
+                status: Some(200),
+                status_range: None,
+                content: FILE_CONTENT_TYPES
+                    .iter()
+                    .map(|content_type| MetaMediaType {
+                        content_type,
+                        schema: schema.clone(),
+                    })
+                    .collect(),
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
 
 /// 誰として操作するかを決めます (ユーザーが決まらなければ 403 `media.user_required`)。
 ///
@@ -137,9 +188,11 @@ async fn stream_file(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
         Err(e) => return Err(storage_problem(&e)),
     };
-    Ok(Response::new(Binary(Body::from_async_read(file)))
-        .header(CONTENT_TYPE, content_type)
-        .header(CACHE_CONTROL, FILE_CACHE_CONTROL))
+    Ok(FileResponse(
+        Response::new(Binary(Body::from_async_read(file)))
+            .header(CONTENT_TYPE, content_type)
+            .header(CACHE_CONTROL, FILE_CACHE_CONTROL),
+    ))
 }
 
 #[OpenApi]

@@ -191,7 +191,10 @@ impl InternalApi {
         #[oai(name = "X-User-ID")]
         x_user_id: Header<Option<String>>,
         /// 冪等性キー (情報のみ。Saga は `{saga_id}:{step}` を送ります)。
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
         idempotency_key: Header<Option<String>>,
         body: Json<ProcessRequest>,
     ) -> Result<Json<ProcessResult>, Problem> {
@@ -233,7 +236,10 @@ impl InternalApi {
         #[oai(name = "X-User-ID")]
         x_user_id: Header<Option<String>>,
         /// 冪等性キー (情報のみ)。
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
         idempotency_key: Header<Option<String>>,
         _body: Json<DeleteUploadedFileRequest>,
     ) -> Result<Json<PositionBody>, Problem> {
@@ -280,7 +286,10 @@ impl InternalApi {
         #[oai(name = "X-User-ID")]
         x_user_id: Header<Option<String>>,
         /// 冪等性キー (情報のみ)。
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
         idempotency_key: Header<Option<String>>,
         body: Json<InvalidateRequest>,
     ) -> Result<Json<PositionBody>, Problem> {

@@ -133,7 +133,10 @@ impl UploadApi {
         #[oai(name = "X-Causation-ID")]
         causation_id: Header<Option<Uuid>>,
         /// 障害注入 (`process` / `album` / `notification`)。障害注入が有効なときだけ使われます。
-        #[oai(name = "X-Fault-Inject")]
+        #[oai(
+            name = "X-Fault-Inject",
+            validator(pattern = "^(process|album|notification)$")
+        )]
         fault_inject: Header<Option<String>>,
         form: UploadForm,
     ) -> Result<UploadResponse, Problem> {

@@ -19,7 +19,7 @@ use super::history::{self, MediaHistory};
 use super::projection::MediaProjection;
 use super::search::match_expression;
 use super::view::{MediaPage, MediaView};
-use crate::consumer::{Consumer, wait_for_position};
+use crate::consumer::Consumer;
 use crate::platform::auth::{BearerAuth, ServiceAuth, acting_user};
 use crate::platform::problem::Problem;
 use crate::store_client::EventStoreClient;
@@ -45,13 +45,11 @@ pub struct QueryState {
 impl QueryState {
     /// チェックポイントが `min_position` に届くまで (最長 `read_wait`) 待ちます。
     async fn wait_for(&self, min_position: Option<u64>) -> Result<(), QueryError> {
-        match min_position {
-            None | Some(0) => Ok(()),
-            Some(min) => {
-                wait_for_position(self.consumer.subscribe(), min, self.read_wait).await?;
-                Ok(())
-            }
-        }
+        self.consumer
+            .waiter()
+            .wait(min_position, self.read_wait)
+            .await?;
+        Ok(())
     }
 }
 
@@ -164,11 +162,16 @@ impl MediaQueryApi {
         &self,
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
-        limit: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u64>>,
+        #[oai(validator(
+            pattern = "^(3[0-9]){1,19}3a(3[0-9]|6[1-6]){8}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){12}$"
+        ))]
         cursor: Query<Option<String>>,
-        kind: Query<Option<String>>,
+        #[oai(validator(pattern = "^(image|video)$"))] kind: Query<Option<String>>,
+        #[oai(validator(pattern = "^(uploaded|processed|failed|deleted|invalidated)$"))]
         status: Query<Option<String>>,
         q: Query<Option<String>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         min_position: Query<Option<u64>>,
     ) -> Result<Json<MediaPage>, Problem> {
         let owner = reader(&auth, x_user_id.0.as_deref())?;
@@ -209,6 +212,7 @@ impl MediaQueryApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         min_position: Query<Option<u64>>,
     ) -> Result<Json<MediaView>, Problem> {
         let owner = reader(&auth, x_user_id.0.as_deref())?;
@@ -234,9 +238,13 @@ impl MediaQueryApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
-        #[oai(name = "min_position")] _min_position: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
+        min_position: Query<Option<u64>>,
     ) -> Result<Json<MediaHistory>, Problem> {
         let owner = reader(&auth, x_user_id.0.as_deref())?;
+        // 履歴はイベントストアから直接読むので常に最新ですが、`min_position` の意味
+        // (ログにまだ無い位置は 409) はほかの読み取りと揃えます。
+        self.state.wait_for(min_position.0).await?;
         let media_id = MediaId::from_uuid(id.0);
         let events = self
             .state

@@ -31,6 +31,9 @@ pub enum QueryError {
         /// 何が悪いか。
         detail: String,
     },
+    /// `min_position` がログの先頭より先 (存在しない位置) だった。
+    #[error("{0}")]
+    BeyondLog(WaitError),
     /// 読みモデルが時間内に追いつかなかった。
     #[error("読みモデルが位置 {min_position} に追いついていません (現在 {reached})")]
     NotCaughtUp {
@@ -85,6 +88,7 @@ impl From<WaitError> for QueryError {
                 min_position,
                 reached,
             },
+            WaitError::BeyondLog { .. } => Self::BeyondLog(err),
         }
     }
 }
@@ -105,6 +109,7 @@ impl From<QueryError> for Problem {
             QueryError::InvalidParameter { .. } => {
                 Problem::bad_request(common_codes::INVALID_PARAMETER, err.to_string())
             }
+            QueryError::BeyondLog(wait) => crate::consumer::wait_problem(wait),
             QueryError::NotCaughtUp {
                 min_position,
                 reached,

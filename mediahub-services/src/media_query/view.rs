@@ -25,20 +25,26 @@ pub struct MediaView {
     /// `uploaded` / `processed` / `failed` / `deleted` / `invalidated`。
     pub status: String,
     /// 幅 (ピクセル、処理済みのときだけ)。
+    #[oai(nullable)]
     pub width: Option<u32>,
     /// 高さ (ピクセル、処理済みのときだけ)。
+    #[oai(nullable)]
     pub height: Option<u32>,
     /// 動画の長さ (ミリ秒、処理済みの動画のときだけ)。
+    #[oai(nullable)]
     pub duration_ms: Option<u64>,
     /// サムネイルの URL (`/api/v1/media/{id}/thumbnail`、処理済みになってから)。
+    #[oai(nullable)]
     pub thumbnail_url: Option<String>,
     /// 失敗・無効化の理由。
+    #[oai(nullable)]
     pub failure_reason: Option<String>,
     /// 最後に反映したイベントの版 (集約内の連番)。
     pub version: u64,
     /// 最後に反映したイベントのグローバル位置。
     pub position: u64,
     /// アップロードの相関 ID (一つのアップロードに属するすべてのイベントで共通)。
+    #[oai(nullable)]
     pub correlation_id: Option<Uuid>,
     /// アップロードの時刻 (`MediaUploaded` の保存時刻)。
     pub created_at: DateTime<Utc>,
@@ -58,5 +64,6 @@ pub struct MediaPage {
     /// メディア (新しいアップロードから順)。
     pub items: Vec<MediaView>,
     /// 次のページのカーソル (最後のページなら `null`)。
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }

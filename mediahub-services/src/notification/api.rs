@@ -132,7 +132,8 @@ impl NotificationApi {
         &self,
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
-        limit: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         min_position: Query<Option<u64>>,
     ) -> Result<Json<NotificationList>, Problem> {
         let user = acting(&auth, &x_user_id)?;
@@ -151,7 +152,8 @@ impl NotificationApi {
         &self,
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
-        limit: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         min_position: Query<Option<u64>>,
     ) -> Result<Json<UnreadNotifications>, Problem> {
         let user = acting(&auth, &x_user_id)?;
@@ -175,7 +177,11 @@ impl NotificationApi {
         id: Path<Uuid>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
+        idempotency_key: Header<Option<String>>,
     ) -> Result<Json<PositionBody>, Problem> {
         let (user, metadata) = command_context(
             &auth,
@@ -204,10 +210,15 @@ impl NotificationApi {
         &self,
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         min_position: Query<Option<u64>>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
+        idempotency_key: Header<Option<String>>,
     ) -> Result<Json<ReadAllBody>, Problem> {
         let (user, metadata) = command_context(
             &auth,
@@ -240,7 +251,11 @@ impl NotificationApi {
         &self,
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
-        #[oai(name = "Last-Event-ID")] last_event_id: Header<Option<u64>>,
+        #[oai(
+            name = "Last-Event-ID",
+            validator(minimum(value = "0"), maximum(value = "1000000000000000"))
+        )]
+        last_event_id: Header<Option<u64>>,
     ) -> Result<EventStream<futures::stream::BoxStream<'static, NotificationView>>, Problem> {
         let user = acting(&auth, &x_user_id)?;
         let after = match last_event_id.0 {

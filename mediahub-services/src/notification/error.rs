@@ -101,6 +101,9 @@ impl From<ApiError> for Problem {
         let detail = err.to_string();
         match err {
             ApiError::Command(command) => command_problem(&command),
+            ApiError::NotCaughtUp(wait @ WaitError::BeyondLog { .. }) => {
+                crate::consumer::wait_problem(&wait)
+            }
             ApiError::NotCaughtUp(
                 WaitError::Timeout {
                     min_position,

@@ -35,8 +35,10 @@ pub struct SendNotificationBody {
     /// 本文 (空白だけは不可)。
     pub message: String,
     /// 関係するメディア。
+    #[oai(nullable)]
     pub media_id: Option<Uuid>,
     /// 送らせた Saga。
+    #[oai(nullable)]
     pub saga_id: Option<Uuid>,
     /// `true` なら何も書かずに 503 `fault.injected` で失敗します (開発用の障害注入)。
     #[oai(default)]
@@ -86,7 +88,11 @@ impl InternalApi {
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
+        )]
+        idempotency_key: Header<Option<String>>,
         body: Json<SendNotificationBody>,
     ) -> Result<Json<PositionBody>, Problem> {
         let body = body.0;

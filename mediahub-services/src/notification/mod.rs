@@ -81,6 +81,13 @@ pub const SERVICE_INFO: ServiceInfo = ServiceInfo {
                   Saga が通知を送り、読みモデルを作り直す内部 API (サービス用トークン) です。",
 };
 
+/// このサービスの OpenAPI 文書 (JSON)。状態を作らずに API の型から組み立てます
+/// (`/openapi.json` が返すものと同じ。ゲートウェイが公開の契約をまとめるのに使います)。
+#[must_use]
+pub fn openapi_spec() -> String {
+    server::openapi_spec::<(NotificationApi, InternalApi)>(&SERVICE_INFO)
+}
+
 /// 通知サービスの起動・停止のエラー。
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {

@@ -13,7 +13,7 @@ use super::db;
 use super::error::ApiError;
 use super::projection::NotificationProjection;
 use super::view::{ApiNotificationKind, NotificationView};
-use crate::consumer::{Consumer, RebuildProgress, wait_for_position};
+use crate::consumer::{Consumer, RebuildProgress};
 use crate::platform::server::Shutdown;
 
 /// 通知を送るコマンドの中身 (内部 API の本体から作ります)。
@@ -100,9 +100,10 @@ impl NotificationState {
     /// # エラー
     /// 時間内に届かなければ [`ApiError::NotCaughtUp`]。
     pub async fn caught_up(&self, min_position: Option<u64>) -> Result<(), ApiError> {
-        if let Some(min_position) = min_position.filter(|p| *p > 0) {
-            wait_for_position(self.positions(), min_position, self.read_wait).await?;
-        }
+        self.consumer
+            .waiter()
+            .wait(min_position, self.read_wait)
+            .await?;
         Ok(())
     }
 

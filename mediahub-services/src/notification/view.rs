@@ -66,14 +66,17 @@ pub struct NotificationView {
     /// 本文。
     pub message: String,
     /// 関係するメディア。
+    #[oai(nullable)]
     pub media_id: Option<Uuid>,
     /// 送らせた Saga。
+    #[oai(nullable)]
     pub saga_id: Option<Uuid>,
     /// 既読か。
     pub read: bool,
     /// 送られた時刻 (`NotificationSent` の保存時刻)。
     pub created_at: DateTime<Utc>,
     /// 既読になった時刻 (`NotificationRead` の保存時刻)。
+    #[oai(nullable)]
     pub read_at: Option<DateTime<Utc>>,
     /// `NotificationSent` のグローバル位置 (並び順と SSE の `id:`。既読にしても変わりません)。
     pub position: u64,

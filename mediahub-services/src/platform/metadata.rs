@@ -70,7 +70,7 @@ pub fn request_metadata(
     metadata.user_id = user;
     if let Some(key) = idempotency_key {
         if key.is_empty()
-            || key.len() > MAX_IDEMPOTENCY_KEY_LEN
+            || key.chars().count() > MAX_IDEMPOTENCY_KEY_LEN
             || key.chars().any(char::is_control)
         {
             return Err(MetadataError::InvalidIdempotencyKey);

@@ -392,8 +392,10 @@ pub struct ProblemSchema {
     /// 機械が読むための安定したエラーコード (例: `eventstore.version_conflict`)。
     pub code: String,
     /// 問題が起きたリクエストのパス。
+    #[oai(nullable)]
     pub instance: Option<String>,
     /// (`eventstore.version_conflict` のみ) ストリームの現在の版。
+    #[oai(nullable)]
     pub current_version: Option<u64>,
 }
 

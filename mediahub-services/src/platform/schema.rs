@@ -24,10 +24,13 @@ use uuid::Uuid;
 #[oai(rename = "EventMetadata")]
 pub struct EventMetadataSchema {
     /// 一つの利用者操作に属するすべてのイベントで共通の ID。
+    #[oai(nullable)]
     pub correlation_id: Option<Uuid>,
     /// このイベントを直接引き起こしたイベントまたはコマンドの ID。
+    #[oai(nullable)]
     pub causation_id: Option<Uuid>,
     /// 操作したユーザーの ID。
+    #[oai(nullable)]
     pub user_id: Option<Uuid>,
 }
 
@@ -44,6 +47,7 @@ pub struct NewEventSchema {
     /// イベント本体 (任意の JSON)。
     pub data: Value,
     /// メタデータ (省略可)。
+    #[oai(nullable)]
     pub metadata: Option<EventMetadataSchema>,
 }
 
@@ -143,3 +147,72 @@ serde_backed_type!(
     NewEvent,
     NewEventSchema
 );
+
+/// JSON の本体で **文字列だけ** を受け付ける文字列 (文書では `type: string`)。
+///
+/// poem-openapi の `String` は JSON の数や真偽値も文字列に変えて受け付けるので、文書
+/// (`type: string`) より緩くなります。要求本体の文字列フィールドにはこの型を使い、`5` や
+/// `false` は 400 にします。バリデーター (`pattern`、`max_length` など) は中の `String` に効きます。
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StrictString(pub String);
+
+impl StrictString {
+    /// 中の文字列を取り出します。
+    #[must_use]
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl std::ops::Deref for StrictString {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Type for StrictString {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = String;
+
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        "string".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        String::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl ParseFromJSON for StrictString {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(text) => Ok(Self(text)),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for StrictString {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}

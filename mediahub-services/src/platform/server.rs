@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::platform::auth::JwtKeys;
+use crate::platform::openapi::{AllowOn405, AllowedMethods, SpecOnly, finish_spec};
 use crate::platform::problem::{Problem, ProblemMiddleware, codes};
 use crate::platform::telemetry::RequestIdMiddleware;
 
@@ -292,17 +293,53 @@ where
     };
     let service = OpenApiService::new((health, api), info.title, env!("CARGO_PKG_VERSION"))
         .description(info.description);
-    let spec = service.spec_endpoint();
-    let swagger = service.swagger_ui();
+    let raw = service.spec();
+    let finished = finish_spec(&raw);
+    let allowed = serde_json::from_str(&finished)
+        .map(|spec| AllowedMethods::from_spec(&spec))
+        .unwrap_or_default();
+    let swagger_html = service.swagger_ui_html().replace(&raw, &finished);
+    let spec_json = Arc::new(finished);
+    let swagger_html = Arc::new(swagger_html);
     Route::new()
-        .at("/openapi.json", spec)
-        .nest("/swagger", swagger)
+        .at(
+            "/openapi.json",
+            poem::get(poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(spec_json.as_str().to_owned())
+            })),
+        )
+        .nest(
+            "/swagger",
+            poem::get(poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("text/html; charset=utf-8")
+                    .body(swagger_html.as_str().to_owned())
+            })),
+        )
         .nest("/", service)
         .with(BodyLimit::new(body_limit))
         .data(keys)
         .with(ProblemMiddleware)
+        .with(AllowOn405::new(allowed))
         .with(RequestIdMiddleware)
         .map_to_response()
+}
+
+/// API 型 `T` を [`build_app`] に渡したときと同じ OpenAPI 文書 (JSON) を、状態を作らずに返します。
+///
+/// `/health` と `/ready` も含みます。ゲートウェイが上流の文書を集めるのと、文書の書き出しに使います。
+#[must_use]
+pub fn openapi_spec<T: OpenApi>(info: &ServiceInfo) -> String {
+    let spec = OpenApiService::new(
+        SpecOnly::<(HealthApi, T)>::new(),
+        info.title,
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(info.description)
+    .spec();
+    finish_spec(&spec)
 }
 
 /// アドレスを束縛します。ポート 0 なら空いているポートが選ばれます。

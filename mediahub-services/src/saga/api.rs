@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::db::{self, StepRow};
 use super::error::ApiError;
 use super::projection::SagaView;
-use crate::consumer::{Consumer, wait_for_position};
+use crate::consumer::Consumer;
 use crate::platform::auth::{BearerAuth, ServiceAuth, acting_user};
 use crate::platform::problem::{Problem, codes};
 use crate::platform::schema::ApiEnvelope;
@@ -79,16 +79,19 @@ pub struct SagaSummary {
     /// 状態: `running`・`compensating`・`completed`・`compensated`・`failed`。
     pub status: String,
     /// 実行中のステップ (終端なら `null`)。
+    #[oai(nullable)]
     pub current_step: Option<String>,
     /// 最後に始めた試行の番号。
     pub attempt: u32,
     /// 相関 ID (アップロード 1 回に共通)。
+    #[oai(nullable)]
     pub correlation_id: Option<String>,
     /// 開始時刻 (RFC 3339)。
     pub created_at: String,
     /// 最終更新時刻 (RFC 3339)。
     pub updated_at: String,
     /// 補償・失敗の理由。
+    #[oai(nullable)]
     pub failure_reason: Option<String>,
 }
 
@@ -102,6 +105,7 @@ pub struct SagaStepView {
     /// 結果: `started`・`retrying`・`succeeded`・`failed`・`compensation_started`。
     pub outcome: String,
     /// 理由 (失敗と補償開始のとき)。
+    #[oai(nullable)]
     pub reason: Option<String>,
     /// 時刻 (RFC 3339)。
     pub at: String,
@@ -163,15 +167,12 @@ impl SagaApi {
         min_position: Option<u64>,
     ) -> Result<UserId, Problem> {
         let user = acting_user(&auth.0, x_user_id)?.ok_or(ApiError::UserRequired)?;
-        if let Some(min_position) = min_position.filter(|p| *p > 0) {
-            wait_for_position(
-                self.state.view.subscribe(),
-                min_position,
-                self.state.read_wait,
-            )
+        self.state
+            .view
+            .waiter()
+            .wait(min_position, self.state.read_wait)
             .await
             .map_err(ApiError::from)?;
-        }
         Ok(user)
     }
 }
@@ -187,7 +188,8 @@ impl SagaApi {
         &self,
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         min_position: Query<Option<u64>>,
     ) -> Result<Json<SagaList>, Problem> {
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
@@ -213,6 +215,7 @@ impl SagaApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         min_position: Query<Option<u64>>,
     ) -> Result<Json<SagaDetail>, Problem> {
         let user = self

@@ -30,6 +30,9 @@ pub enum ApiError {
         /// 時間切れの時点のチェックポイント。
         reached: u64,
     },
+    /// `min_position` がログの先頭より先 (存在しない位置) だった。
+    #[error("{0}")]
+    BeyondLog(WaitError),
     /// 誰として読むのかが決まらない。
     #[error("ユーザーとして呼び出してください (サービス用トークンなら X-User-ID が必要です)")]
     UserRequired,
@@ -59,6 +62,7 @@ impl From<WaitError> for ApiError {
                 min_position,
                 reached,
             },
+            WaitError::BeyondLog { .. } => Self::BeyondLog(err),
         }
     }
 }
@@ -77,6 +81,7 @@ impl From<ApiError> for Problem {
             )
             .with_extension("min_position", *min_position)
             .with_extension("reached", *reached),
+            ApiError::BeyondLog(wait) => crate::consumer::wait_problem(wait),
             ApiError::UserRequired => Problem::forbidden(codes::USER_REQUIRED, err.to_string()),
             ApiError::Store(_) => {
                 tracing::warn!(error = %err, "イベントストアを読めません");

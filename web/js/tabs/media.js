@@ -261,7 +261,7 @@ export function createMediaTab({ panel, signal, thumbs }) {
     card.dataset.mediaId = String(m.id);
     card.dataset.status = String(m.status ?? "");
     card.classList.toggle("is-selected", selected?.id === m.id);
-    const signature = JSON.stringify([m.status, m.filename, m.size_bytes, m.kind, document.documentElement.lang, selected?.id === m.id]);
+    const signature = JSON.stringify([m.status, m.filename, m.size, m.kind, document.documentElement.lang, selected?.id === m.id]);
     if (card.dataset.signature === signature) {
       setThumb(card, m);
       return;
@@ -284,7 +284,7 @@ export function createMediaTab({ panel, signal, thumbs }) {
         { class: "media-card__meta" },
         statusBadge(m.status),
         h("span", { text: t(`kind.${m.kind}`, {}, m.kind ?? "") }),
-        h("span", { text: formatBytes(m.size_bytes) }),
+        h("span", { text: formatBytes(m.size) }),
       ),
     );
     replaceChildren(card, button);
@@ -450,10 +450,11 @@ export function createMediaTab({ panel, signal, thumbs }) {
         prop(t("media.id"), idCode(m.id)),
         prop(t("media.contentType"), m.content_type),
         prop(t("media.kind"), t(`kind.${m.kind}`, {}, m.kind ?? "—")),
-        prop(t("media.size"), formatBytes(m.size_bytes)),
+        prop(t("media.size"), h("span", { "data-testid": "media-size", text: formatBytes(m.size) })),
         prop(t("media.dimensions"), m.width && m.height ? `${m.width} × ${m.height}` : "—"),
         m.kind === "video" ? prop(t("media.duration"), formatDuration(m.duration_ms)) : null,
         prop(t("media.createdAt"), formatTime(m.created_at)),
+        m.failure_reason ? prop(t("media.failureReason"), h("span", { class: "failure-reason", "data-testid": "media-failure-reason", text: m.failure_reason })) : null,
         m.sha256 ? prop("SHA-256", h("code", { class: "id", title: m.sha256, text: `${String(m.sha256).slice(0, 16)}…` })) : null,
       ),
       historyView(),
@@ -603,7 +604,7 @@ export function createMediaTab({ panel, signal, thumbs }) {
           null,
           h("h4", { text: t("history.event", { type: entry.event_type, position: entry.position ?? "—" }) }),
           h("p", { class: "hint", text: formatTime(entry.created_at) }),
-          jsonView(entry.data),
+          jsonView(entry.event, { testid: "history-event" }),
         ),
         h(
           "div",

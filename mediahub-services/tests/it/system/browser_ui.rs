@@ -39,6 +39,35 @@ async fn dev_login_then_jpeg_upload_completes_and_corrupt_jpeg_is_compensated_in
         .screenshot("02-media-processed-with-thumbnail")
         .await;
 
+    // 詳細: API の `size` (10,043 バイト) がそのまま表示され、履歴 (`versions`) の
+    // スライダーが MediaUploaded と MediaProcessed の 2 版を持ち、最新の版のイベント本体が見える
+    browser.click("[data-testid='media-card']").await;
+    let size = browser.wait_for("[data-testid='media-size']").await;
+    assert_eq!(
+        size.text().await.unwrap_or_else(|e| panic!("{e}")),
+        "9.8 KB"
+    );
+    let slider = browser
+        .wait_for("[data-testid='history-slider'][max='1']")
+        .await;
+    assert_eq!(
+        slider
+            .attr("aria-valuetext")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .as_deref(),
+        Some("v2 MediaProcessed")
+    );
+    let event = browser.wait_for("[data-testid='history-event']").await;
+    let event_text = event.text().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        event_text.contains("\"width\": 640") && event_text.contains("\"height\": 427"),
+        "MediaProcessed の本体が表示されていない: {event_text}"
+    );
+    browser
+        .screenshot("02b-media-detail-size-and-history")
+        .await;
+
     // Saga タブ: completed とタイムライン
     browser.click("[data-testid='tab-sagas']").await;
     browser
