@@ -123,12 +123,18 @@ pub const POSITION_BEYOND_LOG: &str = "read_model.position_beyond_log";
 /// 読みモデルが時間内に `min_position` へ届かなかったときのコード。
 pub const NOT_CAUGHT_UP: &str = "read_model.not_caught_up";
 
+/// ログの先頭よりこれだけ先までの位置は「すぐ書かれるはず」として待ちます
+/// (例: アップロードの位置 + 1 = Saga の最初のイベント)。それより先は待たずに 409 です。
+pub const NEAR_FUTURE: u64 = 1000;
+
 /// チェックポイントの `watch` とイベントストアの窓口を組にした「位置を待つ係」。複製して配れます。
 ///
 /// [`wait_for_position`] と同じく `min_position` までチェックポイントが進むのを待ちますが、
-/// まだ届いていないときは先にイベントストアのログの先頭を一度だけ問い合わせ、`min_position` が
-/// 先頭より先 (存在しない位置) なら待たずに [`WaitError::BeyondLog`] を返します。これで、
-/// でたらめな `min_position` が読み側を数秒ふさぐことも、503 になることもありません。
+/// まだ届いていないときは先にイベントストアのログの先頭を問い合わせ、`min_position` が先頭より
+/// [`NEAR_FUTURE`] を超えて先なら待たずに [`WaitError::BeyondLog`] を返します。近い未来の位置
+/// (これから書かれるイベント) は待ち、時間切れの時点でもログがそこまで伸びていなければ
+/// [`WaitError::BeyondLog`] (409)、伸びているのに読みモデルが遅れているときだけ
+/// [`WaitError::Timeout`] (503) です。でたらめな `min_position` は 5xx になりません。
 #[derive(Debug, Clone)]
 pub struct PositionWaiter {
     positions: watch::Receiver<u64>,
@@ -166,15 +172,30 @@ impl PositionWaiter {
         let Some(min_position) = min_position.filter(|p| *p > reached) else {
             return Ok(reached);
         };
-        match self.client.head().await {
-            Ok(head) if min_position > head => {
+        if let Some(head) = self.head().await {
+            if min_position > head.saturating_add(NEAR_FUTURE) {
                 return Err(WaitError::BeyondLog { min_position, head });
             }
-            Ok(_) => {}
+        }
+        match wait_for_position(self.positions.clone(), min_position, timeout).await {
+            Err(WaitError::Timeout { .. }) => match self.head().await {
+                // 待つ間にもログがその位置まで伸びなかった: まだ存在しない位置 (409)。
+                Some(head) if min_position > head => {
+                    Err(WaitError::BeyondLog { min_position, head })
+                }
+                _ => wait_for_position(self.positions.clone(), min_position, Duration::ZERO).await,
+            },
+            other => other,
+        }
+    }
+
+    async fn head(&self) -> Option<u64> {
+        match self.client.head().await {
+            Ok(head) => Some(head),
             Err(err) => {
                 tracing::debug!(error = %err, "ログの先頭を問い合わせられないので、そのまま待ちます");
+                None
             }
         }
-        wait_for_position(self.positions.clone(), min_position, timeout).await
     }
 }

@@ -86,8 +86,9 @@ pub struct ProvidersBody {
     pub dev_login: bool,
 }
 
-/// 開発用ログインの要求 (知らないフィールドは無視します)。
+/// 開発用ログインの要求。
 #[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
 pub struct DevTokenRequest {
     /// ログイン名 (1〜64 文字の英数字・`-`・`_`・`.`、省略時は `dev`)。違う名前は違うユーザーです。
     #[oai(nullable, validator(pattern = "^[A-Za-z0-9._-]{1,64}$"))]

@@ -69,6 +69,7 @@ pub const CLOSED_SCHEMAS: &[&str] = &[
     "AddMediaBody",
     "DefaultAlbumMediaBody",
     "SendNotificationBody",
+    "DevTokenRequest",
 ];
 
 /// poem-openapi が作った文書 (JSON) を仕上げます: [`CLOSED_SCHEMAS`] に

@@ -273,11 +273,11 @@ async fn upload_with_service_token_and_x_user_id_is_owned_by_that_user_and_witho
 }
 
 #[tokio::test]
-async fn fault_injection_disabled_ignores_x_fault_inject_header() {
+async fn fault_injection_disabled_ignores_valid_x_fault_inject_process_header() {
     let service = Service::start().await;
     let (_, caller) = service.new_user();
     let form = png_form();
-    let (status, body) = upload_form(&caller, form, &[("X-Fault-Inject", "bogus")]).await;
+    let (status, body) = upload_form(&caller, form, &[("X-Fault-Inject", "process")]).await;
     assert_eq!(status, 202, "{body}");
     let events = service
         .events(body["media_id"].as_str().unwrap_or_default())
@@ -315,7 +315,7 @@ async fn fault_injection_enabled_with_invalid_x_fault_inject_returns_400_and_sto
     let (_, caller) = service.new_user();
     let form = png_form();
     let response = upload_form(&caller, form, &[("X-Fault-Inject", "explode")]).await;
-    assert_rejected(&service, response, (400, "media.invalid_fault_inject")).await;
+    assert_rejected(&service, response, (400, "request.invalid_parameter")).await;
 }
 
 #[tokio::test]

@@ -89,7 +89,7 @@ async fn detail_with_min_position_of_the_command_returns_the_new_state_immediate
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn min_position_far_ahead_answers_503_not_caught_up_within_the_200ms_bound() {
+async fn min_position_1000_ahead_waits_the_200ms_bound_then_answers_409_position_beyond_log() {
     let env = Env::start_with_read_wait(Duration::from_millis(200)).await;
     let owner = UserId::new_random();
     let (media, position) = env.upload(owner, "x.jpg", JPEG).await;
@@ -103,10 +103,10 @@ async fn min_position_far_ahead_answers_503_not_caught_up_within_the_200ms_bound
         let started = Instant::now();
         let (status, body) = caller.get(&path).await;
         let took = started.elapsed();
-        assert_eq!(status, 503, "{body}");
-        assert_eq!(body["code"], "read_model.not_caught_up");
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["code"], "read_model.position_beyond_log");
         assert_eq!(body["min_position"].as_u64(), Some(position + 1000));
-        assert_eq!(body["reached"].as_u64(), Some(position));
+        assert_eq!(body["head"].as_u64(), Some(position));
         assert!(took >= Duration::from_millis(200), "{took:?}");
         assert!(took < Duration::from_secs(3), "{took:?}");
     }

@@ -94,7 +94,7 @@ async fn list_with_min_position_of_just_sent_notification_includes_it_without_re
 }
 
 #[tokio::test]
-async fn list_with_min_position_beyond_the_log_returns_503_not_caught_up_with_reached() {
+async fn list_with_min_position_1000_beyond_the_log_returns_409_position_beyond_log_with_head() {
     let service = Service::start_with(|c| c.read_wait(Duration::from_millis(50))).await;
     let user = UserId::new_random();
     let (_, position) = service.send(user, "x").await;
@@ -103,10 +103,10 @@ async fn list_with_min_position_beyond_the_log_returns_503_not_caught_up_with_re
         .user(user)
         .get(&format!("/api/v1/notifications?min_position={target}"))
         .await;
-    assert_eq!(status, 503, "{problem}");
-    assert_eq!(problem["code"], "read_model.not_caught_up");
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["code"], "read_model.position_beyond_log");
     assert_eq!(problem["min_position"], target);
-    assert!(problem["reached"].as_u64().unwrap_or(u64::MAX) < target);
+    assert_eq!(problem["head"], position);
     service.stop().await;
 }
 

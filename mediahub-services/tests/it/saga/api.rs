@@ -103,7 +103,7 @@ async fn user_token_on_rebuild_is_403_and_missing_token_is_401() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn limit_0_or_101_and_non_uuid_id_are_400_and_unreached_min_position_is_503() {
+async fn limit_0_or_101_and_non_uuid_id_are_400_and_min_position_far_beyond_the_log_is_409() {
     let harness = Harness::start(patient_policy(), &unreachable_url()).await;
     let user = harness.user(UserId::new_random());
     for limit in [0, 101] {
@@ -116,10 +116,10 @@ async fn limit_0_or_101_and_non_uuid_id_are_400_and_unreached_min_position_is_50
     assert_eq!(body["code"], "request.invalid_path");
 
     let (status, body) = user.get("/api/v1/sagas?min_position=1000000").await;
-    assert_eq!(status, 503);
-    assert_eq!(body["code"], "read_model.not_caught_up");
+    assert_eq!(status, 409);
+    assert_eq!(body["code"], "read_model.position_beyond_log");
     assert_eq!(body["min_position"], 1_000_000);
-    assert!(body["reached"].is_u64());
+    assert!(body["head"].is_u64());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
