@@ -23,8 +23,9 @@ use super::model::{
 use super::projection::AlbumProjection;
 use crate::consumer::{Consumer, PositionWaiter};
 use crate::platform::auth::{BearerAuth, acting_user};
-use crate::platform::metadata::request_metadata;
+use crate::platform::metadata::{IdempotencyKey, request_metadata};
 use crate::platform::problem::Problem;
+use crate::platform::schema::LogPosition;
 
 /// 公開 API と内部 API が共有する状態。
 #[derive(Debug)]
@@ -149,12 +150,12 @@ impl CommandHeaders {
     pub(crate) fn new(
         correlation_id: Header<Option<Uuid>>,
         causation_id: Header<Option<Uuid>>,
-        idempotency_key: Header<Option<String>>,
+        idempotency_key: Header<Option<IdempotencyKey>>,
     ) -> Self {
         Self {
             correlation_id: correlation_id.0,
             causation_id: causation_id.0,
-            idempotency_key: idempotency_key.0,
+            idempotency_key: idempotency_key.0.map(IdempotencyKey::into_inner),
         }
     }
 
@@ -189,11 +190,10 @@ impl AlbumApi {
         &self,
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<AlbumList>, Problem> {
         let user = user_of(&auth, x_user_id.0.as_deref())?;
-        self.state.caught_up(min_position.0).await?;
+        self.state.caught_up(min_position.0.map(u64::from)).await?;
         let items = db::list_albums(&self.state.pool, user)
             .await
             .map_err(db_problem)?;
@@ -210,11 +210,7 @@ impl AlbumApi {
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
         body: Json<CreateAlbumBody>,
     ) -> Result<CreateAlbumResponse, Problem> {
         let (user, metadata) = CommandHeaders::new(correlation_id, causation_id, idempotency_key)
@@ -240,11 +236,10 @@ impl AlbumApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<AlbumView>, Problem> {
         let user = user_of(&auth, x_user_id.0.as_deref())?;
-        self.state.caught_up(min_position.0).await?;
+        self.state.caught_up(min_position.0.map(u64::from)).await?;
         Ok(Json(self.owned(user, AlbumId::from_uuid(id.0)).await?))
     }
 
@@ -258,11 +253,7 @@ impl AlbumApi {
         id: Path<Uuid>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
         body: Json<RenameAlbumBody>,
     ) -> Result<Json<CommandResult>, Problem> {
         let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
@@ -285,11 +276,7 @@ impl AlbumApi {
         id: Path<Uuid>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
     ) -> Result<Json<CommandResult>, Problem> {
         let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
         self.command(headers, &auth, x_user_id, id.0, |user| {
@@ -305,11 +292,10 @@ impl AlbumApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<AlbumMediaList>, Problem> {
         let user = user_of(&auth, x_user_id.0.as_deref())?;
-        self.state.caught_up(min_position.0).await?;
+        self.state.caught_up(min_position.0.map(u64::from)).await?;
         let album = AlbumId::from_uuid(id.0);
         self.owned(user, album).await?;
         let items = db::album_media(&self.state.pool, album)
@@ -331,18 +317,13 @@ impl AlbumApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
         body: Json<AddMediaBody>,
     ) -> Result<Json<CommandResult>, Problem> {
-        self.state.caught_up(min_position.0).await?;
+        self.state.caught_up(min_position.0.map(u64::from)).await?;
         let media_id = MediaId::from_uuid(body.0.media_id);
         let media_owner = db::media_ownership(&self.state.pool, media_id)
             .await
@@ -376,11 +357,7 @@ impl AlbumApi {
         media_id: Path<Uuid>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
     ) -> Result<Json<CommandResult>, Problem> {
         let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
         self.command(headers, &auth, x_user_id, id.0, |user| {

@@ -4,7 +4,6 @@ use cqrs_es::AggregateError;
 use mediahub_core::album::AlbumError as AlbumRuleError;
 use poem::http::StatusCode;
 
-use crate::consumer::WaitError;
 use crate::platform::problem::Problem;
 
 /// album サービス固有の、安定したエラーコード。
@@ -26,7 +25,7 @@ pub mod codes {
     /// 開発用の障害注入で失敗させた (503)。
     pub const FAULT_INJECTED: &str = "fault.injected";
     /// 読みモデルが `min_position` に時間内に届かなかった (503)。本体に `min_position` と `reached`。
-    pub const NOT_CAUGHT_UP: &str = "read_model.not_caught_up";
+    pub const NOT_CAUGHT_UP: &str = crate::consumer::NOT_CAUGHT_UP;
     /// 誰として操作するかが決まらない (サービス用トークンで `X-User-ID` が無い) (403)。
     pub const USER_REQUIRED: &str = "auth.user_required";
     /// `Idempotency-Key` ヘッダーが長すぎるか制御文字を含む (400)。
@@ -73,10 +72,7 @@ pub fn command_problem(err: &AggregateError<AlbumRuleError>) -> Problem {
 }
 
 /// `min_position` を待ちきれなかったことを problem にします (読み側で共通の形)。
-#[must_use]
-pub fn wait_problem(err: &WaitError) -> Problem {
-    crate::consumer::wait_problem(err)
-}
+pub use crate::consumer::wait_problem;
 
 /// 障害注入の 503。
 #[must_use]
@@ -105,6 +101,7 @@ pub fn album_not_found() -> Problem {
 
 #[cfg(test)]
 mod tests {
+    use crate::consumer::WaitError;
     use std::time::Duration;
 
     use super::*;

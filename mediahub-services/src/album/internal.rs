@@ -18,6 +18,7 @@ use super::error;
 use super::model::{DefaultAlbumMediaBody, DefaultAlbumMediaResult, RebuildResult};
 use crate::consumer::ConsumerError;
 use crate::platform::auth::ServiceAuth;
+use crate::platform::metadata::IdempotencyKey;
 use crate::platform::problem::Problem;
 
 /// 内部 API。
@@ -70,11 +71,7 @@ impl InternalApi {
         _auth: ServiceAuth,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
         body: Json<DefaultAlbumMediaBody>,
     ) -> Result<Json<DefaultAlbumMediaResult>, Problem> {
         let body = body.0;

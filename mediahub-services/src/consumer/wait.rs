@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
+use poem::http::StatusCode;
 use tokio::sync::watch;
+
+use crate::platform::problem::Problem;
+use crate::store_client::EventStoreClient;
 
 /// [`wait_for_position`] が位置に届く前に終わった理由。
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -89,16 +93,13 @@ pub async fn wait_for_position(
 /// - ログの先頭より先の位置 → 409 `read_model.position_beyond_log` (`min_position` と `head` つき。
 ///   要求は正しい形でも、ログの今の状態と食い違う: まだ存在しない位置は読めない)
 #[must_use]
-pub fn wait_problem(err: &WaitError) -> crate::platform::problem::Problem {
-    use crate::platform::problem::Problem;
+pub fn wait_problem(err: &WaitError) -> Problem {
     match *err {
-        WaitError::BeyondLog { min_position, head } => Problem::new(
-            poem::http::StatusCode::CONFLICT,
-            POSITION_BEYOND_LOG,
-            err.to_string(),
-        )
-        .with_extension("min_position", min_position)
-        .with_extension("head", head),
+        WaitError::BeyondLog { min_position, head } => {
+            Problem::new(StatusCode::CONFLICT, POSITION_BEYOND_LOG, err.to_string())
+                .with_extension("min_position", min_position)
+                .with_extension("head", head)
+        }
         WaitError::Timeout {
             min_position,
             reached,
@@ -108,7 +109,7 @@ pub fn wait_problem(err: &WaitError) -> crate::platform::problem::Problem {
             min_position,
             reached,
         } => Problem::new(
-            poem::http::StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE,
             NOT_CAUGHT_UP,
             err.to_string(),
         )
@@ -138,23 +139,14 @@ pub const NEAR_FUTURE: u64 = 1000;
 #[derive(Debug, Clone)]
 pub struct PositionWaiter {
     positions: watch::Receiver<u64>,
-    client: crate::store_client::EventStoreClient,
+    client: EventStoreClient,
 }
 
 impl PositionWaiter {
     /// チェックポイントの `watch` と、先頭を問い合わせるイベントストアの窓口から作ります。
     #[must_use]
-    pub fn new(
-        positions: watch::Receiver<u64>,
-        client: crate::store_client::EventStoreClient,
-    ) -> Self {
+    pub fn new(positions: watch::Receiver<u64>, client: EventStoreClient) -> Self {
         Self { positions, client }
-    }
-
-    /// チェックポイントの `watch`。
-    #[must_use]
-    pub fn positions(&self) -> watch::Receiver<u64> {
-        self.positions.clone()
     }
 
     /// `min_position` (`None` と 0 は待たない) まで最長 `timeout` 待ちます。
@@ -178,12 +170,12 @@ impl PositionWaiter {
             }
         }
         match wait_for_position(self.positions.clone(), min_position, timeout).await {
-            Err(WaitError::Timeout { .. }) => match self.head().await {
+            Err(timeout @ WaitError::Timeout { .. }) => match self.head().await {
                 // 待つ間にもログがその位置まで伸びなかった: まだ存在しない位置 (409)。
                 Some(head) if min_position > head => {
                     Err(WaitError::BeyondLog { min_position, head })
                 }
-                _ => wait_for_position(self.positions.clone(), min_position, Duration::ZERO).await,
+                _ => Err(timeout),
             },
             other => other,
         }

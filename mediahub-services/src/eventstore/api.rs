@@ -26,6 +26,7 @@ use super::error::StoreError;
 use super::writer::{self, AppendOutcome, AppendRequest, SnapshotWrite, WriterHandle};
 use crate::platform::auth::ServiceAuth;
 use crate::platform::problem::{Problem, codes};
+use crate::platform::schema::LogPosition;
 use crate::platform::schema::{ApiEnvelope, ApiNewEvent};
 use crate::platform::server::Shutdown;
 
@@ -222,14 +223,6 @@ fn invalid_parameter(name: &str, detail: &str) -> Problem {
     Problem::bad_request(codes::INVALID_PARAMETER, format!("{name}: {detail}"))
 }
 
-fn check_position(name: &str, value: Option<u64>) -> Result<u64, Problem> {
-    let value = value.unwrap_or(0);
-    if db::to_db_int(value).is_err() {
-        return Err(invalid_parameter(name, "値が大きすぎます"));
-    }
-    Ok(value)
-}
-
 fn check_name(name: &str, value: Option<String>) -> Result<Option<String>, Problem> {
     match value {
         Some(v)
@@ -248,13 +241,14 @@ fn check_name(name: &str, value: Option<String>) -> Result<Option<String>, Probl
 
 /// グローバルログのクエリ (フィルターと開始位置) を検査済みの形にします。
 fn log_query(
-    after: Option<u64>,
+    after: Option<LogPosition>,
     aggregate_type: Option<String>,
     aggregate_id: Option<String>,
     correlation_id: Option<Uuid>,
     user_id: Option<Uuid>,
 ) -> Result<(u64, LogFilter), Problem> {
-    let after = check_position("after", after)?;
+    // 範囲 (0〜MAX_LOG_POSITION、SQLite の整数に収まる) は LogPosition が読むときに確かめ済み。
+    let after = after.map_or(0, u64::from);
     let filter = LogFilter {
         aggregate_type: check_name("aggregate_type", aggregate_type)?,
         aggregate_id: check_name("aggregate_id", aggregate_id)?,
@@ -463,11 +457,10 @@ impl EventStoreApi {
         _auth: ServiceAuth,
         aggregate_type: Path<String>,
         aggregate_id: Path<String>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        from_version: Query<Option<u64>>,
+        from_version: Query<Option<LogPosition>>,
     ) -> Result<Json<EventList>, Problem> {
         let stream = stream_key(aggregate_type.0, aggregate_id.0)?;
-        let from_version = check_position("from_version", from_version.0)?;
+        let from_version = from_version.0.map_or(0, u64::from);
         let events = db::read_stream(&self.state.reader, &stream, from_version).await?;
         Ok(Json(EventList {
             events: events.into_iter().map(ApiEnvelope).collect(),
@@ -561,9 +554,7 @@ impl EventStoreApi {
     async fn read_log(
         &self,
         _auth: ServiceAuth,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))] after: Query<
-            Option<u64>,
-        >,
+        after: Query<Option<LogPosition>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u64>>,
         #[oai(validator(
             min_length = 1,
@@ -632,9 +623,7 @@ impl EventStoreApi {
     async fn stream_log(
         &self,
         _auth: ServiceAuth,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))] after: Query<
-            Option<u64>,
-        >,
+        after: Query<Option<LogPosition>>,
         #[oai(validator(
             min_length = 1,
             max_length = 256,
@@ -649,11 +638,7 @@ impl EventStoreApi {
         aggregate_id: Query<Option<String>>,
         correlation_id: Query<Option<Uuid>>,
         user_id: Query<Option<Uuid>>,
-        #[oai(
-            name = "Last-Event-ID",
-            validator(minimum(value = "0"), maximum(value = "1000000000000000"))
-        )]
-        last_event_id: Header<Option<u64>>,
+        #[oai(name = "Last-Event-ID")] last_event_id: Header<Option<LogPosition>>,
     ) -> Result<EventStream<BoxStream<'static, ApiEnvelope>>, Problem> {
         let after = last_event_id.0.or(after.0);
         let (after, filter) = log_query(

@@ -9,8 +9,6 @@
 //!    経路表に一致すれば上流へ中継 ([`Proxy`])、パスだけ一致すれば 405 →
 //!    それ以外はゲートウェイ自身のエンドポイント (無ければ 404)
 
-use std::sync::Arc;
-
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
@@ -18,6 +16,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
 use super::error::codes as gateway_codes;
 use super::proxy::{CORRELATION_ID_HEADER, Proxy};
 use super::routes::{self, Lookup};
+use crate::platform::openapi::DocumentPages;
 use crate::platform::problem::{Problem, ProblemMiddleware, codes};
 use crate::platform::telemetry::{REQUEST_ID_HEADER, RequestId, RequestIdMiddleware};
 
@@ -52,8 +51,7 @@ pub fn cors(origins: &[String]) -> Cors {
 pub struct GatewayEndpoint<E> {
     proxy: Proxy,
     inner: E,
-    openapi_json: Arc<String>,
-    swagger_html: Arc<String>,
+    pages: DocumentPages,
 }
 
 fn method_not_allowed(pattern: &str) -> Response {
@@ -76,14 +74,10 @@ impl<E: Endpoint> Endpoint for GatewayEndpoint<E> {
         routes::check_path(req.uri().path()).map_err(Problem::from)?;
         let path = req.uri().path();
         if req.method() == Method::GET && path == "/openapi.json" {
-            return Ok(Response::builder()
-                .content_type("application/json; charset=utf-8")
-                .body(self.openapi_json.as_str().to_owned()));
+            return Ok(self.pages.json_response());
         }
         if req.method() == Method::GET && (path == "/swagger" || path == "/swagger/") {
-            return Ok(Response::builder()
-                .content_type("text/html; charset=utf-8")
-                .body(self.swagger_html.as_str().to_owned()));
+            return Ok(self.pages.swagger_response());
         }
         match routes::lookup(req.method(), path) {
             Lookup::Found(rule) => Ok(self.proxy.forward(rule, req).await?),
@@ -155,12 +149,10 @@ where
     let document = super::openapi::document(&own_spec, super::openapi::upstream_spec)
         .map_err(|e| e.to_string())?;
     let merged = serde_json::to_string(&document).map_err(|e| e.to_string())?;
-    let swagger_html = own_swagger.replace(&own_spec, &merged);
     let endpoint = GatewayEndpoint {
         proxy,
         inner,
-        openapi_json: Arc::new(merged),
-        swagger_html: Arc::new(swagger_html),
+        pages: DocumentPages::new(merged, &own_swagger, &own_spec),
     };
     Ok(endpoint
         .with(cors(origins))

@@ -18,7 +18,7 @@ use super::error::{codes, not_found, storage_problem};
 use super::processing::{self, ProcessError};
 use super::{MediaCommandState, SharedState};
 use crate::platform::auth::{ServiceAuth, acting_user};
-use crate::platform::metadata::request_metadata;
+use crate::platform::metadata::{IdempotencyKey, request_metadata};
 use crate::platform::problem::Problem;
 
 /// 障害注入で処理を失敗させたときの理由。
@@ -191,18 +191,15 @@ impl InternalApi {
         #[oai(name = "X-User-ID")]
         x_user_id: Header<Option<String>>,
         /// 冪等性キー (情報のみ。Saga は `{saga_id}:{step}` を送ります)。
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<IdempotencyKey>>,
         body: Json<ProcessRequest>,
     ) -> Result<Json<ProcessResult>, Problem> {
         let metadata = event_metadata(
             &auth,
             [correlation_id.0, causation_id.0],
             x_user_id.0.as_deref(),
-            idempotency_key.0.as_deref(),
+            idempotency_key.0.as_ref().map(IdempotencyKey::as_str),
         )?;
         let result = process_media(
             &self.state,
@@ -236,18 +233,15 @@ impl InternalApi {
         #[oai(name = "X-User-ID")]
         x_user_id: Header<Option<String>>,
         /// 冪等性キー (情報のみ)。
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<IdempotencyKey>>,
         _body: Json<DeleteUploadedFileRequest>,
     ) -> Result<Json<PositionBody>, Problem> {
         let metadata = event_metadata(
             &auth,
             [correlation_id.0, causation_id.0],
             x_user_id.0.as_deref(),
-            idempotency_key.0.as_deref(),
+            idempotency_key.0.as_ref().map(IdempotencyKey::as_str),
         )?;
         let id = MediaId::from(id.0);
         let loaded = existing(&self.state, id).await?;
@@ -286,18 +280,15 @@ impl InternalApi {
         #[oai(name = "X-User-ID")]
         x_user_id: Header<Option<String>>,
         /// 冪等性キー (情報のみ)。
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<IdempotencyKey>>,
         body: Json<InvalidateRequest>,
     ) -> Result<Json<PositionBody>, Problem> {
         let metadata = event_metadata(
             &auth,
             [correlation_id.0, causation_id.0],
             x_user_id.0.as_deref(),
-            idempotency_key.0.as_deref(),
+            idempotency_key.0.as_ref().map(IdempotencyKey::as_str),
         )?;
         let command = MediaCommand::Invalidate {
             reason: body.0.reason,

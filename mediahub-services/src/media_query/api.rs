@@ -22,6 +22,7 @@ use super::view::{MediaPage, MediaView};
 use crate::consumer::Consumer;
 use crate::platform::auth::{BearerAuth, ServiceAuth, acting_user};
 use crate::platform::problem::Problem;
+use crate::platform::schema::LogPosition;
 use crate::store_client::EventStoreClient;
 
 /// 一覧の既定の件数。
@@ -171,8 +172,7 @@ impl MediaQueryApi {
         #[oai(validator(pattern = "^(uploaded|processed|failed|deleted|invalidated)$"))]
         status: Query<Option<String>>,
         q: Query<Option<String>>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<MediaPage>, Problem> {
         let owner = reader(&auth, x_user_id.0.as_deref())?;
         let filter = ListFilter {
@@ -194,7 +194,7 @@ impl MediaQueryApi {
             Some(Some(expression)) => Some(expression),
             None => None,
         };
-        self.state.wait_for(min_position.0).await?;
+        self.state.wait_for(min_position.0.map(u64::from)).await?;
         let (items, next) =
             db::list(&self.state.pool, owner, &ListFilter { matching, ..filter }).await?;
         Ok(Json(MediaPage {
@@ -212,11 +212,10 @@ impl MediaQueryApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<MediaView>, Problem> {
         let owner = reader(&auth, x_user_id.0.as_deref())?;
-        self.state.wait_for(min_position.0).await?;
+        self.state.wait_for(min_position.0.map(u64::from)).await?;
         let view = db::get(&self.state.pool, owner, MediaId::from_uuid(id.0))
             .await?
             .ok_or(QueryError::NotFound)?;
@@ -238,13 +237,12 @@ impl MediaQueryApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<MediaHistory>, Problem> {
         let owner = reader(&auth, x_user_id.0.as_deref())?;
         // 履歴はイベントストアから直接読むので常に最新ですが、`min_position` の意味
         // (ログにまだ無い位置は 409) はほかの読み取りと揃えます。
-        self.state.wait_for(min_position.0).await?;
+        self.state.wait_for(min_position.0.map(u64::from)).await?;
         let media_id = MediaId::from_uuid(id.0);
         let events = self
             .state

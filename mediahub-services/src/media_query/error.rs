@@ -12,7 +12,7 @@ pub mod codes {
     pub const MEDIA_NOT_FOUND: &str = "media.not_found";
     /// 読みモデルが時間内に `min_position` まで進まなかった (503)。
     /// 本体に `min_position` と `reached` が入ります。
-    pub const NOT_CAUGHT_UP: &str = "read_model.not_caught_up";
+    pub const NOT_CAUGHT_UP: &str = crate::consumer::NOT_CAUGHT_UP;
     /// 誰として読むのかが決まらない (サービス用トークンで `X-User-ID` が無い) (403)。
     pub const USER_REQUIRED: &str = "auth.user_required";
 }
@@ -31,17 +31,9 @@ pub enum QueryError {
         /// 何が悪いか。
         detail: String,
     },
-    /// `min_position` がログの先頭より先 (存在しない位置) だった。
-    #[error("{0}")]
-    BeyondLog(WaitError),
-    /// 読みモデルが時間内に追いつかなかった。
-    #[error("読みモデルが位置 {min_position} に追いついていません (現在 {reached})")]
-    NotCaughtUp {
-        /// 待った位置。
-        min_position: u64,
-        /// 時間切れの時点のチェックポイント。
-        reached: u64,
-    },
+    /// `min_position` まで待ちきれなかった (時間切れ、またはログにまだ無い位置)。
+    #[error(transparent)]
+    NotCaughtUp(#[from] WaitError),
     /// 誰として読むのかが決まらない。
     #[error("ユーザーとして呼んでください (サービス用トークンなら X-User-ID が必要です)")]
     UserRequired,
@@ -73,26 +65,6 @@ impl QueryError {
     }
 }
 
-impl From<WaitError> for QueryError {
-    fn from(err: WaitError) -> Self {
-        match err {
-            WaitError::Timeout {
-                min_position,
-                reached,
-                ..
-            }
-            | WaitError::Stopped {
-                min_position,
-                reached,
-            } => Self::NotCaughtUp {
-                min_position,
-                reached,
-            },
-            WaitError::BeyondLog { .. } => Self::BeyondLog(err),
-        }
-    }
-}
-
 fn store_problem(err: &QueryError) -> Problem {
     tracing::warn!(error = %err, "イベントストアを読めません");
     Problem::new(
@@ -109,17 +81,7 @@ impl From<QueryError> for Problem {
             QueryError::InvalidParameter { .. } => {
                 Problem::bad_request(common_codes::INVALID_PARAMETER, err.to_string())
             }
-            QueryError::BeyondLog(wait) => crate::consumer::wait_problem(wait),
-            QueryError::NotCaughtUp {
-                min_position,
-                reached,
-            } => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                codes::NOT_CAUGHT_UP,
-                err.to_string(),
-            )
-            .with_extension("min_position", *min_position)
-            .with_extension("reached", *reached),
+            QueryError::NotCaughtUp(wait) => crate::consumer::wait_problem(wait),
             QueryError::UserRequired => Problem::forbidden(codes::USER_REQUIRED, err.to_string()),
             QueryError::Store(_) | QueryError::Rebuild(ConsumerError::Store(_)) => {
                 store_problem(&err)

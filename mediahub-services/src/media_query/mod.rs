@@ -79,10 +79,10 @@ pub const SERVICE_INFO: ServiceInfo = ServiceInfo {
                   自分のメディアだけが見えます。min_position で read-your-writes を待てます。",
 };
 
-/// このサービスの OpenAPI 文書 (JSON)。状態を作らずに API の型から組み立てます
+/// このサービスの OpenAPI 文書。状態を作らずに API の型から組み立てます
 /// (`/openapi.json` が返すものと同じ。ゲートウェイが公開の契約をまとめるのに使います)。
 #[must_use]
-pub fn openapi_spec() -> String {
+pub fn openapi_spec() -> serde_json::Value {
     server::openapi_spec::<MediaQueryApi>(&SERVICE_INFO)
 }
 

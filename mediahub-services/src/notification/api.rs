@@ -19,8 +19,9 @@ use super::state::NotificationState;
 use super::stream;
 use super::view::NotificationView;
 use crate::platform::auth::{BearerAuth, acting_user};
-use crate::platform::metadata::request_metadata;
+use crate::platform::metadata::{IdempotencyKey, request_metadata};
 use crate::platform::problem::Problem;
+use crate::platform::schema::LogPosition;
 
 /// 一覧の既定の件数。
 pub const DEFAULT_LIMIT: u64 = 20;
@@ -94,13 +95,13 @@ fn command_context(
     x_user_id: &Header<Option<String>>,
     correlation_id: Header<Option<Uuid>>,
     causation_id: Header<Option<Uuid>>,
-    idempotency_key: Header<Option<String>>,
+    idempotency_key: Header<Option<IdempotencyKey>>,
 ) -> Result<(UserId, EventMetadata), ApiError> {
     let user = acting(auth, x_user_id)?;
     let metadata = request_metadata(
         correlation_id.0,
         causation_id.0,
-        idempotency_key.0,
+        idempotency_key.0.map(IdempotencyKey::into_inner),
         Some(user),
     )?;
     Ok((user, metadata))
@@ -133,12 +134,14 @@ impl NotificationApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u64>>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<NotificationList>, Problem> {
         let user = acting(&auth, &x_user_id)?;
         let limit = check_limit(limit.0)?;
-        let items = self.state.list(user, limit, min_position.0).await?;
+        let items = self
+            .state
+            .list(user, limit, min_position.0.map(u64::from))
+            .await?;
         Ok(Json(NotificationList { items }))
     }
 
@@ -153,12 +156,14 @@ impl NotificationApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u64>>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<UnreadNotifications>, Problem> {
         let user = acting(&auth, &x_user_id)?;
         let limit = check_limit(limit.0)?;
-        let (count, items) = self.state.unread(user, limit, min_position.0).await?;
+        let (count, items) = self
+            .state
+            .unread(user, limit, min_position.0.map(u64::from))
+            .await?;
         Ok(Json(UnreadNotifications { count, items }))
     }
 
@@ -177,11 +182,7 @@ impl NotificationApi {
         id: Path<Uuid>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
     ) -> Result<Json<PositionBody>, Problem> {
         let (user, metadata) = command_context(
             &auth,
@@ -210,15 +211,10 @@ impl NotificationApi {
         &self,
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
     ) -> Result<Json<ReadAllBody>, Problem> {
         let (user, metadata) = command_context(
             &auth,
@@ -229,7 +225,7 @@ impl NotificationApi {
         )?;
         let outcome = self
             .state
-            .mark_all_read(user, &metadata, min_position.0)
+            .mark_all_read(user, &metadata, min_position.0.map(u64::from))
             .await?;
         Ok(Json(ReadAllBody {
             position: outcome.position,
@@ -251,15 +247,11 @@ impl NotificationApi {
         &self,
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
-        #[oai(
-            name = "Last-Event-ID",
-            validator(minimum(value = "0"), maximum(value = "1000000000000000"))
-        )]
-        last_event_id: Header<Option<u64>>,
+        #[oai(name = "Last-Event-ID")] last_event_id: Header<Option<LogPosition>>,
     ) -> Result<EventStream<futures::stream::BoxStream<'static, NotificationView>>, Problem> {
         let user = acting(&auth, &x_user_id)?;
         let after = match last_event_id.0 {
-            Some(after) => after,
+            Some(after) => after.into(),
             None => self.state.latest_sent(user).await?,
         };
         let live = stream::live(Arc::clone(&self.state), user, after);

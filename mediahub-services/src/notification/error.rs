@@ -19,7 +19,7 @@ pub mod codes {
     pub const FAULT_INJECTED: &str = "fault.injected";
     /// `min_position` まで読みモデルが時間内に追いつかなかった (503)。
     /// 拡張メンバー `min_position` と `reached` が付きます。
-    pub const READ_MODEL_NOT_CAUGHT_UP: &str = "read_model.not_caught_up";
+    pub const READ_MODEL_NOT_CAUGHT_UP: &str = crate::consumer::NOT_CAUGHT_UP;
     /// 同じ通知への同時更新が再試行の上限まで衝突し続けた (503、再試行してよい)。
     pub const BUSY: &str = "notification.busy";
     /// サービス用トークンに `X-User-ID` が無く、誰として操作するか決まらない (403)。
@@ -101,26 +101,7 @@ impl From<ApiError> for Problem {
         let detail = err.to_string();
         match err {
             ApiError::Command(command) => command_problem(&command),
-            ApiError::NotCaughtUp(wait @ WaitError::BeyondLog { .. }) => {
-                crate::consumer::wait_problem(&wait)
-            }
-            ApiError::NotCaughtUp(
-                WaitError::Timeout {
-                    min_position,
-                    reached,
-                    ..
-                }
-                | WaitError::Stopped {
-                    min_position,
-                    reached,
-                },
-            ) => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                codes::READ_MODEL_NOT_CAUGHT_UP,
-                detail,
-            )
-            .with_extension("min_position", min_position)
-            .with_extension("reached", reached),
+            ApiError::NotCaughtUp(wait) => crate::consumer::wait_problem(&wait),
             ApiError::FaultInjected => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 codes::FAULT_INJECTED,

@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::state::{NotificationState, SendNotification};
 use super::view::ApiNotificationKind;
 use crate::platform::auth::{ServiceAuth, acting_user};
-use crate::platform::metadata::request_metadata;
+use crate::platform::metadata::{IdempotencyKey, request_metadata};
 use crate::platform::problem::Problem;
 
 #[derive(Debug, Tags)]
@@ -88,11 +88,7 @@ impl InternalApi {
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 200, pattern = r"^[\x20-\x7E]+$")
-        )]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
         body: Json<SendNotificationBody>,
     ) -> Result<Json<PositionBody>, Problem> {
         let body = body.0;
@@ -100,7 +96,12 @@ impl InternalApi {
             return Err(ApiError::FaultInjected.into());
         }
         let user = acting_user(&auth.0, x_user_id.0.as_deref()).map_err(ApiError::from)?;
-        let metadata = request_metadata(correlation_id.0, causation_id.0, idempotency_key.0, user)?;
+        let metadata = request_metadata(
+            correlation_id.0,
+            causation_id.0,
+            idempotency_key.0.map(IdempotencyKey::into_inner),
+            user,
+        )?;
         let request = SendNotification {
             notification_id: NotificationId::from_uuid(body.notification_id),
             user_id: UserId::from_uuid(body.user_id),

@@ -12,25 +12,31 @@
 //! 冪等性そのものはドメインのコマンドが保証します (同じ依頼を 2 回受けても状態は 1 回しか
 //! 変わりません)。`Idempotency-Key` は記録して、ログを読む人が再試行を見分けられるようにするだけです。
 
+use std::borrow::Cow;
+
 use mediahub_core::envelope::EventMetadata;
 use mediahub_core::ids::{CorrelationId, UserId};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, Type};
 use uuid::Uuid;
 
 use super::problem::Problem;
 
 /// `Idempotency-Key` を残すメタデータのキー。
 pub const IDEMPOTENCY_KEY_METADATA_KEY: &str = "idempotency_key";
-/// `Idempotency-Key` の最大のバイト数。
+/// `Idempotency-Key` の最大の文字数。
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
+/// `Idempotency-Key` に使える文字 (表示できる ASCII と空白) の正規表現 (OpenAPI 文書の `pattern`)。
+pub const IDEMPOTENCY_KEY_PATTERN: &str = r"^[\x20-\x7E]+$";
 /// `Idempotency-Key` が不正なときの problem の `code`。
 pub const INVALID_IDEMPOTENCY_KEY: &str = "request.invalid_idempotency_key";
 
 /// ヘッダーからメタデータを作れないときのエラー。
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataError {
-    /// `Idempotency-Key` が空・長すぎる・制御文字を含む。
+    /// `Idempotency-Key` が空・長すぎる・表示できる ASCII 以外を含む。
     #[error(
-        "Idempotency-Key は 1〜{MAX_IDEMPOTENCY_KEY_LEN} バイトの、制御文字を含まない値にしてください"
+        "Idempotency-Key は 1〜{MAX_IDEMPOTENCY_KEY_LEN} 文字の、表示できる ASCII (空白を含む) にしてください"
     )]
     InvalidIdempotencyKey,
 }
@@ -69,17 +75,81 @@ pub fn request_metadata(
     metadata.causation_id = causation_id;
     metadata.user_id = user;
     if let Some(key) = idempotency_key {
-        if key.is_empty()
-            || key.chars().count() > MAX_IDEMPOTENCY_KEY_LEN
-            || key.chars().any(char::is_control)
-        {
-            return Err(MetadataError::InvalidIdempotencyKey);
-        }
+        check_idempotency_key(&key)?;
         metadata
             .extra
             .insert(IDEMPOTENCY_KEY_METADATA_KEY.to_owned(), key);
     }
     Ok(metadata)
+}
+
+/// `Idempotency-Key` の規則 (1〜[`MAX_IDEMPOTENCY_KEY_LEN`] 文字、[`IDEMPOTENCY_KEY_PATTERN`])。
+///
+/// # エラー
+/// 規則に合わなければ [`MetadataError::InvalidIdempotencyKey`]。
+pub fn check_idempotency_key(key: &str) -> Result<(), MetadataError> {
+    let printable = key.bytes().all(|b| (0x20..=0x7E).contains(&b));
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN || !printable {
+        return Err(MetadataError::InvalidIdempotencyKey);
+    }
+    Ok(())
+}
+
+/// 要求の `Idempotency-Key` ヘッダー。読むときに [`check_idempotency_key`] の規則を確かめ、
+/// 文書にも同じ規則 (`minLength`・`maxLength`・`pattern`) を載せます。
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// 中の文字列。
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// 中の文字列を取り出します。
+    #[must_use]
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl Type for IdempotencyKey {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = Self;
+
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            min_length: Some(1),
+            max_length: Some(MAX_IDEMPOTENCY_KEY_LEN),
+            pattern: Some(IDEMPOTENCY_KEY_PATTERN.to_owned()),
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromParameter for IdempotencyKey {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        check_idempotency_key(value).map_err(ParseError::custom)?;
+        Ok(Self(value.to_owned()))
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, Middleware, Request, Response};
@@ -56,7 +57,7 @@ impl<T: OpenApi> OpenApi for SpecOnly<T> {
 
 /// 知らないフィールドを拒む (`#[oai(deny_unknown_fields)]`) 要求本体のスキーマ名。
 ///
-/// poem-openapi はこの指定を文書に書かないので、[`finish_spec`] が `additionalProperties: false`
+/// poem-openapi はこの指定を文書に書かないので、[`close_schemas`] が `additionalProperties: false`
 /// を足して、文書とサーバーの振る舞いを一致させます。`deny_unknown_fields` を付けた型を足したら
 /// ここにも足してください (テスト `closed_schemas_match_deny_unknown_fields_in_source` が確かめます)。
 pub const CLOSED_SCHEMAS: &[&str] = &[
@@ -72,13 +73,8 @@ pub const CLOSED_SCHEMAS: &[&str] = &[
     "DevTokenRequest",
 ];
 
-/// poem-openapi が作った文書 (JSON) を仕上げます: [`CLOSED_SCHEMAS`] に
-/// `additionalProperties: false` を足します。JSON として読めなければそのまま返します。
-#[must_use]
-pub fn finish_spec(spec: &str) -> String {
-    let Ok(mut doc) = serde_json::from_str::<Value>(spec) else {
-        return spec.to_owned();
-    };
+/// 文書 `doc` の [`CLOSED_SCHEMAS`] に `additionalProperties: false` を足します。
+pub fn close_schemas(doc: &mut Value) {
     if let Some(schemas) = doc
         .get_mut("components")
         .and_then(|c| c.get_mut("schemas"))
@@ -90,7 +86,41 @@ pub fn finish_spec(spec: &str) -> String {
             }
         }
     }
-    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_owned())
+}
+
+/// 1 つの OpenAPI 文書の 2 つの顔: `/openapi.json` の JSON と、それを埋め込んだ Swagger UI の HTML。
+#[derive(Debug, Clone)]
+pub struct DocumentPages {
+    json: Arc<str>,
+    swagger_html: Arc<str>,
+}
+
+impl DocumentPages {
+    /// 文書 `json` から作ります。`swagger_html` は poem-openapi が文書 `embedded` を埋め込んで
+    /// 作った Swagger UI の HTML で、埋め込まれた文書を `json` に差し替えます。
+    #[must_use]
+    pub fn new(json: String, swagger_html: &str, embedded: &str) -> Self {
+        Self {
+            swagger_html: swagger_html.replace(embedded, &json).into(),
+            json: json.into(),
+        }
+    }
+
+    /// `/openapi.json` の応答。
+    #[must_use]
+    pub fn json_response(&self) -> Response {
+        Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(self.json.to_string())
+    }
+
+    /// `/swagger` の応答。
+    #[must_use]
+    pub fn swagger_response(&self) -> Response {
+        Response::builder()
+            .content_type("text/html; charset=utf-8")
+            .body(self.swagger_html.to_string())
+    }
 }
 
 /// 文書の `paths` から作った「パスのパターン → 受け付けるメソッド」の表。
@@ -168,7 +198,7 @@ fn join_methods(methods: &BTreeSet<String>) -> String {
 /// 405 の応答に `Allow` ヘッダーを付けるミドルウェア (すでに付いていれば変えません)。
 #[derive(Debug, Clone)]
 pub struct AllowOn405 {
-    table: std::sync::Arc<AllowedMethods>,
+    table: Arc<AllowedMethods>,
 }
 
 impl AllowOn405 {
@@ -176,7 +206,7 @@ impl AllowOn405 {
     #[must_use]
     pub fn new(table: AllowedMethods) -> Self {
         Self {
-            table: std::sync::Arc::new(table),
+            table: Arc::new(table),
         }
     }
 }
@@ -187,7 +217,7 @@ impl<E: Endpoint<Output = Response>> Middleware<E> for AllowOn405 {
     fn transform(&self, ep: E) -> Self::Output {
         AllowOn405Endpoint {
             inner: ep,
-            table: std::sync::Arc::clone(&self.table),
+            table: Arc::clone(&self.table),
         }
     }
 }
@@ -196,7 +226,7 @@ impl<E: Endpoint<Output = Response>> Middleware<E> for AllowOn405 {
 #[derive(Debug)]
 pub struct AllowOn405Endpoint<E> {
     inner: E,
-    table: std::sync::Arc<AllowedMethods>,
+    table: Arc<AllowedMethods>,
 }
 
 impl<E: Endpoint<Output = Response>> Endpoint for AllowOn405Endpoint<E> {
@@ -281,11 +311,11 @@ mod tests {
     }
 
     #[test]
-    fn finish_spec_closes_listed_schemas_only() {
-        let spec = finish_spec(
-            r#"{"components":{"schemas":{"NewEvent":{"type":"object"},"Other":{"type":"object"}}}}"#,
-        );
-        let doc: Value = serde_json::from_str(&spec).unwrap_or_else(|e| panic!("{e}"));
+    fn close_schemas_closes_listed_schemas_only() {
+        let mut doc = json!({
+            "components": { "schemas": { "NewEvent": { "type": "object" }, "Other": { "type": "object" } } }
+        });
+        close_schemas(&mut doc);
         assert_eq!(
             doc["components"]["schemas"]["NewEvent"]["additionalProperties"],
             false

@@ -14,8 +14,10 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use mediahub_core::envelope::{Envelope, NewEvent};
 use poem_openapi::Object;
-use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{
+    ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -214,5 +216,63 @@ impl ParseFromJSON for StrictString {
 impl ToJSON for StrictString {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.0.clone()))
+    }
+}
+
+/// 要求のパラメーターで受け取るログの位置や版 (`min_position`・`after`・`from_version`・
+/// `Last-Event-ID`)。0〜[`MAX_LOG_POSITION`] の整数で、文書にも同じ範囲を載せます。
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct LogPosition(pub u64);
+
+/// [`LogPosition`] の上限 (10^15。JSON の数として誤差なく表せ、SQLite の整数にも収まる)。
+pub const MAX_LOG_POSITION: u64 = 1_000_000_000_000_000;
+
+impl From<LogPosition> for u64 {
+    fn from(position: LogPosition) -> Self {
+        position.0
+    }
+}
+
+impl Type for LogPosition {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = Self;
+
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "integer(uint64)".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            format: Some("uint64"),
+            minimum: Some(0.0),
+            #[allow(clippy::cast_precision_loss)]
+            maximum: Some(MAX_LOG_POSITION as f64),
+            ..MetaSchema::new("integer")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromParameter for LogPosition {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        let position: u64 = value.parse().map_err(ParseError::custom)?;
+        if position > MAX_LOG_POSITION {
+            return Err(ParseError::custom(format!(
+                "0〜{MAX_LOG_POSITION} にしてください"
+            )));
+        }
+        Ok(Self(position))
     }
 }

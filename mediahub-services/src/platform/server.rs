@@ -26,7 +26,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::platform::auth::JwtKeys;
-use crate::platform::openapi::{AllowOn405, AllowedMethods, SpecOnly, finish_spec};
+use crate::platform::openapi::{
+    AllowOn405, AllowedMethods, DocumentPages, SpecOnly, close_schemas,
+};
 use crate::platform::problem::{Problem, ProblemMiddleware, codes};
 use crate::platform::telemetry::RequestIdMiddleware;
 
@@ -294,28 +296,21 @@ where
     let service = OpenApiService::new((health, api), info.title, env!("CARGO_PKG_VERSION"))
         .description(info.description);
     let raw = service.spec();
-    let finished = finish_spec(&raw);
-    let allowed = serde_json::from_str(&finished)
-        .map(|spec| AllowedMethods::from_spec(&spec))
-        .unwrap_or_default();
-    let swagger_html = service.swagger_ui_html().replace(&raw, &finished);
-    let spec_json = Arc::new(finished);
-    let swagger_html = Arc::new(swagger_html);
+    let mut doc: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+    close_schemas(&mut doc);
+    let allowed = AllowedMethods::from_spec(&doc);
+    let finished = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| raw.clone());
+    let pages = DocumentPages::new(finished, &service.swagger_ui_html(), &raw);
+    let swagger = pages.clone();
     Route::new()
         .at(
             "/openapi.json",
-            poem::get(poem::endpoint::make_sync(move |_| {
-                Response::builder()
-                    .content_type("application/json; charset=utf-8")
-                    .body(spec_json.as_str().to_owned())
-            })),
+            poem::get(poem::endpoint::make_sync(move |_| pages.json_response())),
         )
         .nest(
             "/swagger",
             poem::get(poem::endpoint::make_sync(move |_| {
-                Response::builder()
-                    .content_type("text/html; charset=utf-8")
-                    .body(swagger_html.as_str().to_owned())
+                swagger.swagger_response()
             })),
         )
         .nest("/", service)
@@ -327,11 +322,11 @@ where
         .map_to_response()
 }
 
-/// API 型 `T` を [`build_app`] に渡したときと同じ OpenAPI 文書 (JSON) を、状態を作らずに返します。
+/// API 型 `T` を [`build_app`] に渡したときと同じ OpenAPI 文書を、状態を作らずに返します。
 ///
 /// `/health` と `/ready` も含みます。ゲートウェイが上流の文書を集めるのと、文書の書き出しに使います。
 #[must_use]
-pub fn openapi_spec<T: OpenApi>(info: &ServiceInfo) -> String {
+pub fn openapi_spec<T: OpenApi>(info: &ServiceInfo) -> serde_json::Value {
     let spec = OpenApiService::new(
         SpecOnly::<(HealthApi, T)>::new(),
         info.title,
@@ -339,7 +334,9 @@ pub fn openapi_spec<T: OpenApi>(info: &ServiceInfo) -> String {
     )
     .description(info.description)
     .spec();
-    finish_spec(&spec)
+    let mut doc = serde_json::from_str(&spec).unwrap_or_default();
+    close_schemas(&mut doc);
+    doc
 }
 
 /// アドレスを束縛します。ポート 0 なら空いているポートが選ばれます。

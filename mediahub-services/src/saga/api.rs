@@ -25,6 +25,7 @@ use crate::consumer::Consumer;
 use crate::platform::auth::{BearerAuth, ServiceAuth, acting_user};
 use crate::platform::problem::{Problem, codes};
 use crate::platform::schema::ApiEnvelope;
+use crate::platform::schema::LogPosition;
 use crate::store_client::EventStoreClient;
 
 /// 一覧の既定の件数。
@@ -189,8 +190,7 @@ impl SagaApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u32>>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<SagaList>, Problem> {
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
         if !(1..=db::MAX_LIST_LIMIT).contains(&limit) {
@@ -200,7 +200,7 @@ impl SagaApi {
             ));
         }
         let user = self
-            .reader(&auth, x_user_id.0.as_deref(), min_position.0)
+            .reader(&auth, x_user_id.0.as_deref(), min_position.0.map(u64::from))
             .await?;
         let rows = db::list_for_owner(&self.state.pool, &user.to_string(), limit)
             .await
@@ -215,11 +215,10 @@ impl SagaApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
-        min_position: Query<Option<u64>>,
+        min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<SagaDetail>, Problem> {
         let user = self
-            .reader(&auth, x_user_id.0.as_deref(), min_position.0)
+            .reader(&auth, x_user_id.0.as_deref(), min_position.0.map(u64::from))
             .await?;
         let saga_id = id.0.to_string();
         // 要約とタイムラインは一つの読み取りトランザクションで読みます (同じ時点の姿)。

@@ -9,7 +9,7 @@ pub mod codes {
     /// Saga が無い、または呼び出し側のものではない (404)。
     pub const NOT_FOUND: &str = "saga.not_found";
     /// 読みモデルが `min_position` まで追いつかなかった (503)。`min_position` と `reached` が付きます。
-    pub const NOT_CAUGHT_UP: &str = "read_model.not_caught_up";
+    pub const NOT_CAUGHT_UP: &str = crate::consumer::NOT_CAUGHT_UP;
     /// 誰として読むのかが決まらない (サービス用トークンで `X-User-ID` が無い) (403)。
     pub const USER_REQUIRED: &str = "auth.user_required";
     /// イベントストアを読めなかった (503)。
@@ -22,17 +22,9 @@ pub enum ApiError {
     /// Saga が無い、または呼び出し側のものではない。
     #[error("Saga が見つかりません")]
     NotFound,
-    /// 読みモデルが時間内に `min_position` に届かなかった。
-    #[error("読みモデルが位置 {min_position} に追いついていません (現在 {reached})")]
-    NotCaughtUp {
-        /// 待った位置。
-        min_position: u64,
-        /// 時間切れの時点のチェックポイント。
-        reached: u64,
-    },
-    /// `min_position` がログの先頭より先 (存在しない位置) だった。
-    #[error("{0}")]
-    BeyondLog(WaitError),
+    /// `min_position` まで待ちきれなかった (時間切れ、またはログにまだ無い位置)。
+    #[error(transparent)]
+    NotCaughtUp(#[from] WaitError),
     /// 誰として読むのかが決まらない。
     #[error("ユーザーとして呼び出してください (サービス用トークンなら X-User-ID が必要です)")]
     UserRequired,
@@ -47,41 +39,11 @@ pub enum ApiError {
     Rebuild(#[from] ConsumerError),
 }
 
-impl From<WaitError> for ApiError {
-    fn from(err: WaitError) -> Self {
-        match err {
-            WaitError::Timeout {
-                min_position,
-                reached,
-                ..
-            }
-            | WaitError::Stopped {
-                min_position,
-                reached,
-            } => Self::NotCaughtUp {
-                min_position,
-                reached,
-            },
-            WaitError::BeyondLog { .. } => Self::BeyondLog(err),
-        }
-    }
-}
-
 impl From<ApiError> for Problem {
     fn from(err: ApiError) -> Self {
         match &err {
             ApiError::NotFound => Problem::not_found(codes::NOT_FOUND, err.to_string()),
-            ApiError::NotCaughtUp {
-                min_position,
-                reached,
-            } => Problem::new(
-                poem::http::StatusCode::SERVICE_UNAVAILABLE,
-                codes::NOT_CAUGHT_UP,
-                err.to_string(),
-            )
-            .with_extension("min_position", *min_position)
-            .with_extension("reached", *reached),
-            ApiError::BeyondLog(wait) => crate::consumer::wait_problem(wait),
+            ApiError::NotCaughtUp(wait) => crate::consumer::wait_problem(wait),
             ApiError::UserRequired => Problem::forbidden(codes::USER_REQUIRED, err.to_string()),
             ApiError::Store(_) => {
                 tracing::warn!(error = %err, "イベントストアを読めません");

@@ -103,10 +103,10 @@ pub const SERVICE_INFO: ServiceInfo = ServiceInfo {
                   再試行または補償します。自分の Saga の一覧とタイムラインを返します。",
 };
 
-/// このサービスの OpenAPI 文書 (JSON)。状態を作らずに API の型から組み立てます
+/// このサービスの OpenAPI 文書。状態を作らずに API の型から組み立てます
 /// (`/openapi.json` が返すものと同じ。ゲートウェイが公開の契約をまとめるのに使います)。
 #[must_use]
-pub fn openapi_spec() -> String {
+pub fn openapi_spec() -> serde_json::Value {
     server::openapi_spec::<SagaApi>(&SERVICE_INFO)
 }
 
