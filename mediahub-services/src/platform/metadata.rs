@@ -12,15 +12,14 @@
 //! 冪等性そのものはドメインのコマンドが保証します (同じ依頼を 2 回受けても状態は 1 回しか
 //! 変わりません)。`Idempotency-Key` は記録して、ログを読む人が再試行を見分けられるようにするだけです。
 
-use std::borrow::Cow;
-
 use mediahub_core::envelope::EventMetadata;
 use mediahub_core::ids::{CorrelationId, UserId};
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, Type};
+use poem_openapi::registry::MetaSchema;
+use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult};
 use uuid::Uuid;
 
 use super::problem::Problem;
+use super::schema::inline_schema_type;
 
 /// `Idempotency-Key` を残すメタデータのキー。
 pub const IDEMPOTENCY_KEY_METADATA_KEY: &str = "idempotency_key";
@@ -114,36 +113,16 @@ impl IdempotencyKey {
     }
 }
 
-impl Type for IdempotencyKey {
-    const IS_REQUIRED: bool = true;
-
-    type RawValueType = Self;
-
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "string".into()
+inline_schema_type!(
+    IdempotencyKey,
+    "string",
+    MetaSchema {
+        min_length: Some(1),
+        max_length: Some(MAX_IDEMPOTENCY_KEY_LEN),
+        pattern: Some(IDEMPOTENCY_KEY_PATTERN.to_owned()),
+        ..MetaSchema::new("string")
     }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            min_length: Some(1),
-            max_length: Some(MAX_IDEMPOTENCY_KEY_LEN),
-            pattern: Some(IDEMPOTENCY_KEY_PATTERN.to_owned()),
-            ..MetaSchema::new("string")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
+);
 
 impl ParseFromParameter for IdempotencyKey {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {

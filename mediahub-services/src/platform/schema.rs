@@ -150,6 +150,41 @@ serde_backed_type!(
     NewEventSchema
 );
 
+/// 文書での形 (`MetaSchema`) が決まっていて、値そのものが生の値になる型に poem-openapi の
+/// [`Type`] を実装します (要求のパラメーターや本体のフィールドに使う小さな型のため)。
+///
+/// `inline_schema_type!(型, "文書での型名", MetaSchema の式);`
+macro_rules! inline_schema_type {
+    ($name:ty, $type_name:expr, $schema:expr) => {
+        impl poem_openapi::types::Type for $name {
+            const IS_REQUIRED: bool = true;
+
+            type RawValueType = Self;
+
+            type RawElementValueType = Self;
+
+            fn name() -> std::borrow::Cow<'static, str> {
+                $type_name.into()
+            }
+
+            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+                poem_openapi::registry::MetaSchemaRef::Inline(Box::new($schema))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(
+                &'a self,
+            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+    };
+}
+pub(crate) use inline_schema_type;
+
 /// JSON の本体で **文字列だけ** を受け付ける文字列 (文書では `type: string`)。
 ///
 /// poem-openapi の `String` は JSON の数や真偽値も文字列に変えて受け付けるので、文書
@@ -166,41 +201,19 @@ impl StrictString {
     }
 }
 
+impl AsRef<str> for StrictString {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+inline_schema_type!(StrictString, "string", MetaSchema::new("string"));
+
 impl std::ops::Deref for StrictString {
     type Target = str;
 
     fn deref(&self) -> &str {
         &self.0
-    }
-}
-
-impl Type for StrictString {
-    const IS_REQUIRED: bool = true;
-
-    type RawValueType = String;
-
-    type RawElementValueType = String;
-
-    fn name() -> Cow<'static, str> {
-        "string".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        String::schema_ref()
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(&self.0)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -233,37 +246,17 @@ impl From<LogPosition> for u64 {
     }
 }
 
-impl Type for LogPosition {
-    const IS_REQUIRED: bool = true;
-
-    type RawValueType = Self;
-
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "integer(uint64)".into()
+inline_schema_type!(
+    LogPosition,
+    "integer(uint64)",
+    MetaSchema {
+        format: Some("uint64"),
+        minimum: Some(0.0),
+        #[allow(clippy::cast_precision_loss)]
+        maximum: Some(MAX_LOG_POSITION as f64),
+        ..MetaSchema::new("integer")
     }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            format: Some("uint64"),
-            minimum: Some(0.0),
-            #[allow(clippy::cast_precision_loss)]
-            maximum: Some(MAX_LOG_POSITION as f64),
-            ..MetaSchema::new("integer")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
+);
 
 impl ParseFromParameter for LogPosition {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
