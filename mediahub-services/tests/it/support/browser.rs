@@ -103,6 +103,28 @@ impl Browser {
         }
     }
 
+    /// CSS セレクターに合う要素の文字列が `accept` を満たすまで待ち、その文字列を返します (期限つき)。
+    ///
+    /// ライブ更新で描き直された要素 (stale) は探し直すので、描き直しと競争しません。
+    pub async fn wait_for_text(&self, css: &str, accept: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + UI_DEADLINE;
+        let mut last = String::new();
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                if let Ok(text) = element.text().await {
+                    if accept(&text) {
+                        return text;
+                    }
+                    last = text;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.screenshot(&format!("timeout-text-{}", sanitize(css)))
+            .await;
+        panic!("期限内に {css} の文字列が期待どおりになりませんでした (最後: {last:?})")
+    }
+
     /// 要素をクリックします (現れるまで待ってから)。
     pub async fn click(&self, css: &str) {
         self.wait_for(css)

@@ -42,24 +42,18 @@ async fn dev_login_then_jpeg_upload_completes_and_corrupt_jpeg_is_compensated_in
     // 詳細: API の `size` (10,043 バイト) がそのまま表示され、履歴 (`versions`) の
     // スライダーが MediaUploaded と MediaProcessed の 2 版を持ち、最新の版のイベント本体が見える
     browser.click("[data-testid='media-card']").await;
-    let size = browser.wait_for("[data-testid='media-size']").await;
-    assert_eq!(
-        size.text().await.unwrap_or_else(|e| panic!("{e}")),
-        "9.8 KB"
-    );
-    let slider = browser
-        .wait_for("[data-testid='history-slider'][max='1']")
+    let size = browser
+        .wait_for_text("[data-testid='media-size']", |text| text == "9.8 KB")
         .await;
-    assert_eq!(
-        slider
-            .attr("aria-valuetext")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .as_deref(),
-        Some("v2 MediaProcessed")
-    );
-    let event = browser.wait_for("[data-testid='history-event']").await;
-    let event_text = event.text().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(size, "9.8 KB");
+    browser
+        .wait_for("[data-testid='history-slider'][max='1'][aria-valuetext='v2 MediaProcessed']")
+        .await;
+    let event_text = browser
+        .wait_for_text("[data-testid='history-event']", |text| {
+            text.contains("\"width\": 640") && text.contains("\"height\": 427")
+        })
+        .await;
     assert!(
         event_text.contains("\"width\": 640") && event_text.contains("\"height\": 427"),
         "MediaProcessed の本体が表示されていない: {event_text}"
