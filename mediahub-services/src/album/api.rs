@@ -13,7 +13,7 @@ use poem_openapi::{ApiResponse, OpenApi, Tags};
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::command::AlbumCommands;
+use super::AlbumCommands;
 use super::db::{self, DbError};
 use super::error::{self, codes};
 use super::model::{
@@ -23,9 +23,11 @@ use super::model::{
 use super::projection::AlbumProjection;
 use crate::consumer::{Consumer, PositionWaiter};
 use crate::platform::auth::{BearerAuth, acting_user};
+use crate::platform::concurrency::{IfMatch, etag, expected_version};
 use crate::platform::metadata::{IdempotencyKey, request_metadata};
 use crate::platform::problem::Problem;
 use crate::platform::schema::LogPosition;
+use crate::store_client::CommandOutcome;
 
 /// 公開 API と内部 API が共有する状態。
 #[derive(Debug)]
@@ -55,20 +57,29 @@ impl AlbumState {
             .map_err(|e| error::wait_problem(&e))
     }
 
-    /// コマンドを実行して位置を返します (エラーは problem にします)。
+    /// コマンドを実行して結果 (位置と新しい版) を返します。
+    ///
+    /// `expected_version` が `Some` なら、アルバムの版がそれと同じときだけ実行します (`If-Match`)。
     ///
     /// # エラー
-    /// 業務ルール違反などを [`error::command_problem`] で変換した problem。
+    /// 業務ルール違反は [`error::rule_problem`]、それ以外は
+    /// [`CommandError::to_problem`](crate::store_client::CommandError::to_problem) の problem。
     pub async fn execute(
         &self,
         album: AlbumId,
+        expected_version: Option<u64>,
         command: AlbumCommand,
         metadata: &EventMetadata,
-    ) -> Result<u64, Problem> {
+    ) -> Result<CommandOutcome, Problem> {
         self.commands
-            .execute(album, command, metadata)
+            .execute(
+                &album.to_string(),
+                expected_version,
+                || command.clone(),
+                metadata,
+            )
             .await
-            .map_err(|e| error::command_problem(&e))
+            .map_err(|e| e.to_problem(error::rule_problem))
     }
 }
 
@@ -90,7 +101,8 @@ impl AlbumApi {
         Self { state }
     }
 
-    /// ヘッダーからユーザーとメタデータを決め、そのユーザーのコマンドをアルバムに実行します。
+    /// ヘッダーからユーザーとメタデータを決め、そのユーザーのコマンドをアルバムに実行します
+    /// (`If-Match` があればその版でだけ)。
     async fn command(
         &self,
         headers: CommandHeaders,
@@ -99,12 +111,15 @@ impl AlbumApi {
         album: Uuid,
         make: impl FnOnce(UserId) -> AlbumCommand,
     ) -> Result<Json<CommandResult>, Problem> {
+        let expected = headers.expected_version;
         let (user, metadata) = headers.resolve(auth, x_user_id.0.as_deref())?;
-        let position = self
+        let outcome = self
             .state
-            .execute(AlbumId::from_uuid(album), make(user), &metadata)
+            .execute(AlbumId::from_uuid(album), expected, make(user), &metadata)
             .await?;
-        Ok(Json(CommandResult { position }))
+        Ok(Json(CommandResult {
+            position: outcome.position(),
+        }))
     }
 
     async fn owned(&self, user: UserId, album: AlbumId) -> Result<AlbumView, Problem> {
@@ -129,6 +144,19 @@ pub enum CreateAlbumResponse {
     Created(Json<CreatedAlbum>),
 }
 
+/// アルバム 1 件の応答 (`ETag` に版)。
+#[derive(Debug, ApiResponse)]
+pub enum AlbumResponse {
+    /// アルバム。
+    #[oai(status = 200)]
+    Ok(
+        Json<AlbumView>,
+        /// アルバムの版 (`"<version>"`)。コマンドの `If-Match` に使えます。
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
 /// 誰として操作するかを決めます (ユーザー用トークンならそのユーザー、サービス用なら `X-User-ID`)。
 fn user_of(auth: &BearerAuth, x_user_id: Option<&str>) -> Result<UserId, Problem> {
     acting_user(&auth.0, x_user_id)?.ok_or_else(|| {
@@ -139,11 +167,12 @@ fn user_of(auth: &BearerAuth, x_user_id: Option<&str>) -> Result<UserId, Problem
     })
 }
 
-/// 要求のヘッダー (コマンドのメタデータ)。
+/// 要求のヘッダー (コマンドのメタデータと、`If-Match` の期待する版)。
 pub(crate) struct CommandHeaders {
     correlation_id: Option<Uuid>,
     causation_id: Option<Uuid>,
     idempotency_key: Option<String>,
+    expected_version: Option<u64>,
 }
 
 impl CommandHeaders {
@@ -156,7 +185,14 @@ impl CommandHeaders {
             correlation_id: correlation_id.0,
             causation_id: causation_id.0,
             idempotency_key: idempotency_key.0.map(IdempotencyKey::into_inner),
+            expected_version: None,
         }
+    }
+
+    /// `If-Match` の期待する版を加えます。
+    fn if_match(mut self, if_match: Header<Option<IfMatch>>) -> Self {
+        self.expected_version = expected_version(if_match.0);
+        self
     }
 
     /// 指定のユーザーが操作したものとしてイベントのメタデータを作ります。
@@ -222,14 +258,20 @@ impl AlbumApi {
             name: body.0.name.into_inner(),
             is_default: false,
         };
-        let position = self.state.execute(album_id, command, &metadata).await?;
+        let outcome = self
+            .state
+            .execute(album_id, None, command, &metadata)
+            .await?;
         Ok(CreateAlbumResponse::Created(Json(CreatedAlbum {
             id: album_id.as_uuid(),
-            position,
+            position: outcome.position(),
         })))
     }
 
     /// 自分のアルバム 1 件。他人のもの・削除済みは 404 `album.not_found`。
+    ///
+    /// `ETag` は読みモデルが知るアルバムの版 (`"<version>"`)。コマンドの `If-Match` に
+    /// そのまま使えます。
     #[oai(path = "/albums/:id", method = "get", tag = "ApiTags::Albums")]
     async fn get_album(
         &self,
@@ -237,10 +279,12 @@ impl AlbumApi {
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
         min_position: Query<Option<LogPosition>>,
-    ) -> Result<Json<AlbumView>, Problem> {
+    ) -> Result<AlbumResponse, Problem> {
         let user = user_of(&auth, x_user_id.0.as_deref())?;
         self.state.caught_up(min_position.0.map(u64::from)).await?;
-        Ok(Json(self.owned(user, AlbumId::from_uuid(id.0)).await?))
+        let album = self.owned(user, AlbumId::from_uuid(id.0)).await?;
+        let tag = etag(album.version);
+        Ok(AlbumResponse::Ok(Json(album), tag))
     }
 
     /// アルバムを改名します → `{position}` (同じ名前なら何も書かず `position: 0`)。
@@ -254,9 +298,11 @@ impl AlbumApi {
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<RenameAlbumBody>,
     ) -> Result<Json<CommandResult>, Problem> {
-        let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
+        let headers =
+            CommandHeaders::new(correlation_id, causation_id, idempotency_key).if_match(if_match);
         self.command(headers, &auth, x_user_id, id.0, |user| {
             AlbumCommand::Rename {
                 requested_by: user,
@@ -269,6 +315,7 @@ impl AlbumApi {
     /// アルバムを削除します → `{position}`。デフォルトアルバムは 409
     /// `album.default_not_deletable`。
     #[oai(path = "/albums/:id", method = "delete", tag = "ApiTags::Albums")]
+    #[allow(clippy::too_many_arguments)]
     async fn delete_album(
         &self,
         auth: BearerAuth,
@@ -277,8 +324,10 @@ impl AlbumApi {
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
     ) -> Result<Json<CommandResult>, Problem> {
-        let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
+        let headers =
+            CommandHeaders::new(correlation_id, causation_id, idempotency_key).if_match(if_match);
         self.command(headers, &auth, x_user_id, id.0, |user| {
             AlbumCommand::Delete { requested_by: user }
         })
@@ -321,6 +370,7 @@ impl AlbumApi {
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<AddMediaBody>,
     ) -> Result<Json<CommandResult>, Problem> {
         self.state.caught_up(min_position.0.map(u64::from)).await?;
@@ -330,7 +380,8 @@ impl AlbumApi {
             .map_err(db_problem)?
             .filter(db::MediaOwnership::is_live)
             .map(|o| o.owner);
-        let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
+        let headers =
+            CommandHeaders::new(correlation_id, causation_id, idempotency_key).if_match(if_match);
         self.command(headers, &auth, x_user_id, id.0, |user| {
             AlbumCommand::AddMedia {
                 requested_by: user,
@@ -358,8 +409,10 @@ impl AlbumApi {
         #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
         #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
     ) -> Result<Json<CommandResult>, Problem> {
-        let headers = CommandHeaders::new(correlation_id, causation_id, idempotency_key);
+        let headers =
+            CommandHeaders::new(correlation_id, causation_id, idempotency_key).if_match(if_match);
         self.command(headers, &auth, x_user_id, id.0, |user| {
             AlbumCommand::RemoveMedia {
                 requested_by: user,

@@ -1,6 +1,5 @@
 //! album サービスのエラーコードと、problem+json への対応。
 
-use cqrs_es::AggregateError;
 use mediahub_core::album::AlbumError as AlbumRuleError;
 use poem::http::StatusCode;
 
@@ -20,8 +19,6 @@ pub mod codes {
     pub const MEDIA_NOT_IN_ALBUM: &str = "album.media_not_in_album";
     /// メディアが無い、削除・無効化済み、または他人のもの (404)。
     pub const MEDIA_NOT_FOUND: &str = "media.not_found";
-    /// 同じアルバムへの同時の更新が再試行の上限まで衝突した (503、時間をおけば成功します)。
-    pub const CONCURRENT_MODIFICATION: &str = "album.concurrent_modification";
     /// 開発用の障害注入で失敗させた (503)。
     pub const FAULT_INJECTED: &str = "fault.injected";
     /// 読みモデルが `min_position` に時間内に届かなかった (503)。本体に `min_position` と `reached`。
@@ -45,29 +42,6 @@ pub fn rule_problem(err: &AlbumRuleError) -> Problem {
         }
         AlbumRuleError::MediaNotFound => Problem::not_found(codes::MEDIA_NOT_FOUND, detail),
         AlbumRuleError::MediaNotInAlbum => Problem::not_found(codes::MEDIA_NOT_IN_ALBUM, detail),
-    }
-}
-
-/// コマンド実行のエラーを problem にします。
-///
-/// 業務ルール違反は 4xx (Saga は再試行しない)、衝突の再試行切れとイベントストアへの接続の失敗は
-/// 503 (Saga は再試行する)、それ以外は 500 です。
-#[must_use]
-pub fn command_problem(err: &AggregateError<AlbumRuleError>) -> Problem {
-    match err {
-        AggregateError::UserError(rule) => rule_problem(rule),
-        AggregateError::AggregateConflict => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            codes::CONCURRENT_MODIFICATION,
-            "同じアルバムへの同時の更新が続きました。時間をおいて再試行してください",
-        ),
-        AggregateError::DatabaseConnectionError(source) => {
-            tracing::warn!(error = %source, "イベントストアに接続できません");
-            Problem::unavailable("イベントストアに接続できません。時間をおいて再試行してください")
-        }
-        AggregateError::DeserializationError(_) | AggregateError::UnexpectedError(_) => {
-            Problem::internal("album.command", err)
-        }
     }
 }
 
@@ -125,22 +99,9 @@ mod tests {
             ),
         ];
         for (err, status, code) in cases {
-            let problem = command_problem(&AggregateError::UserError(err));
+            let problem = rule_problem(&err);
             assert_eq!((problem.status().as_u16(), problem.code()), (status, code));
         }
-    }
-
-    #[test]
-    fn conflict_and_connection_errors_are_503_and_unexpected_is_500_without_detail() {
-        let conflict = command_problem(&AggregateError::AggregateConflict);
-        assert_eq!(conflict.status().as_u16(), 503);
-        assert_eq!(conflict.code(), codes::CONCURRENT_MODIFICATION);
-        let io = || Box::new(std::io::Error::other("secret path /x"));
-        let down = command_problem(&AggregateError::DatabaseConnectionError(io()));
-        assert_eq!(down.status().as_u16(), 503);
-        let broken = command_problem(&AggregateError::UnexpectedError(io()));
-        assert_eq!(broken.status().as_u16(), 500);
-        assert!(!broken.detail().contains("secret"));
     }
 
     #[test]

@@ -95,6 +95,7 @@ impl InternalApi {
             .state
             .execute(
                 album_id,
+                None,
                 AlbumCommand::Create {
                     album_id,
                     owner_id: owner,
@@ -108,6 +109,7 @@ impl InternalApi {
             .state
             .execute(
                 album_id,
+                None,
                 AlbumCommand::AddMedia {
                     requested_by: owner,
                     media_id,
@@ -118,7 +120,7 @@ impl InternalApi {
             .await?;
         Ok(Json(DefaultAlbumMediaResult {
             album_id: album_id.as_uuid(),
-            position: added.max(created),
+            position: added.position().max(created.position()),
         }))
     }
 

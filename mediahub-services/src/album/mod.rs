@@ -1,7 +1,7 @@
 //! アルバムサービス (ポート 8083)。
 //!
 //! - **書き込み側**: アルバム集約 ([`mediahub_core::album`]) へのコマンドを、中央のイベントストアの
-//!   上の `CqrsFramework` ([`command::AlbumCommands`]) で実行します。応答の `position` は
+//!   上の [`AlbumCommands`] (共通の [`AggregateCommands`]) で実行します。応答の `position` は
 //!   最後に書いたイベントのグローバル位置です (read-your-writes)。
 //! - **読み取り側**: 購読ランナー ([`crate::consumer::Consumer`]) が Album と Media のイベントを
 //!   自分の SQLite に反映します ([`projection`])。メディアの所有者もこの射影で知るので、
@@ -27,7 +27,6 @@
 //! ```
 
 pub mod api;
-pub mod command;
 pub mod db;
 pub mod error;
 pub mod internal;
@@ -43,7 +42,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use self::api::{AlbumApi, AlbumState};
-pub use self::command::AlbumCommands;
 pub use self::db::DbError;
 pub use self::error::codes;
 pub use self::internal::InternalApi;
@@ -56,8 +54,12 @@ use crate::platform::server::{
     self, DEFAULT_BODY_LIMIT, Readiness, ServerError, ServerHandle, ServiceInfo, Shutdown,
 };
 use crate::store_client::{
-    EventStoreClient, RemoteEventRepository, ServiceTokenProvider, StoreClientError,
+    AggregateCommands, EventStoreClient, RemoteEventRepository, ServiceTokenProvider,
+    StoreClientError,
 };
+
+/// アルバム集約へのコマンドの窓口。
+pub type AlbumCommands = AggregateCommands<mediahub_core::album::Album>;
 
 /// 既定の待ち受けアドレス。
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8083";
@@ -212,7 +214,7 @@ pub async fn start(config: AlbumConfig) -> Result<AlbumHandle, AlbumError> {
         config.consumer,
     )
     .await?;
-    let commands = Arc::new(AlbumCommands::new(RemoteEventRepository::new(client)));
+    let commands = Arc::new(AlbumCommands::new(RemoteEventRepository::new(client), ()));
     let state = Arc::new(AlbumState {
         pool: pool.clone(),
         commands: Arc::clone(&commands),

@@ -14,16 +14,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cqrs_es::AggregateError;
 use mediahub_core::album::{AlbumCommand, RemovalReason};
 use mediahub_core::envelope::EventMetadata;
 use mediahub_core::ids::CorrelationId;
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-use super::command::AlbumCommands;
+use super::AlbumCommands;
 use super::db::{self, DbError, PendingRemoval};
 use crate::platform::server::Shutdown;
+use crate::store_client::CommandError;
 
 /// 1 回に読む予定の件数。
 const BATCH: u32 = 100;
@@ -96,10 +96,16 @@ impl RemovalReactor {
         };
         match self
             .commands
-            .execute(removal.album_id, command, &metadata)
+            .execute(
+                &removal.album_id.to_string(),
+                None,
+                || command.clone(),
+                &metadata,
+            )
             .await
         {
-            Ok(position) => {
+            Ok(outcome) => {
+                let position = outcome.position();
                 tracing::info!(
                     album_id = %removal.album_id,
                     media_id = %removal.media_id,
@@ -108,7 +114,7 @@ impl RemovalReactor {
                 );
                 true
             }
-            Err(AggregateError::UserError(rule)) => {
+            Err(CommandError::Rule(rule)) => {
                 // 理由 MediaDeleted の除去は業務ルールで拒否されない。万一拒否されても、
                 // 再試行しても結果は同じなので記録して予定を消します。
                 tracing::error!(

@@ -208,6 +208,7 @@ fn wait_ms(query: Option<&str>) -> u64 {
 /// 文書に載せている要求ヘッダー (上流が値を読むもの)。
 const DOCUMENTED_HEADERS: &[&str] = &[
     "Idempotency-Key",
+    "If-Match",
     "X-Correlation-ID",
     "X-Causation-ID",
     "X-Fault-Inject",

@@ -1,6 +1,6 @@
 //! ユーザーの登録 (User 集約へのコマンド) と、ゲートウェイ自身のユーザー索引 (読みモデル)。
 //!
-//! - 登録: ログインのたびに `UserCommand::Register` を `CqrsFramework` (中央のイベントストアの上の
+//! - 登録: ログインのたびに `UserCommand::Register` を共通の [`AggregateCommands`] (中央のイベントストアの上の
 //!   [`RemoteEventRepository`]) で実行します。ユーザー ID は `UserId::for_identity(provider, id)`
 //!   で決まり、登録済みなら集約は何も出さないので、**二回目以降のログインは何も変えません**。
 //! - 索引: [`UserProjection`] が `User` 集約のイベントを購読ランナー ([`Consumer`](crate::consumer::Consumer)) で
@@ -8,8 +8,6 @@
 
 use std::time::Duration;
 
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{AggregateError, CqrsFramework};
 use mediahub_core::envelope::{Envelope, EventMetadata};
 use mediahub_core::error::DomainError;
 use mediahub_core::ids::{CorrelationId, UserId};
@@ -22,11 +20,8 @@ use super::error::RequestError;
 use crate::consumer::{EventFilter, EventHandler, HandlerError, wait_for_position};
 use crate::platform::problem::Problem;
 use crate::store_client::{
-    CommitTracker, EventStoreClient, RemoteEventRepository, execute_with_retry,
+    AggregateCommands, CommandError, EventStoreClient, RemoteEventRepository,
 };
-
-/// 版の衝突で再試行する最大回数。
-const MAX_ATTEMPTS: u32 = 3;
 /// `GET /api/v1/me` が索引の追いつきを待つ最長時間。
 pub const ME_WAIT: Duration = Duration::from_secs(5);
 
@@ -56,12 +51,9 @@ pub struct UserRecord {
     pub display_name: String,
 }
 
-type UserCqrs = CqrsFramework<User, PersistedEventStore<RemoteEventRepository, User>>;
-
 /// ユーザーの登録と検索。
 pub struct Users {
-    cqrs: UserCqrs,
-    tracker: CommitTracker,
+    commands: AggregateCommands<User>,
     client: EventStoreClient,
     pool: SqlitePool,
     positions: watch::Receiver<u64>,
@@ -75,14 +67,9 @@ impl std::fmt::Debug for Users {
     }
 }
 
-fn user_problem(err: AggregateError<UserError>) -> Problem {
-    match err {
-        AggregateError::UserError(e) => Problem::new(StatusCode::CONFLICT, e.code(), e.to_string()),
-        AggregateError::AggregateConflict => {
-            Problem::unavailable("ユーザーの登録が混み合っています。やり直してください")
-        }
-        other => Problem::internal("gateway.users", &other),
-    }
+/// 登録の失敗 (業務ルール違反は 409、ほかは共通の形)。
+fn user_problem(err: &CommandError<UserError>) -> Problem {
+    err.to_problem(|rule| Problem::new(StatusCode::CONFLICT, rule.code(), rule.to_string()))
 }
 
 impl Users {
@@ -93,12 +80,8 @@ impl Users {
         pool: SqlitePool,
         positions: watch::Receiver<u64>,
     ) -> Self {
-        let repo = RemoteEventRepository::new(client.clone());
-        let tracker = repo.commit_tracker();
-        let store = PersistedEventStore::<_, User>::new_event_store(repo);
         Self {
-            cqrs: CqrsFramework::new(store, vec![], ()),
-            tracker,
+            commands: AggregateCommands::new(RemoteEventRepository::new(client.clone()), ()),
             client,
             pool,
             positions,
@@ -112,22 +95,21 @@ impl Users {
     pub async fn register(&self, identity: Identity) -> Result<UserId, Problem> {
         let user_id = UserId::for_identity(&identity.provider, &identity.provider_user_id);
         let metadata = EventMetadata::correlated(CorrelationId::new_random()).by_user(user_id);
-        execute_with_retry(
-            &self.cqrs,
-            &self.tracker,
-            &user_id.to_string(),
-            || UserCommand::Register {
-                user_id,
-                provider: identity.provider.clone(),
-                provider_user_id: identity.provider_user_id.clone(),
-                email: identity.email.clone(),
-                display_name: identity.display_name.clone(),
-            },
-            &metadata,
-            MAX_ATTEMPTS,
-        )
-        .await
-        .map_err(user_problem)?;
+        self.commands
+            .execute(
+                &user_id.to_string(),
+                None,
+                || UserCommand::Register {
+                    user_id,
+                    provider: identity.provider.clone(),
+                    provider_user_id: identity.provider_user_id.clone(),
+                    email: identity.email.clone(),
+                    display_name: identity.display_name.clone(),
+                },
+                &metadata,
+            )
+            .await
+            .map_err(|e| user_problem(&e))?;
         Ok(user_id)
     }
 

@@ -19,6 +19,7 @@ use super::SharedState;
 use super::error::{codes, not_found, storage_problem};
 use super::storage::ThumbnailFormat;
 use crate::platform::auth::{BearerAuth, acting_user};
+use crate::platform::concurrency::{IfMatch, expected_version};
 use crate::platform::metadata::request_metadata;
 use crate::platform::problem::Problem;
 
@@ -213,6 +214,9 @@ impl MediaApi {
         /// 因果 ID。
         #[oai(name = "X-Causation-ID")]
         causation_id: Header<Option<Uuid>>,
+        /// このメディアの版 (`GET /api/v1/media/{id}` の `ETag`)。違えば 412 で、何もしません。
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<IfMatch>>,
     ) -> Result<DeleteResponse, Problem> {
         let user = acting_user_of(&auth, x_user_id.0.as_deref())?;
         let id = MediaId::from(id.0);
@@ -221,7 +225,11 @@ impl MediaApi {
             reason: DeletionReason::User,
         };
         let metadata = request_metadata(correlation_id.0, causation_id.0, None, Some(user))?;
-        let position = self.state.commands.execute(id, command, &metadata).await?;
+        let position = self
+            .state
+            .commands
+            .execute(id, expected_version(if_match.0), command, &metadata)
+            .await?;
         self.state
             .storage
             .remove_all(id)

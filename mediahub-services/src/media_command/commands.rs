@@ -1,21 +1,13 @@
-//! メディア集約へのコマンドの実行と、集約の読み込み (`CqrsFramework` over HTTP)。
+//! メディア集約へのコマンドの実行と、集約の読み込み (中央のイベントストアの上)。
 
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, CqrsFramework, EventStore};
+use cqrs_es::Aggregate;
 use mediahub_core::envelope::EventMetadata;
 use mediahub_core::ids::MediaId;
 use mediahub_core::media::{ContentType, Media, MediaCommand, MediaEvent, UploadPolicy};
 
-use super::error::command_problem;
+use super::error::domain_problem;
 use crate::platform::problem::Problem;
-use crate::store_client::{
-    CommitTracker, EventStoreClient, RemoteEventRepository, execute_with_retry,
-};
-
-/// 版の衝突のときにコマンドを試す最大の回数。
-const MAX_ATTEMPTS: u32 = 5;
-
-type MediaStore = PersistedEventStore<RemoteEventRepository, Media>;
+use crate::store_client::{AggregateCommands, EventStoreClient, RemoteEventRepository};
 
 /// 読み込んだメディアの状態。
 #[derive(Debug, Clone)]
@@ -26,56 +18,47 @@ pub struct LoadedMedia {
     pub content_type: Option<ContentType>,
 }
 
-/// メディア集約のコマンドを中央のイベントストアの上で実行する窓口。
+/// メディア集約のコマンドを中央のイベントストアの上で実行する窓口
+/// (共通の [`AggregateCommands`] に、状態の読み込み [`MediaCommands::load`] を足したもの)。
+#[derive(Debug)]
 pub struct MediaCommands {
-    cqrs: CqrsFramework<Media, MediaStore>,
-    store: MediaStore,
-    tracker: CommitTracker,
-}
-
-impl std::fmt::Debug for MediaCommands {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaCommands").finish_non_exhaustive()
-    }
+    commands: AggregateCommands<Media>,
 }
 
 impl MediaCommands {
     /// イベントストアのクライアントとアップロード方針から作ります。
     #[must_use]
     pub fn new(client: EventStoreClient, policy: UploadPolicy) -> Self {
-        let repo = RemoteEventRepository::new(client);
-        let tracker = repo.commit_tracker();
-        let store = PersistedEventStore::new_event_store(repo.clone());
-        let cqrs = CqrsFramework::new(PersistedEventStore::new_event_store(repo), vec![], policy);
         Self {
-            cqrs,
-            store,
-            tracker,
+            commands: AggregateCommands::new(RemoteEventRepository::new(client), policy),
         }
     }
 
     /// コマンドを実行し、最後のイベントのグローバル位置を返します
     /// (イベントが出なかった冪等な再実行なら 0)。
     ///
+    /// `expected_version` が `Some` なら、メディアの版がそれと同じときだけ実行します (`If-Match`)。
+    ///
     /// # エラー
-    /// 業務ルール違反・衝突・通信失敗を problem+json にしたもの。
+    /// 業務ルール違反・版の不一致・通信失敗を problem+json にしたもの。
     pub async fn execute(
         &self,
         id: MediaId,
+        expected_version: Option<u64>,
         command: MediaCommand,
         metadata: &EventMetadata,
     ) -> Result<u64, Problem> {
-        let outcome = execute_with_retry(
-            &self.cqrs,
-            &self.tracker,
-            &id.to_string(),
-            || command.clone(),
-            metadata,
-            MAX_ATTEMPTS,
-        )
-        .await
-        .map_err(command_problem)?;
-        Ok(outcome.last_position.unwrap_or(0))
+        let outcome = self
+            .commands
+            .execute(
+                &id.to_string(),
+                expected_version,
+                || command.clone(),
+                metadata,
+            )
+            .await
+            .map_err(|e| e.to_problem(domain_problem))?;
+        Ok(outcome.position())
     }
 
     /// イベントストアからメディアのイベントを読み、現在の状態を組み立てます。
@@ -84,10 +67,10 @@ impl MediaCommands {
     /// 通信失敗や読めないイベントを problem+json にしたもの。
     pub async fn load(&self, id: MediaId) -> Result<LoadedMedia, Problem> {
         let events = self
-            .store
+            .commands
             .load_events(&id.to_string())
             .await
-            .map_err(command_problem)?;
+            .map_err(|e| e.to_problem(domain_problem))?;
         let mut loaded = LoadedMedia {
             media: Media::default(),
             content_type: None,

@@ -1,6 +1,5 @@
 //! media-command のエラーと、その problem+json への対応。
 
-use cqrs_es::AggregateError;
 use mediahub_core::media::{MediaError, PolicyViolation};
 use mediahub_core::{DomainError, ErrorKind};
 use poem::http::StatusCode;
@@ -31,10 +30,6 @@ pub mod codes {
     pub const USER_REQUIRED: &str = "media.user_required";
     /// 現在の状態ではその操作ができない (削除済みのメディアの処理など) (409)。
     pub const INVALID_STATE: &str = "media.invalid_state";
-    /// 同じ集約への同時更新が再試行の上限まで衝突した (503、再試行してよい)。
-    pub const CONFLICT: &str = "media.conflict";
-    /// イベントストアに届かない (503、再試行してよい)。
-    pub const STORE_UNAVAILABLE: &str = "media.store_unavailable";
 }
 
 /// サービスの起動・停止のエラー。
@@ -73,33 +68,6 @@ pub fn domain_problem(err: &MediaError) -> Problem {
     Problem::new(status, code, err.to_string())
 }
 
-/// コマンド実行のエラーを problem+json にします。
-///
-/// 業務ルール違反は 4xx (再試行しても同じ)、衝突とイベントストアへの通信失敗は 503
-/// (Saga は再試行します)、それ以外は 500 です。
-#[must_use]
-pub fn command_problem(err: AggregateError<MediaError>) -> Problem {
-    match err {
-        AggregateError::UserError(e) => domain_problem(&e),
-        AggregateError::AggregateConflict => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            codes::CONFLICT,
-            "同じメディアへの同時更新が続きました。時間をおいて再試行してください",
-        ),
-        AggregateError::DatabaseConnectionError(e) => {
-            tracing::warn!(error = %e, "イベントストアに届きません");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                codes::STORE_UNAVAILABLE,
-                "イベントストアに届きません。時間をおいて再試行してください",
-            )
-        }
-        AggregateError::DeserializationError(e) | AggregateError::UnexpectedError(e) => {
-            Problem::internal("media-command", e.as_ref())
-        }
-    }
-}
-
 /// 「メディアが見つかりません」(404)。他人のメディアにも同じ答えを返します。
 #[must_use]
 pub fn not_found() -> Problem {
@@ -136,21 +104,7 @@ mod tests {
     }
 
     #[test]
-    fn conflict_and_connection_errors_are_503_and_unexpected_is_500() {
-        assert_eq!(
-            command_problem(AggregateError::AggregateConflict).status(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        let io = std::io::Error::other("down");
-        assert_eq!(
-            command_problem(AggregateError::DatabaseConnectionError(Box::new(io))).code(),
-            codes::STORE_UNAVAILABLE
-        );
-        let io = std::io::Error::other("bad");
-        assert_eq!(
-            command_problem(AggregateError::UnexpectedError(Box::new(io))).status(),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
+    fn invalid_state_is_409() {
         assert_eq!(
             domain_problem(&MediaError::InvalidState {
                 status: "deleted",

@@ -151,7 +151,7 @@ async fn process_media(
             )
         }
     };
-    let position = state.commands.execute(id, command, metadata).await?;
+    let position = state.commands.execute(id, None, command, metadata).await?;
     // 同時に走った別の処理が先に記録していたら、記録された方の結果を返します。
     if position == 0 {
         let now = state.commands.load(id).await?.media.status();
@@ -253,7 +253,11 @@ impl InternalApi {
             requested_by,
             reason: DeletionReason::Compensation,
         };
-        let position = self.state.commands.execute(id, command, &metadata).await?;
+        let position = self
+            .state
+            .commands
+            .execute(id, None, command, &metadata)
+            .await?;
         self.state
             .storage
             .remove_all(id)
@@ -296,7 +300,7 @@ impl InternalApi {
         let position = self
             .state
             .commands
-            .execute(MediaId::from(id.0), command, &metadata)
+            .execute(MediaId::from(id.0), None, command, &metadata)
             .await?;
         Ok(Json(PositionBody { position }))
     }

@@ -161,7 +161,7 @@ impl UploadApi {
             sha256: received.sha256,
             storage_key: super::storage::Storage::original_key(id),
         };
-        let position = match state.commands.execute(id, command, &metadata).await {
+        let position = match state.commands.execute(id, None, command, &metadata).await {
             Ok(position) => position,
             Err(problem) => {
                 discard(state.storage.original_path(id)).await;

@@ -8,7 +8,7 @@ use mediahub_core::ids::{MediaId, UserId};
 use mediahub_core::media::{Media, MediaKind, MediaStatus};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
@@ -21,6 +21,7 @@ use super::search::match_expression;
 use super::view::{MediaPage, MediaView};
 use crate::consumer::Consumer;
 use crate::platform::auth::{BearerAuth, ServiceAuth, acting_user};
+use crate::platform::concurrency::etag;
 use crate::platform::problem::Problem;
 use crate::platform::schema::LogPosition;
 use crate::store_client::EventStoreClient;
@@ -146,6 +147,19 @@ fn check_cursor(cursor: Option<String>) -> Result<Option<Cursor>, QueryError> {
         .transpose()
 }
 
+/// メディア 1 件の応答 (`ETag` に版)。
+#[derive(Debug, ApiResponse)]
+pub enum MediaResponse {
+    /// メディア。
+    #[oai(status = 200)]
+    Ok(
+        Json<MediaView>,
+        /// メディアの版 (`"<version>"`)。`DELETE` の `If-Match` に使えます。
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
 #[OpenApi]
 impl MediaQueryApi {
     /// 自分のメディアの一覧 (新しいアップロードから順、カーソルでページ送り)。
@@ -206,6 +220,9 @@ impl MediaQueryApi {
     /// 自分のメディア 1 件。無い・他人のものなら 404 (`media.not_found`)。
     ///
     /// `min_position` は一覧と同じです。削除済みのメディアも `status: deleted` で返します。
+    ///
+    /// `ETag` は読みモデルが知るメディアの版 (`"<version>"`)。`DELETE` の `If-Match` に
+    /// そのまま使えます。
     #[oai(path = "/api/v1/media/:id", method = "get", tag = "ApiTags::Media")]
     async fn detail(
         &self,
@@ -213,13 +230,14 @@ impl MediaQueryApi {
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         id: Path<Uuid>,
         min_position: Query<Option<LogPosition>>,
-    ) -> Result<Json<MediaView>, Problem> {
+    ) -> Result<MediaResponse, Problem> {
         let owner = reader(&auth, x_user_id.0.as_deref())?;
         self.state.wait_for(min_position.0.map(u64::from)).await?;
         let view = db::get(&self.state.pool, owner, MediaId::from_uuid(id.0))
             .await?
             .ok_or(QueryError::NotFound)?;
-        Ok(Json(view))
+        let tag = etag(view.version);
+        Ok(MediaResponse::Ok(Json(view), tag))
     }
 
     /// 自分のメディアの履歴 (タイムトラベル)。

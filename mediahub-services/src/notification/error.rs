@@ -1,7 +1,5 @@
 //! 通知サービスのリクエスト処理のエラーと、その problem+json への対応。
 
-use cqrs_es::AggregateError;
-use mediahub_core::error::{DomainError, ErrorKind};
 use mediahub_core::notification::NotificationError as CoreNotificationError;
 use poem::http::StatusCode;
 
@@ -9,6 +7,7 @@ use crate::consumer::{ConsumerError, WaitError};
 use crate::platform::auth::AuthError;
 use crate::platform::metadata::MetadataError;
 use crate::platform::problem::{Problem, codes as common_codes};
+use crate::store_client::CommandError;
 
 /// 通知サービス固有の、安定したエラーコード。
 ///
@@ -20,12 +19,8 @@ pub mod codes {
     /// `min_position` まで読みモデルが時間内に追いつかなかった (503)。
     /// 拡張メンバー `min_position` と `reached` が付きます。
     pub const READ_MODEL_NOT_CAUGHT_UP: &str = crate::consumer::NOT_CAUGHT_UP;
-    /// 同じ通知への同時更新が再試行の上限まで衝突し続けた (503、再試行してよい)。
-    pub const BUSY: &str = "notification.busy";
     /// サービス用トークンに `X-User-ID` が無く、誰として操作するか決まらない (403)。
     pub const ACTING_USER_REQUIRED: &str = "auth.acting_user_required";
-    /// イベントストアに届かない、または一時的に使えない (503、再試行してよい)。
-    pub const EVENT_STORE_UNAVAILABLE: &str = "notification.event_store_unavailable";
 }
 
 /// 通知サービスのリクエスト処理のエラー。
@@ -33,7 +28,7 @@ pub mod codes {
 pub enum ApiError {
     /// コマンドが失敗した (業務ルール違反・衝突・イベントストアの失敗)。
     #[error(transparent)]
-    Command(#[from] AggregateError<CoreNotificationError>),
+    Command(#[from] CommandError<CoreNotificationError>),
     /// 読みモデルのデータベース操作に失敗した。
     #[error("読みモデルのデータベース操作に失敗しました: {0}")]
     Database(#[from] sqlx::Error),
@@ -63,44 +58,11 @@ pub enum ApiError {
     Metadata(#[from] MetadataError),
 }
 
-fn domain_problem(err: &CoreNotificationError) -> Problem {
-    let status = match err.kind() {
-        ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::Conflict => StatusCode::CONFLICT,
-        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
-        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-    };
-    Problem::new(status, err.code(), err.to_string())
-}
-
-fn command_problem(err: &AggregateError<CoreNotificationError>) -> Problem {
-    match err {
-        AggregateError::UserError(domain) => domain_problem(domain),
-        AggregateError::AggregateConflict => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            codes::BUSY,
-            "同じ通知への同時更新が続いています。時間をおいて再試行してください",
-        ),
-        AggregateError::DatabaseConnectionError(source) => {
-            tracing::warn!(error = %source, "イベントストアに届きません");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                codes::EVENT_STORE_UNAVAILABLE,
-                "イベントストアに届きません。時間をおいて再試行してください",
-            )
-        }
-        AggregateError::DeserializationError(_) | AggregateError::UnexpectedError(_) => {
-            Problem::internal("notification.command", err)
-        }
-    }
-}
-
 impl From<ApiError> for Problem {
     fn from(err: ApiError) -> Self {
         let detail = err.to_string();
         match err {
-            ApiError::Command(command) => command_problem(&command),
+            ApiError::Command(command) => command.problem(),
             ApiError::NotCaughtUp(wait) => crate::consumer::wait_problem(&wait),
             ApiError::FaultInjected => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -109,7 +71,7 @@ impl From<ApiError> for Problem {
             ),
             ApiError::Rebuild(ConsumerError::Store(store)) if store.is_transient() => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                codes::EVENT_STORE_UNAVAILABLE,
+                common_codes::STORE_UNAVAILABLE,
                 detail,
             ),
             ApiError::Auth(auth) => Problem::from(auth),
@@ -133,7 +95,7 @@ mod tests {
 
     #[test]
     fn domain_not_found_becomes_404_with_domain_code() {
-        let problem = Problem::from(ApiError::Command(AggregateError::UserError(
+        let problem = Problem::from(ApiError::Command(CommandError::Rule(
             CoreNotificationError::NotFound,
         )));
         assert_eq!(problem.status(), StatusCode::NOT_FOUND);
@@ -142,31 +104,14 @@ mod tests {
 
     #[test]
     fn empty_message_is_400_and_already_exists_is_409() {
-        let empty = Problem::from(ApiError::Command(AggregateError::UserError(
+        let empty = Problem::from(ApiError::Command(CommandError::Rule(
             CoreNotificationError::EmptyMessage,
         )));
         assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
-        let exists = Problem::from(ApiError::Command(AggregateError::UserError(
+        let exists = Problem::from(ApiError::Command(CommandError::Rule(
             CoreNotificationError::AlreadyExists,
         )));
         assert_eq!(exists.status(), StatusCode::CONFLICT);
-    }
-
-    #[test]
-    fn conflict_and_unreachable_store_are_503_and_unexpected_is_500() {
-        let conflict = Problem::from(ApiError::Command(AggregateError::AggregateConflict));
-        assert_eq!(conflict.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(conflict.code(), codes::BUSY);
-        let io = std::io::Error::other("connection refused");
-        let down = Problem::from(ApiError::Command(AggregateError::DatabaseConnectionError(
-            Box::new(io),
-        )));
-        assert_eq!(down.code(), codes::EVENT_STORE_UNAVAILABLE);
-        let unexpected = Problem::from(ApiError::Command(AggregateError::UnexpectedError(
-            Box::new(std::io::Error::other("boom")),
-        )));
-        assert_eq!(unexpected.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(!unexpected.to_json().to_string().contains("boom"));
     }
 
     #[test]

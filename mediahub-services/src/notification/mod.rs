@@ -3,8 +3,8 @@
 //! イベント駆動の通知です。Saga の最後のステップが内部 API で通知を送り、利用者は公開 API で
 //! 自分の通知を読み、既読にし、Server-Sent Events で新しい通知をすぐに受け取ります。
 //!
-//! - **コマンド側**: `CqrsFramework<Notification, PersistedEventStore<RemoteEventRepository, _>>`
-//!   ([`command`])。イベント (`NotificationSent` / `NotificationRead`) は中央のイベントストアに
+//! - **コマンド側**: [`NotificationCommands`] (共通の [`AggregateCommands`]) がコマンドを
+//!   実行します。イベント (`NotificationSent` / `NotificationRead`) は中央のイベントストアに
 //!   書かれ、応答はその位置 (`position`) を返します。通知 ID は Saga から決まるので、再送しても
 //!   一通だけです (冪等)。
 //! - **読み側**: 購読ランナー ([`crate::consumer::Consumer`]) が `Notification` のイベントを
@@ -31,7 +31,6 @@
 //! ```
 
 pub mod api;
-pub mod command;
 pub mod db;
 pub mod error;
 pub mod internal;
@@ -53,13 +52,18 @@ pub use self::projection::NotificationProjection;
 pub use self::state::NotificationState;
 pub use self::view::{ApiNotificationKind, NotificationView};
 
-use self::command::NotificationCommands;
 use crate::consumer::{Consumer, ConsumerError, open_database};
 use crate::platform::read_side::{ReadSideConfig, ReadSideService};
 use crate::platform::server::{
     self, DEFAULT_BODY_LIMIT, Readiness, ServerError, ServerHandle, ServiceInfo, Shutdown,
 };
-use crate::store_client::{EventStoreClient, ServiceTokenProvider, StoreClientError};
+use crate::store_client::{
+    AggregateCommands, EventStoreClient, RemoteEventRepository, ServiceTokenProvider,
+    StoreClientError,
+};
+
+/// 通知集約へのコマンドの窓口。
+pub type NotificationCommands = AggregateCommands<mediahub_core::notification::Notification>;
 
 /// 既定の待ち受けアドレス。
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8086";
@@ -235,7 +239,7 @@ pub async fn start(config: NotificationConfig) -> Result<NotificationHandle, Not
     let state = Arc::new(NotificationState::new(
         pool,
         consumer.clone(),
-        NotificationCommands::new(client),
+        NotificationCommands::new(RemoteEventRepository::new(client), ()),
         config.read_wait,
         shutdown.clone(),
     ));

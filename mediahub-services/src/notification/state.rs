@@ -8,7 +8,7 @@ use mediahub_core::notification::NotificationCommand;
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-use super::command::NotificationCommands;
+use super::NotificationCommands;
 use super::db;
 use super::error::ApiError;
 use super::projection::NotificationProjection;
@@ -161,8 +161,14 @@ impl NotificationState {
         };
         Ok(self
             .commands
-            .execute(request.notification_id, &command, metadata)
-            .await?)
+            .execute(
+                &request.notification_id.to_string(),
+                None,
+                || command.clone(),
+                metadata,
+            )
+            .await?
+            .position())
     }
 
     /// 通知を既読にします (宛先本人のみ。既読なら位置 0)。
@@ -176,7 +182,11 @@ impl NotificationState {
         metadata: &EventMetadata,
     ) -> Result<u64, ApiError> {
         let command = NotificationCommand::MarkRead { requested_by: user };
-        Ok(self.commands.execute(id, &command, metadata).await?)
+        Ok(self
+            .commands
+            .execute(&id.to_string(), None, || command.clone(), metadata)
+            .await?
+            .position())
     }
 
     /// 読みモデル上の未読の通知すべてに既読のコマンドを実行します。

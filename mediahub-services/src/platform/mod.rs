@@ -20,6 +20,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod concurrency;
 pub mod config;
 pub mod http_client;
 pub mod metadata;

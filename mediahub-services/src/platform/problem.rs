@@ -84,6 +84,12 @@ pub mod codes {
     pub const INTERNAL: &str = "internal.error";
     /// サービスが停止中、または準備ができていない。
     pub const UNAVAILABLE: &str = "service.unavailable";
+    /// `If-Match` の版が集約の現在の版と違う (412)。本体に `expected_version` と `current_version`。
+    pub const PRECONDITION_FAILED: &str = "precondition_failed";
+    /// 別のインスタンスによる同じ集約への更新が、再試行の期限まで続いた (409)。
+    pub const CONFLICT: &str = "conflict";
+    /// イベントストアに届かない (503、時間をおけば通る見込みがある)。
+    pub const STORE_UNAVAILABLE: &str = "store_unavailable";
 }
 
 /// RFC 9457 の問題詳細 (problem details)。失敗したリクエストへの応答です。

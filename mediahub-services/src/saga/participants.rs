@@ -8,6 +8,7 @@
 //! | 2xx | 受け付けられた。成否は結果のドメインイベントがログに届くことで分かる |
 //! | 接続できない・切れた | 一時的な失敗 (再試行する) |
 //! | 5xx・408・429 | 一時的な失敗 (再試行する) |
+//! | 409 `conflict` (参加者の集約が別インスタンスに更新され続けた) | 一時的な失敗 (再試行する) |
 //! | そのほかの 4xx | 恒久的な失敗 (再試行しない) |
 
 use std::time::Duration;
@@ -111,6 +112,13 @@ pub fn is_retriable_status(status: StatusCode) -> bool {
     !status.is_client_error()
         || status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+/// 応答の本体が、期限まで続いた版の衝突 (`conflict`) の problem か。業務ルールの拒否ではなく
+/// 混み合いなので、Saga は再試行します。
+fn is_conflict_problem(body: &str) -> bool {
+    serde_json::from_str::<Value>(body)
+        .is_ok_and(|problem| problem["code"] == crate::platform::problem::codes::CONFLICT)
 }
 
 impl Participants {
@@ -240,7 +248,7 @@ impl Participants {
         let body = response.text().await.unwrap_or_default();
         Err(AttemptFailure {
             reason: format!("{url} が {status} を返しました: {}", problem_summary(&body)),
-            retriable: is_retriable_status(status),
+            retriable: is_retriable_status(status) || is_conflict_problem(&body),
         })
     }
 }
@@ -358,6 +366,15 @@ mod tests {
         );
         assert!(url.ends_with(&format!("/media/{media_id}/invalidate")));
         assert_eq!(body, json!({"reason": "r"}));
+    }
+
+    #[test]
+    fn conflict_problem_is_retriable_but_other_409_problems_are_not() {
+        assert!(is_conflict_problem(r#"{"status":409,"code":"conflict"}"#));
+        assert!(!is_conflict_problem(
+            r#"{"status":409,"code":"album.default_not_deletable"}"#
+        ));
+        assert!(!is_conflict_problem("not json"));
     }
 
     #[test]

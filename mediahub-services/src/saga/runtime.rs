@@ -2,8 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
+use cqrs_es::Aggregate;
 use mediahub_core::envelope::{EnvelopeError, EventMetadata};
 use mediahub_core::ids::{CorrelationId, EventId, SagaId, UserId};
 use mediahub_core::saga::{
@@ -11,17 +10,14 @@ use mediahub_core::saga::{
 };
 
 use crate::store_client::{
-    CommandOutcome, CommitTracker, EventStoreClient, RemoteEventRepository, StoreClientError,
-    execute_with_retry,
+    AggregateCommands, CommandError, CommandOutcome, EventStoreClient, RemoteEventRepository,
+    StoreClientError,
 };
 
 /// Saga のイベントのメタデータで、きっかけになったドメインイベントの位置を運ぶキー。
 ///
 /// album への依頼の `min_position` に使います (album の射影がアップロードを見てから追加する)。
 pub const TRIGGER_POSITION_KEY: &str = "trigger_position";
-
-/// 版の衝突のときにコマンドを実行し直す最大回数。
-const MAX_COMMAND_ATTEMPTS: u32 = 8;
 
 /// Saga の読み込みの失敗。
 #[derive(Debug, thiserror::Error)]
@@ -51,15 +47,13 @@ pub struct LoadedSaga {
     pub trigger_position: u64,
 }
 
-/// Saga 集約の `CqrsFramework` (HTTP 越しの中央のイベントストアの上)。
-pub type SagaFramework =
-    CqrsFramework<MediaUploadSaga, PersistedEventStore<RemoteEventRepository, MediaUploadSaga>>;
+/// Saga 集約へのコマンドの窓口 (HTTP 越しの中央のイベントストアの上)。
+pub type SagaCommands = AggregateCommands<MediaUploadSaga>;
 
 /// リアクターと実行役が共有する部品。
 pub struct SagaRuntime {
     client: EventStoreClient,
-    cqrs: SagaFramework,
-    tracker: CommitTracker,
+    commands: SagaCommands,
     policy: SagaPolicy,
 }
 
@@ -76,13 +70,10 @@ impl SagaRuntime {
     /// イベントストアのクライアントと方針から作ります。
     #[must_use]
     pub fn new(client: EventStoreClient, policy: SagaPolicy) -> Self {
-        let repo = RemoteEventRepository::new(client.clone());
-        let tracker = repo.commit_tracker();
-        let cqrs = CqrsFramework::new(PersistedEventStore::new_event_store(repo), vec![], policy);
+        let commands = SagaCommands::new(RemoteEventRepository::new(client.clone()), policy);
         Self {
             client,
-            cqrs,
-            tracker,
+            commands,
             policy,
         }
     }
@@ -142,22 +133,21 @@ impl SagaRuntime {
     /// `React(input)` を Saga に実行します (版の衝突は読み直して再実行)。
     ///
     /// # エラー
-    /// 衝突が続いた、またはイベントストアに書けなければ `AggregateError`。
+    /// 衝突が期限まで続いた、またはイベントストアに書けなければ [`CommandError`]。
     pub async fn react(
         &self,
         saga_id: SagaId,
         input: &SagaInput,
         metadata: &EventMetadata,
-    ) -> Result<CommandOutcome, AggregateError<SagaError>> {
-        execute_with_retry(
-            &self.cqrs,
-            &self.tracker,
-            &saga_id.to_string(),
-            || SagaCommand::React(input.clone()),
-            metadata,
-            MAX_COMMAND_ATTEMPTS,
-        )
-        .await
+    ) -> Result<CommandOutcome, CommandError<SagaError>> {
+        self.commands
+            .execute(
+                &saga_id.to_string(),
+                None,
+                || SagaCommand::React(input.clone()),
+                metadata,
+            )
+            .await
     }
 }
 

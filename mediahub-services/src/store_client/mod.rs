@@ -6,11 +6,13 @@
 //! - [`RemoteEventRepository`] — `cqrs_es::persist::PersistedEventRepository` の HTTP 実装。
 //!   コマンドサービスは `PersistedEventStore::new_event_store(repo)` で `CqrsFramework` を
 //!   そのまま中央のストアの上に組み立てます。版の衝突は `AggregateError::AggregateConflict` になります。
-//! - [`execute_with_retry`] — 衝突を限られた回数だけ再試行してコマンドを実行し、
-//!   最後にコミットされたイベントのグローバル位置 ([`CommandOutcome`]) を返します
-//!   (DESIGN §5 の read-your-writes)。位置の受け渡しは [`CommitTracker`] が担います。
+//! - [`AggregateCommands`] — 一つの集約型へのコマンドの窓口。期待する版 (`If-Match`)、
+//!   集約ごとの直列化、期限つきの衝突の再試行を行い、最後にコミットされたイベントの
+//!   グローバル位置と新しい版 ([`CommandOutcome`]) を返します (read-your-writes)。
+//!   位置の受け渡しは [`CommitTracker`] が担います。失敗は [`CommandError`] で、
+//!   [`CommandError::to_problem`] がすべてのサービスで同じ problem+json にします。
 //!
-//! 組み立て方の例は [`execute_with_retry`] を見てください。
+//! 組み立て方の例は [`AggregateCommands`] を見てください。
 
 mod client;
 mod command;
@@ -21,7 +23,9 @@ mod tracker;
 mod types;
 
 pub use client::{EventStoreClient, RetryPolicy, ServiceTokenProvider, StaticToken, TokenProvider};
-pub use command::{CommandOutcome, execute_with_retry};
+pub use command::{
+    AggregateCommands, CommandError, CommandOutcome, DEFAULT_CONFLICT_DEADLINE, domain_problem,
+};
 pub use error::{
     Problem, SNAPSHOT_CONFLICT_CODE, SNAPSHOT_NOT_FOUND_CODE, StoreClientError, TokenError,
     VERSION_CONFLICT_CODE,

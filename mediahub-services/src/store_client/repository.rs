@@ -75,8 +75,8 @@ impl RemoteEventRepository {
         self
     }
 
-    /// 引換券の対応表。`PersistedEventStore` に渡す前に取り出しておき、
-    /// [`execute_with_retry`](super::execute_with_retry) に渡します。
+    /// 引換券の対応表 (複製しても同じ表)。[`AggregateCommands`](super::AggregateCommands) が
+    /// 作るときに取り出して、コミット位置の受け取りに使います。
     #[must_use]
     pub fn commit_tracker(&self) -> CommitTracker {
         self.tracker.clone()

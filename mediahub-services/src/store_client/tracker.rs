@@ -12,7 +12,7 @@
 //!
 //! 引換券はコマンドごとに別なので、一つの `CqrsFramework` を多数のコマンドが同時に使っても
 //! 位置が混ざりません。引換券を捨てると記録も消えます (取り忘れても溜まりません)。
-//! 通常は [`execute_with_retry`](super::execute_with_retry) がこれらをまとめて行います。
+//! 通常は [`AggregateCommands`](super::AggregateCommands) がこれらをまとめて行います。
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -3,12 +3,10 @@
 use crate::support::album::{
     DEADLINE, Env, add_media, assert_problem, contents, id_of, position_of, wait_until,
 };
-use cqrs_es::CqrsFramework;
-use cqrs_es::persist::PersistedEventStore;
 use mediahub_core::album::{Album, AlbumCommand};
 use mediahub_core::envelope::EventMetadata;
 use mediahub_core::ids::{MediaId, UserId};
-use mediahub_services::store_client::{RemoteEventRepository, execute_with_retry};
+use mediahub_services::store_client::{AggregateCommands, RemoteEventRepository};
 
 /// `MediaRemovedFromAlbum` のうち `media` を外したもの: (アルバム ID, 理由)。
 async fn removals_of(env: &Env, media: MediaId) -> Vec<(String, String)> {
@@ -179,24 +177,17 @@ async fn media_added_after_its_deletion_was_projected_is_removed_again() {
 
     // 射影が遅れていた別のインスタンスが、削除の前の所有者の情報で追加を受け付けた状況を、
     // 本物のアルバム集約に直接コマンドを送って再現します。
-    let repo = RemoteEventRepository::new(env.store.client());
-    let tracker = repo.commit_tracker();
-    let cqrs = CqrsFramework::new(PersistedEventStore::new_event_store(repo), vec![], ());
+    let commands =
+        AggregateCommands::<Album>::new(RemoteEventRepository::new(env.store.client()), ());
     let command = AlbumCommand::AddMedia {
         requested_by: user,
         media_id: media,
         media_owner: Some(user),
     };
-    execute_with_retry::<Album, _, _>(
-        &cqrs,
-        &tracker,
-        &album,
-        || command.clone(),
-        &EventMetadata::default(),
-        3,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    commands
+        .execute(&album, None, || command.clone(), &EventMetadata::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     env.start_album().await;
 
     wait_for_removal(&env, user, std::slice::from_ref(&album), media).await;

@@ -1,4 +1,5 @@
-//! `RemoteEventRepository` の上の `CqrsFramework`: 本物のイベントストアに HTTP でつなぎます。
+//! `RemoteEventRepository` の上の `AggregateCommands` (と `CqrsFramework`): 本物のイベントストアに
+//! HTTP でつなぎます。
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -9,8 +10,10 @@ use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, DomainEvent, EventStore};
 use mediahub_core::envelope::{CORRELATION_ID_KEY, EventMetadata};
 use mediahub_core::ids::{CorrelationId, UserId};
+use std::time::Duration;
+
 use mediahub_services::store_client::{
-    COMMIT_TICKET_KEY, CommitTracker, RemoteEventRepository, execute_with_retry,
+    AggregateCommands, COMMIT_TICKET_KEY, CommandError, RemoteEventRepository,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Barrier;
@@ -104,20 +107,12 @@ impl Aggregate for Counter {
     }
 }
 
-type Cqrs = CqrsFramework<Counter, PersistedEventStore<RemoteEventRepository, Counter>>;
+type Commands = AggregateCommands<Counter>;
 
-fn framework(
-    store: &Store,
-    services: CounterServices,
-) -> (Cqrs, CommitTracker, RemoteEventRepository) {
+/// ストアにつないだコマンドの窓口 (一つのサービスインスタンスに当たる) と、そのリポジトリ。
+fn framework(store: &Store, services: CounterServices) -> (Commands, RemoteEventRepository) {
     let repo = RemoteEventRepository::new(store.client());
-    let tracker = repo.commit_tracker();
-    let cqrs = CqrsFramework::new(
-        PersistedEventStore::new_event_store(repo.clone()),
-        vec![],
-        services,
-    );
-    (cqrs, tracker, repo)
+    (Commands::new(repo.clone(), services), repo)
 }
 
 async fn load(repo: &RemoteEventRepository, id: &str) -> (u64, u64, usize) {
@@ -143,15 +138,17 @@ fn add(amount: u64) -> CounterCommand {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_commands_persist_over_http_and_aggregate_reloads_with_total_and_sequence_3() {
     let store = Store::start().await;
-    let (cqrs, tracker, repo) = framework(&store, CounterServices::default());
+    let (commands, repo) = framework(&store, CounterServices::default());
     let correlation = CorrelationId::new_random();
     let user = UserId::new_random();
     let metadata = EventMetadata::correlated(correlation).by_user(user);
 
-    for amount in [3, 4, 5] {
-        execute_with_retry(&cqrs, &tracker, "c-1", || add(amount), &metadata, 1)
+    for (amount, version) in [(3, 1), (4, 2), (5, 3)] {
+        let outcome = commands
+            .execute("c-1", None, || add(amount), &metadata)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(outcome.version, version);
     }
 
     assert_eq!(load(&repo, "c-1").await, (12, 3, 3));
@@ -178,68 +175,76 @@ async fn three_commands_persist_over_http_and_aggregate_reloads_with_total_and_s
             event.metadata
         );
     }
-    assert_eq!(tracker.outstanding(), 0, "引換券が残っている");
+    assert_eq!(repo.commit_tracker().outstanding(), 0, "引換券が残っている");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_aggregate_loads_as_default_with_sequence_0() {
     let store = Store::start().await;
-    let (_, _, repo) = framework(&store, CounterServices::default());
+    let (_, repo) = framework(&store, CounterServices::default());
     assert_eq!(load(&repo, "nobody").await, (0, 0, 0));
 }
 
+/// 同じ集約を同時に読む二つのインスタンス (どちらも初回だけ相手を待つ = 必ず競合する)。
+fn two_instances_that_race_once(store: &Store, deadline: Duration) -> (Commands, Commands) {
+    let barrier = Arc::new(Barrier::new(2));
+    let instance = || {
+        Commands::new(
+            RemoteEventRepository::new(store.client()),
+            CounterServices {
+                barrier: Some(Arc::clone(&barrier)),
+            },
+        )
+        .with_conflict_deadline(deadline)
+    };
+    (instance(), instance())
+}
+
+/// 初回だけ相手を待つコマンド。再試行ではもう待たない。
+fn add_meeting_once(amount: u64) -> impl FnMut() -> CounterCommand {
+    let calls = AtomicU32::new(0);
+    move || CounterCommand::Add {
+        amount,
+        rendezvous: calls.fetch_add(1, Ordering::SeqCst) == 0,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_concurrent_commands_on_one_aggregate_without_retry_give_exactly_one_aggregate_conflict()
+async fn two_instances_racing_on_one_aggregate_with_zero_deadline_give_one_success_and_one_conflict()
  {
     let store = Store::start().await;
-    let services = CounterServices {
-        barrier: Some(Arc::new(Barrier::new(2))),
-    };
-    let (cqrs, tracker, repo) = framework(&store, services);
+    let (one, two) = two_instances_that_race_once(&store, Duration::ZERO);
     let metadata = EventMetadata::default();
-    let command = |amount| {
-        move || CounterCommand::Add {
-            amount,
-            rendezvous: true,
-        }
-    };
 
     let (a, b) = tokio::join!(
-        execute_with_retry(&cqrs, &tracker, "race", command(1), &metadata, 1),
-        execute_with_retry(&cqrs, &tracker, "race", command(2), &metadata, 1),
+        one.execute("race", None, add_meeting_once(1), &metadata),
+        two.execute("race", None, add_meeting_once(2), &metadata),
     );
 
     let conflicts = [&a, &b]
         .iter()
-        .filter(|r| matches!(r, Err(AggregateError::AggregateConflict)))
+        .filter(|r| matches!(r, Err(CommandError::Conflict { attempts: 1 })))
         .count();
     let successes = [&a, &b].iter().filter(|r| r.is_ok()).count();
     assert_eq!((successes, conflicts), (1, 1), "a = {a:?}, b = {b:?}");
-    let (total, adds, sequence) = load(&repo, "race").await;
+    let (total, adds, sequence) = load(&one_repo(&store), "race").await;
     assert_eq!((adds, sequence), (1, 1));
     assert!(total == 1 || total == 2);
 }
 
+fn one_repo(store: &Store) -> RemoteEventRepository {
+    RemoteEventRepository::new(store.client())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_concurrent_commands_with_execute_with_retry_both_succeed_and_total_is_sum() {
+async fn two_instances_racing_on_one_aggregate_both_succeed_after_one_reload_and_total_is_sum() {
     let store = Store::start().await;
-    let services = CounterServices {
-        barrier: Some(Arc::new(Barrier::new(2))),
-    };
-    let (cqrs, tracker, repo) = framework(&store, services);
+    let (one, two) = two_instances_that_race_once(&store, Duration::from_secs(10));
     let metadata = EventMetadata::default();
-    // 初回だけ相手を待つ (= 必ず競合する)。再試行ではもう待たない。
-    let command = |amount| {
-        let calls = AtomicU32::new(0);
-        move || CounterCommand::Add {
-            amount,
-            rendezvous: calls.fetch_add(1, Ordering::SeqCst) == 0,
-        }
-    };
 
     let (a, b) = tokio::join!(
-        execute_with_retry(&cqrs, &tracker, "race", command(10), &metadata, 3),
-        execute_with_retry(&cqrs, &tracker, "race", command(20), &metadata, 3),
+        one.execute("race", None, add_meeting_once(10), &metadata),
+        two.execute("race", None, add_meeting_once(20), &metadata),
     );
 
     let a = a.unwrap_or_else(|e| panic!("{e}"));
@@ -250,34 +255,119 @@ async fn two_concurrent_commands_with_execute_with_retry_both_succeed_and_total_
     let mut positions = [a.last_position, b.last_position];
     positions.sort_unstable();
     assert_eq!(positions, [Some(1), Some(2)]);
-    assert_eq!(load(&repo, "race").await, (30, 2, 2));
+    let mut versions = [a.version, b.version];
+    versions.sort_unstable();
+    assert_eq!(versions, [1, 2]);
+    assert_eq!(load(&one_repo(&store), "race").await, (30, 2, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_racing_with_the_same_if_match_give_one_success_and_one_412_without_retry() {
+    let store = Store::start().await;
+    let (one, two) = two_instances_that_race_once(&store, Duration::from_secs(10));
+    let metadata = EventMetadata::default();
+
+    let (a, b) = tokio::join!(
+        one.execute("race", Some(0), add_meeting_once(10), &metadata),
+        two.execute("race", Some(0), add_meeting_once(20), &metadata),
+    );
+
+    let mismatches = [&a, &b]
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                Err(CommandError::VersionMismatch {
+                    expected: 0,
+                    current: 1
+                })
+            )
+        })
+        .count();
+    assert_eq!(mismatches, 1, "a = {a:?}, b = {b:?}");
+    assert!(a.is_ok() || b.is_ok());
+    let (_, adds, sequence) = load(&one_repo(&store), "race").await;
+    assert_eq!((adds, sequence), (1, 1), "負けた側は何も書かない");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_two_concurrent_commands_in_one_instance_are_serialized_without_a_single_conflict() {
+    let store = Store::start().await;
+    let (commands, repo) = framework(&store, CounterServices::default());
+    let commands = commands.with_conflict_deadline(Duration::ZERO);
+    let metadata = EventMetadata::default();
+
+    let results = futures::future::join_all(
+        (0..32).map(|_| commands.execute("one", None, || add(1), &metadata)),
+    )
+    .await;
+
+    let mut versions = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("{e}")))
+        .map(|outcome| {
+            assert_eq!(outcome.attempts, 1, "同じインスタンスの中では衝突しない");
+            outcome.version
+        })
+        .collect::<Vec<_>>();
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=32).collect::<Vec<_>>());
+    assert_eq!(load(&repo, "one").await, (32, 32, 32));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_with_the_current_version_runs_and_with_a_stale_version_is_refused_unwritten() {
+    let store = Store::start().await;
+    let (commands, repo) = framework(&store, CounterServices::default());
+    let metadata = EventMetadata::default();
+
+    let first = commands
+        .execute("v", Some(0), || add(1), &metadata)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stale = commands.execute("v", Some(0), || add(1), &metadata).await;
+
+    assert_eq!(first.version, 1);
+    assert!(
+        matches!(
+            stale,
+            Err(CommandError::VersionMismatch {
+                expected: 0,
+                current: 1
+            })
+        ),
+        "{stale:?}"
+    );
+    assert_eq!(load(&repo, "v").await, (1, 1, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_outcome_reports_global_position_of_its_last_event_across_aggregates() {
     let store = Store::start().await;
-    let (cqrs, tracker, _) = framework(&store, CounterServices::default());
+    let (commands, _) = framework(&store, CounterServices::default());
     let metadata = EventMetadata::default();
 
-    let first = execute_with_retry(&cqrs, &tracker, "a", || add(1), &metadata, 1)
+    let first = commands
+        .execute("a", None, || add(1), &metadata)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let batch = execute_with_retry(
-        &cqrs,
-        &tracker,
-        "b",
-        || CounterCommand::AddEach(vec![1, 2, 3]),
-        &metadata,
-        1,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let last = execute_with_retry(&cqrs, &tracker, "a", || add(1), &metadata, 1)
+    let batch = commands
+        .execute(
+            "b",
+            None,
+            || CounterCommand::AddEach(vec![1, 2, 3]),
+            &metadata,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let last = commands
+        .execute("a", None, || add(1), &metadata)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 
     assert_eq!(first.last_position, Some(1));
     assert_eq!(batch.last_position, Some(4), "3 件のうち最後の位置");
+    assert_eq!(batch.version, 3);
     assert_eq!(last.last_position, Some(5));
     assert_eq!(store.client().head().await.ok(), Some(5));
 }
@@ -285,20 +375,15 @@ async fn command_outcome_reports_global_position_of_its_last_event_across_aggreg
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_that_emits_no_event_reports_no_position_and_writes_nothing() {
     let store = Store::start().await;
-    let (cqrs, tracker, _) = framework(&store, CounterServices::default());
+    let (commands, _) = framework(&store, CounterServices::default());
 
-    let outcome = execute_with_retry(
-        &cqrs,
-        &tracker,
-        "a",
-        || add(0),
-        &EventMetadata::default(),
-        3,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let outcome = commands
+        .execute("a", None, || add(0), &EventMetadata::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 
     assert_eq!(outcome.last_position, None);
+    assert_eq!(outcome.version, 0);
     assert_eq!(outcome.attempts, 1);
     assert_eq!(store.client().head().await.ok(), Some(0));
 }
@@ -306,26 +391,22 @@ async fn command_that_emits_no_event_reports_no_position_and_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_command_returns_user_error_without_retry_and_writes_nothing() {
     let store = Store::start().await;
-    let (cqrs, tracker, _) = framework(&store, CounterServices::default());
+    let (commands, _) = framework(&store, CounterServices::default());
     let calls = AtomicU32::new(0);
 
-    let result = execute_with_retry(
-        &cqrs,
-        &tracker,
-        "a",
-        || {
-            calls.fetch_add(1, Ordering::SeqCst);
-            CounterCommand::Reject
-        },
-        &EventMetadata::default(),
-        5,
-    )
-    .await;
+    let result = commands
+        .execute(
+            "a",
+            None,
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                CounterCommand::Reject
+            },
+            &EventMetadata::default(),
+        )
+        .await;
 
-    assert!(matches!(
-        result,
-        Err(AggregateError::UserError(CounterError))
-    ));
+    assert!(matches!(result, Err(CommandError::Rule(CounterError))));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(store.client().head().await.ok(), Some(0));
 }
@@ -334,23 +415,15 @@ async fn rejected_command_returns_user_error_without_retry_and_writes_nothing() 
 async fn snapshot_store_every_2_events_stores_snapshot_at_4_and_reloads_total_of_5_commands() {
     let store = Store::start().await;
     let repo = RemoteEventRepository::new(store.client());
-    let tracker = repo.commit_tracker();
     let cqrs = CqrsFramework::new(
         PersistedEventStore::<_, Counter>::new_snapshot_store(repo.clone(), 2),
         vec![],
         CounterServices::default(),
     );
     for amount in 1..=5 {
-        execute_with_retry(
-            &cqrs,
-            &tracker,
-            "s",
-            || add(amount),
-            &EventMetadata::default(),
-            1,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        cqrs.execute("s", add(amount))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     let snapshot = store
@@ -384,23 +457,15 @@ async fn snapshot_store_every_2_events_stores_snapshot_at_4_and_reloads_total_of
 async fn aggregate_store_snapshots_every_commit_and_reloads_from_snapshot_only() {
     let store = Store::start().await;
     let repo = RemoteEventRepository::new(store.client());
-    let tracker = repo.commit_tracker();
     let cqrs = CqrsFramework::new(
         PersistedEventStore::<_, Counter>::new_aggregate_store(repo.clone()),
         vec![],
         CounterServices::default(),
     );
     for amount in [2, 3, 4] {
-        execute_with_retry(
-            &cqrs,
-            &tracker,
-            "g",
-            || add(amount),
-            &EventMetadata::default(),
-            1,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        cqrs.execute("g", add(amount))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     let snapshot = repo
@@ -454,10 +519,11 @@ async fn two_concurrent_commits_with_snapshots_give_exactly_one_aggregate_confli
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_events_and_stream_all_events_replay_only_counter_events_in_order() {
     let store = Store::start().await;
-    let (cqrs, tracker, repo) = framework(&store, CounterServices::default());
+    let (commands, repo) = framework(&store, CounterServices::default());
     let metadata = EventMetadata::correlated(CorrelationId::new_random());
     for (id, amount) in [("p", 1), ("q", 2), ("p", 3)] {
-        execute_with_retry(&cqrs, &tracker, id, || add(amount), &metadata, 1)
+        commands
+            .execute(id, None, || add(amount), &metadata)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
@@ -502,29 +568,20 @@ async fn stream_events_and_stream_all_events_replay_only_counter_events_in_order
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commands_while_store_is_down_fail_with_database_connection_error() {
+async fn commands_while_store_is_down_fail_with_store_unavailable() {
     // 接続を受け付けてすぐ切る中継 = 落ちているストア。
     let down = GateProxy::spawn().await;
-    let repo = RemoteEventRepository::new(client_for(&down.url));
-    let tracker = repo.commit_tracker();
-    let cqrs: Cqrs = CqrsFramework::new(
-        PersistedEventStore::new_event_store(repo),
-        vec![],
+    let commands = Commands::new(
+        RemoteEventRepository::new(client_for(&down.url)),
         CounterServices::default(),
     );
 
-    let result = execute_with_retry(
-        &cqrs,
-        &tracker,
-        "a",
-        || add(1),
-        &EventMetadata::default(),
-        3,
-    )
-    .await;
+    let result = commands
+        .execute("a", None, || add(1), &EventMetadata::default())
+        .await;
 
     assert!(
-        matches!(result, Err(AggregateError::DatabaseConnectionError(_))),
+        matches!(result, Err(CommandError::StoreUnavailable(_))),
         "{result:?}"
     );
 }

@@ -1,14 +1,12 @@
 //! album の結合テストで共有する補助。
 //!
 //! 本物のイベントストアと本物の album サービスをポート 0 で起動します。メディアのイベントは
-//! (media-command の代わりに) 本物の core のメディア集約を `CqrsFramework` で動かして、
+//! (media-command の代わりに) 本物の core のメディア集約を `AggregateCommands` で動かして、
 //! 同じイベントストアに書きます。モックはありません。
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cqrs_es::CqrsFramework;
-use cqrs_es::persist::PersistedEventStore;
 use mediahub_core::envelope::{Envelope, EventMetadata};
 use mediahub_core::ids::{CorrelationId, MediaId, UserId};
 use mediahub_core::media::{
@@ -16,32 +14,21 @@ use mediahub_core::media::{
 };
 use mediahub_services::album::{AlbumConfig, AlbumHandle, start};
 use mediahub_services::consumer::ConsumerConfig;
-use mediahub_services::store_client::{
-    CommitTracker, LogQuery, RemoteEventRepository, execute_with_retry,
-};
+use mediahub_services::store_client::{AggregateCommands, LogQuery, RemoteEventRepository};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 pub use super::services::{Caller, DEADLINE, Store, keys, service_token, user_token, wait_until};
 
-type MediaCqrs = CqrsFramework<Media, PersistedEventStore<RemoteEventRepository, Media>>;
-
 /// 本物のメディア集約でメディアのイベントを書く (media-command の代わり)。
-pub struct MediaWriter {
-    cqrs: MediaCqrs,
-    tracker: CommitTracker,
-}
+pub struct MediaWriter(AggregateCommands<Media>);
 
 impl MediaWriter {
     fn new(store: &Store) -> Self {
-        let repo = RemoteEventRepository::new(store.client());
-        let tracker = repo.commit_tracker();
-        let cqrs = CqrsFramework::new(
-            PersistedEventStore::new_event_store(repo),
-            vec![],
+        Self(AggregateCommands::new(
+            RemoteEventRepository::new(store.client()),
             UploadPolicy::default(),
-        );
-        Self { cqrs, tracker }
+        ))
     }
 
     async fn run(&self, media: MediaId, command: MediaCommand, user: Option<UserId>) -> u64 {
@@ -50,18 +37,12 @@ impl MediaWriter {
             user_id: user,
             ..EventMetadata::correlated(CorrelationId::new_random())
         };
-        execute_with_retry(
-            &self.cqrs,
-            &self.tracker,
-            &media.to_string(),
-            || command.clone(),
-            &metadata,
-            3,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .last_position
-        .unwrap_or(0)
+        self.0
+            .execute(&media.to_string(), None, || command.clone(), &metadata)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .last_position
+            .unwrap_or(0)
     }
 
     /// `owner` のメディアをアップロードし (`MediaUploaded`)、処理済みにします (`MediaProcessed`)。

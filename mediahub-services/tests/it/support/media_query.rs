@@ -1,14 +1,12 @@
 //! media-query の結合テストの補助。
 //!
 //! 本物のイベントストア ([`Store`]) を起動し、Media のイベントは **本物のコアの集約** を
-//! `CqrsFramework` + `RemoteEventRepository` で動かして作ります (media-command を使わずに、
+//! `AggregateCommands` + `RemoteEventRepository` で動かして作ります (media-command を使わずに、
 //! 同じイベントを同じ経路でストアに書きます)。media-query はポート 0 で起動し、HTTP で呼びます。
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cqrs_es::CqrsFramework;
-use cqrs_es::persist::PersistedEventStore;
 use mediahub_core::envelope::EventMetadata;
 use mediahub_core::ids::{CorrelationId, MediaId, UserId};
 use mediahub_core::media::{
@@ -16,7 +14,7 @@ use mediahub_core::media::{
 };
 use mediahub_services::consumer::{ConsumerConfig, wait_for_position};
 use mediahub_services::media_query::{MediaQueryConfig, MediaQueryHandle, start};
-use mediahub_services::store_client::{CommitTracker, RemoteEventRepository, execute_with_retry};
+use mediahub_services::store_client::{AggregateCommands, RemoteEventRepository};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -24,8 +22,6 @@ use tempfile::TempDir;
 pub use super::services::{
     Caller, DEADLINE, Store, keys, service_token, status_and_json, testdata, user_token, wait_until,
 };
-
-type MediaCqrs = CqrsFramework<Media, PersistedEventStore<RemoteEventRepository, Media>>;
 
 /// テストの既定の `read_wait`。
 pub const READ_WAIT: Duration = Duration::from_secs(5);
@@ -35,8 +31,7 @@ pub struct Env {
     pub store: Store,
     pub dir: TempDir,
     pub service: Option<MediaQueryHandle>,
-    cqrs: MediaCqrs,
-    tracker: CommitTracker,
+    commands: AggregateCommands<Media>,
     read_wait: Duration,
 }
 
@@ -56,19 +51,15 @@ impl Env {
     /// ストアだけを起動します (media-query は [`Env::boot`] で)。
     pub async fn without_service(read_wait: Duration) -> Self {
         let store = Store::start().await;
-        let repo = RemoteEventRepository::new(store.client());
-        let tracker = repo.commit_tracker();
-        let cqrs = CqrsFramework::new(
-            PersistedEventStore::new_event_store(repo),
-            vec![],
+        let commands = AggregateCommands::new(
+            RemoteEventRepository::new(store.client()),
             UploadPolicy::default(),
         );
         Self {
             store,
             dir: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
             service: None,
-            cqrs,
-            tracker,
+            commands,
             read_wait,
         }
     }
@@ -126,18 +117,12 @@ impl Env {
     }
 
     async fn execute(&self, id: MediaId, metadata: &EventMetadata, command: MediaCommand) -> u64 {
-        execute_with_retry(
-            &self.cqrs,
-            &self.tracker,
-            &id.to_string(),
-            || command.clone(),
-            metadata,
-            3,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .last_position
-        .unwrap_or_else(|| panic!("イベントが出ませんでした"))
+        self.commands
+            .execute(&id.to_string(), None, || command.clone(), metadata)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .last_position
+            .unwrap_or_else(|| panic!("イベントが出ませんでした"))
     }
 
     /// `testdata/<file>` の中身を `filename` としてアップロードし、(メディア ID, 位置) を返します。

@@ -1,15 +1,14 @@
 //! saga サービスの結合テストの補助。
 //!
 //! 本物のイベントストアと本物の saga サービスをポート 0 で起動し、ドメインイベントは
-//! 本物のコアの集約 (Media・Album・Notification) の `CqrsFramework` でイベントストアに書きます。
+//! 本物のコアの集約 (Media・Album・Notification) の `AggregateCommands` でイベントストアに書きます。
 //! 参加者 (media-command・album・notification) は別の担当が並行して作っているので、ここでは
 //! 「誰も待ち受けていないポート」(接続できない) や「受け付けるが答えないポート」を使います。
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, CqrsFramework};
+use cqrs_es::Aggregate;
 use mediahub_core::album::{Album, AlbumCommand, DEFAULT_ALBUM_NAME};
 use mediahub_core::envelope::EventMetadata;
 use mediahub_core::ids::{AlbumId, CorrelationId, MediaId, NotificationId, SagaId, UserId};
@@ -18,7 +17,7 @@ use mediahub_core::notification::{Notification, NotificationCommand, Notificatio
 use mediahub_core::saga::{RetryPolicy, SagaPolicy};
 use mediahub_services::consumer::ConsumerConfig;
 use mediahub_services::saga::{SagaConfig, SagaHandle, start};
-use mediahub_services::store_client::{CommitTracker, RemoteEventRepository, execute_with_retry};
+use mediahub_services::store_client::{AggregateCommands, RemoteEventRepository};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -177,13 +176,8 @@ impl Answering {
     }
 }
 
-type Framework<A> = CqrsFramework<A, PersistedEventStore<RemoteEventRepository, A>>;
-
 /// 本物のコアの集約でイベントストアにコマンドを実行する書き手。
-struct Writer<A: Aggregate> {
-    cqrs: Framework<A>,
-    tracker: CommitTracker,
-}
+struct Writer<A: Aggregate>(AggregateCommands<A>);
 
 impl<A> Writer<A>
 where
@@ -191,25 +185,19 @@ where
     A::Command: Clone,
 {
     fn new(store: &Store, services: A::Services) -> Self {
-        let repo = RemoteEventRepository::new(store.client());
-        let tracker = repo.commit_tracker();
-        let cqrs = CqrsFramework::new(PersistedEventStore::new_event_store(repo), vec![], services);
-        Self { cqrs, tracker }
+        Self(AggregateCommands::new(
+            RemoteEventRepository::new(store.client()),
+            services,
+        ))
     }
 
     async fn execute(&self, id: &str, command: A::Command, metadata: &EventMetadata) -> u64 {
-        execute_with_retry(
-            &self.cqrs,
-            &self.tracker,
-            id,
-            || command.clone(),
-            metadata,
-            3,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .last_position
-        .unwrap_or_else(|| panic!("イベントが書かれませんでした"))
+        self.0
+            .execute(id, None, || command.clone(), metadata)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .last_position
+            .unwrap_or_else(|| panic!("イベントが書かれませんでした"))
     }
 }
 
