@@ -13,6 +13,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::Utc;
 use cqrs_es::persist::{
@@ -323,6 +324,7 @@ impl World {
                         attempt,
                         reason: "障害注入: album サービスが 503 を返しました".into(),
                         retriable: true,
+                        elapsed: Duration::ZERO,
                     }));
                 }
                 let album_id = AlbumId::default_for(*owner_id).to_string();
@@ -358,6 +360,7 @@ impl World {
                         attempt,
                         reason: "障害注入: 通知の送信に失敗".into(),
                         retriable: true,
+                        elapsed: Duration::ZERO,
                     }));
                 }
                 let send = NotificationCommand::Send {

@@ -1,5 +1,7 @@
 //! メディアアップロード Saga の集約と、その純粋な判断関数。
 
+use std::time::Duration;
+
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
@@ -343,11 +345,19 @@ impl MediaUploadSaga {
                 attempt,
                 reason,
                 retriable,
+                elapsed,
             } => {
                 if self.is_in_flight(*step) != Some(*attempt) {
                     return Vec::new();
                 }
-                if *retriable && policy.retry_for(*step).allows_retry_after(*attempt) {
+                // 学習用に注入した障害 (毎回失敗する) は回数だけで諦める。期限まで待つのは、
+                // 治る見込みのある本物の一時的な失敗 (再起動中のコンテナなど) だけ。
+                let elapsed = if self.fault_persists_in(*step) {
+                    Duration::MAX
+                } else {
+                    *elapsed
+                };
+                if *retriable && policy.allows_retry(*step, *attempt, elapsed) {
                     vec![
                         SagaEvent::SagaStepFailed {
                             step: *step,
@@ -366,6 +376,15 @@ impl MediaUploadSaga {
             }
             SagaInput::MediaUploaded { .. } => Vec::new(),
         }
+    }
+
+    /// `step` の試行に、毎回失敗する障害を注入しているか (処理とアルバム追加の障害注入)。
+    fn fault_persists_in(&self, step: SagaStep) -> bool {
+        matches!(
+            (self.fault, step),
+            (Some(FaultPoint::Process), SagaStep::ProcessMedia)
+                | (Some(FaultPoint::Album), SagaStep::AddToAlbum)
+        )
     }
 
     fn succeed(&self, step: SagaStep) -> Vec<SagaEvent> {

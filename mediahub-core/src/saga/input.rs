@@ -4,6 +4,8 @@
 //! に写します。Saga ID はメディア ID から決定的に導出されるので ([`SagaId::for_media`])、
 //! 同じイベントが何度配信されても同じ Saga に届きます。
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::step::{FaultPoint, SagaStep};
@@ -56,6 +58,9 @@ pub enum SagaInput {
         reason: String,
         /// 再試行に意味があるか (一時的な失敗か)。
         retriable: bool,
+        /// そのステップの 1 回目の試行を始めてからの時間
+        /// ([`SagaPolicy::retry_deadline`](super::SagaPolicy::retry_deadline) と比べます)。
+        elapsed: Duration,
     },
 }
 

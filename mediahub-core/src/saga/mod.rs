@@ -41,5 +41,5 @@ pub use aggregate::{
     SagaEvent,
 };
 pub use input::{FAULT_INJECT_METADATA_KEY, SagaInput};
-pub use policy::{RetryPolicy, SagaPolicy};
+pub use policy::{DEFAULT_RETRY_DEADLINE, RetryPolicy, SagaPolicy};
 pub use step::{FaultPoint, SagaStatus, SagaStep, UnknownFaultPoint};

@@ -67,6 +67,13 @@ pub struct SagaPolicy {
     pub process_deadline: Duration,
     /// 処理以外のステップ一回の締め切り。
     pub step_deadline: Duration,
+    /// 一時的な失敗を再試行し続ける期限 (ステップの 1 回目の試行を始めてから)。
+    ///
+    /// 一時的な失敗 (接続できない・時間切れ・5xx・429) は、試行回数が `max_attempts` に
+    /// 達していても、ステップを始めてからこの時間が経つまでは再試行します。コンテナの再起動
+    /// (数秒) で補償が始まらないためです。業務上の失敗 (4xx・`MediaProcessingFailed`) は
+    /// これに関係なく、すぐに補償へ進みます。
+    pub retry_deadline: Duration,
 }
 
 impl Default for SagaPolicy {
@@ -90,9 +97,13 @@ impl Default for SagaPolicy {
             },
             process_deadline: Duration::from_secs(30),
             step_deadline: Duration::from_secs(10),
+            retry_deadline: DEFAULT_RETRY_DEADLINE,
         }
     }
 }
+
+/// [`SagaPolicy::retry_deadline`] の既定値 (コンテナの再起動より十分に長く)。
+pub const DEFAULT_RETRY_DEADLINE: Duration = Duration::from_secs(30);
 
 impl SagaPolicy {
     /// ステップの再試行方針。
@@ -104,6 +115,24 @@ impl SagaPolicy {
             SagaStep::Notify => &self.notify,
             SagaStep::DeleteUploadedFile | SagaStep::InvalidateMedia => &self.compensation,
         }
+    }
+
+    /// `step` の `attempt` 回目の試行が一時的な失敗に終わったとき、もう一度試してよいか。
+    ///
+    /// `elapsed` はそのステップの 1 回目の試行を始めてからの時間です。試行回数が
+    /// `max_attempts` 未満か、`elapsed` が [`SagaPolicy::retry_deadline`] 未満なら再試行します。
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mediahub_core::saga::{SagaPolicy, SagaStep};
+    /// let policy = SagaPolicy::default(); // アルバム追加は 3 回、期限は 30 秒
+    /// assert!(policy.allows_retry(SagaStep::AddToAlbum, 2, Duration::ZERO));
+    /// assert!(policy.allows_retry(SagaStep::AddToAlbum, 7, Duration::from_secs(3)));
+    /// assert!(!policy.allows_retry(SagaStep::AddToAlbum, 7, Duration::from_secs(31)));
+    /// ```
+    #[must_use]
+    pub fn allows_retry(&self, step: SagaStep, attempt: u32, elapsed: Duration) -> bool {
+        self.retry_for(step).allows_retry_after(attempt) || elapsed < self.retry_deadline
     }
 
     /// ステップ一回の締め切り。

@@ -10,6 +10,9 @@ use super::*;
 use crate::ids::{MediaId, NotificationId, SagaId, UserId};
 use crate::notification::NotificationKind;
 
+/// 再試行の期限 (既定 30 秒) を確実に過ぎた経過時間。
+const PAST_RETRY_DEADLINE: Duration = Duration::from_secs(3600);
+
 /// 入力を順に与え、記録されたイベントと行動を集める小さな実行器。
 struct Run {
     saga: MediaUploadSaga,
@@ -40,12 +43,25 @@ impl Run {
         reaction
     }
 
+    /// 再試行の期限を過ぎてからの失敗 (回数だけで再試行が決まる)。
     fn fail(&mut self, step: SagaStep, attempt: u32, retriable: bool) -> Reaction {
+        self.fail_after(step, attempt, retriable, PAST_RETRY_DEADLINE)
+    }
+
+    /// ステップを始めて `elapsed` 経ってからの失敗。
+    fn fail_after(
+        &mut self,
+        step: SagaStep,
+        attempt: u32,
+        retriable: bool,
+        elapsed: Duration,
+    ) -> Reaction {
         self.feed(&SagaInput::StepAttemptFailed {
             step,
             attempt,
             reason: "503 Service Unavailable".into(),
             retriable,
+            elapsed,
         })
     }
 
@@ -243,6 +259,65 @@ fn album_failing_all_three_attempts_invalidates_media_and_ends_compensated() {
         .filter(|s| s.is_compensation())
         .collect();
     assert_eq!(compensations, [SagaStep::InvalidateMedia]);
+}
+
+#[test]
+fn album_transient_failure_past_max_attempts_but_within_retry_deadline_is_retried() {
+    let (media_id, owner) = media();
+    let mut run = Run::new();
+    run.feed(&uploaded(media_id, owner, None));
+    run.feed(&SagaInput::MediaProcessed);
+    let max = run.policy.album.max_attempts;
+    for attempt in 1..=max + 5 {
+        let r = run.fail_after(SagaStep::AddToAlbum, attempt, true, Duration::from_secs(3));
+        assert_eq!(
+            r.action.map(|a| (a.step, a.attempt)),
+            Some((SagaStep::AddToAlbum, attempt + 1)),
+            "3 秒の停止では諦めない"
+        );
+    }
+    run.feed(&SagaInput::MediaAddedToAlbum);
+    run.feed(&SagaInput::NotificationSent);
+    assert_eq!(run.saga.status(), SagaStatus::Completed);
+}
+
+#[test]
+fn album_transient_failure_past_max_attempts_and_past_retry_deadline_compensates() {
+    let (media_id, owner) = media();
+    let mut run = Run::new();
+    run.feed(&uploaded(media_id, owner, None));
+    run.feed(&SagaInput::MediaProcessed);
+    let max = run.policy.album.max_attempts;
+    let beyond = run.policy.retry_deadline + Duration::from_millis(1);
+    for attempt in 1..max {
+        run.fail_after(SagaStep::AddToAlbum, attempt, true, beyond);
+    }
+    let r = run.fail_after(SagaStep::AddToAlbum, max, true, beyond);
+    assert_eq!(r.action.map(|a| a.step), Some(SagaStep::InvalidateMedia));
+}
+
+#[test]
+fn album_business_failure_within_retry_deadline_compensates_at_once() {
+    let (media_id, owner) = media();
+    let mut run = Run::new();
+    run.feed(&uploaded(media_id, owner, None));
+    run.feed(&SagaInput::MediaProcessed);
+    let r = run.fail_after(SagaStep::AddToAlbum, 1, false, Duration::ZERO);
+    assert_eq!(r.action.map(|a| a.step), Some(SagaStep::InvalidateMedia));
+}
+
+#[test]
+fn injected_album_fault_gives_up_after_max_attempts_even_within_retry_deadline() {
+    let (media_id, owner) = media();
+    let mut run = Run::new();
+    run.feed(&uploaded(media_id, owner, Some(FaultPoint::Album)));
+    run.feed(&SagaInput::MediaProcessed);
+    let max = run.policy.album.max_attempts;
+    for attempt in 1..max {
+        run.fail_after(SagaStep::AddToAlbum, attempt, true, Duration::ZERO);
+    }
+    let r = run.fail_after(SagaStep::AddToAlbum, max, true, Duration::ZERO);
+    assert_eq!(r.action.map(|a| a.step), Some(SagaStep::InvalidateMedia));
 }
 
 #[test]
@@ -612,6 +687,7 @@ proptest! {
             next_outcome += 1;
             let failed = |retriable| SagaInput::StepAttemptFailed {
                 step: action.step, attempt: action.attempt, reason: "boom".into(), retriable,
+                elapsed: PAST_RETRY_DEADLINE,
             };
             let mut responses = match outcome {
                 Outcome::Succeed => vec![(take_delay(), success_input(action.step))],

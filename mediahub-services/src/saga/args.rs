@@ -75,6 +75,11 @@ pub struct SagaPolicyArgs {
     /// 処理以外のステップ一回の締め切り (ミリ秒)。
     #[arg(long, env = "SAGA_STEP_DEADLINE_MS", default_value_t = millis(SagaPolicy::default().step_deadline), value_parser = clap::value_parser!(u64).range(1..))]
     pub saga_step_deadline_ms: u64,
+
+    /// 一時的な失敗 (接続できない・時間切れ・5xx・429) を、最大試行回数を過ぎても再試行し続ける
+    /// 期限 (ステップの 1 回目の試行から、ミリ秒)。コンテナの再起動で補償が始まらないように。
+    #[arg(long, env = "SAGA_RETRY_DEADLINE_MS", default_value_t = millis(SagaPolicy::default().retry_deadline))]
+    pub saga_retry_deadline_ms: u64,
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -109,6 +114,7 @@ impl SagaPolicyArgs {
             },
             process_deadline: Duration::from_millis(self.saga_process_deadline_ms),
             step_deadline: Duration::from_millis(self.saga_step_deadline_ms),
+            retry_deadline: Duration::from_millis(self.saga_retry_deadline_ms),
         })
     }
 }

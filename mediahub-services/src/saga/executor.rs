@@ -199,6 +199,7 @@ async fn perform(
         attempt: action.attempt,
         reason: failure.reason,
         retriable: failure.retriable,
+        elapsed: loaded.step_elapsed(chrono::Utc::now()),
     };
     let metadata = saga_metadata(
         loaded.correlation_id,

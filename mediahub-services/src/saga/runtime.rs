@@ -1,6 +1,9 @@
 //! リアクターと実行役が共有する部品: Saga の読み込みと、Saga へのコマンドの実行。
 
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use cqrs_es::Aggregate;
 use mediahub_core::envelope::{EnvelopeError, EventMetadata};
@@ -45,6 +48,18 @@ pub struct LoadedSaga {
     pub step_event_id: Option<EventId>,
     /// 最後に反応したドメインイベントの位置 ([`TRIGGER_POSITION_KEY`])。
     pub trigger_position: u64,
+    /// 今のステップの 1 回目の試行を始めた時刻 (`SagaStepStarted { attempt: 1 }` の保存時刻)。
+    pub step_started_at: Option<DateTime<Utc>>,
+}
+
+impl LoadedSaga {
+    /// 今のステップの 1 回目の試行を始めてからの時間 (不明なら 0)。
+    #[must_use]
+    pub fn step_elapsed(&self, now: DateTime<Utc>) -> Duration {
+        self.step_started_at
+            .and_then(|started| (now - started).to_std().ok())
+            .unwrap_or_default()
+    }
 }
 
 /// Saga 集約へのコマンドの窓口 (HTTP 越しの中央のイベントストアの上)。
@@ -106,6 +121,7 @@ impl SagaRuntime {
             correlation_id: None,
             step_event_id: None,
             trigger_position: 0,
+            step_started_at: None,
         };
         for envelope in &events {
             let event = envelope.decode::<SagaEvent>()?;
@@ -113,7 +129,12 @@ impl SagaRuntime {
                 SagaEvent::SagaStarted { .. } => {
                     loaded.correlation_id = envelope.metadata.correlation_id;
                 }
-                SagaEvent::SagaStepStarted { .. } => loaded.step_event_id = Some(envelope.id),
+                SagaEvent::SagaStepStarted { attempt, .. } => {
+                    loaded.step_event_id = Some(envelope.id);
+                    if *attempt == 1 {
+                        loaded.step_started_at = Some(envelope.created_at);
+                    }
+                }
                 _ => {}
             }
             if let Some(position) = envelope

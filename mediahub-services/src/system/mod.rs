@@ -299,11 +299,22 @@ pub struct System {
     eventstore: EventStoreHandle,
     media_command: MediaCommandHandle,
     media_query: Option<MediaQueryHandle>,
-    album: AlbumHandle,
+    album: Option<AlbumHandle>,
     notification: NotificationHandle,
     saga: Option<SagaHandle>,
     gateway: GatewayHandle,
     frontend: FrontendHandle,
+}
+
+/// album サービスの設定 (起動と再起動で同じもの)。
+fn album_config(config: &SystemConfig, store_url: &str, listen: String) -> AlbumConfig {
+    AlbumConfig::new(
+        store_url,
+        config.data_dir.join("album.db"),
+        config.keys.clone(),
+    )
+    .listen(listen)
+    .grace(config.grace)
 }
 
 fn port_of(url: &str) -> u16 {
@@ -356,11 +367,11 @@ impl System {
                 .await?)
             },
             async {
-                Ok(crate::album::start(
-                    AlbumConfig::new(&store_url, data("album.db"), keys.clone())
-                        .listen(config.listen(config.ports.album))
-                        .grace(config.grace),
-                )
+                Ok(crate::album::start(album_config(
+                    &config,
+                    &store_url,
+                    config.listen(config.ports.album),
+                ))
                 .await?)
             },
             async {
@@ -429,7 +440,7 @@ impl System {
             eventstore,
             media_command,
             media_query: Some(media_query),
-            album,
+            album: Some(album),
             notification,
             saga: Some(saga),
             gateway,
@@ -467,10 +478,10 @@ impl System {
         self.saga.as_ref()
     }
 
-    /// album の取っ手。
+    /// album の取っ手 (止めていれば `None`)。
     #[must_use]
-    pub fn album(&self) -> &AlbumHandle {
-        &self.album
+    pub fn album(&self) -> Option<&AlbumHandle> {
+        self.album.as_ref()
     }
 
     /// notification の取っ手。
@@ -506,6 +517,36 @@ impl System {
         let mut config = saga_config(&self.config, &self.urls);
         config.listen = self.config.listen(port_of(&self.urls.saga));
         self.saga = Some(crate::saga::start(config).await?);
+        Ok(())
+    }
+
+    /// album サービスだけを止めます (Saga がアルバム追加を期限まで再試行するのを確かめるため)。
+    ///
+    /// # エラー
+    /// すでに止まっていれば [`SystemError::WrongState`]、停止に失敗すれば [`SystemError::Album`]。
+    pub async fn stop_album(&mut self) -> Result<(), SystemError> {
+        let album = self.album.take().ok_or(SystemError::WrongState {
+            service: "album",
+            state: "止まっています",
+        })?;
+        album.stop().await?;
+        Ok(())
+    }
+
+    /// 止めた album サービスを、同じポートと同じデータベースでまた起動します。
+    ///
+    /// # エラー
+    /// 動いていれば [`SystemError::WrongState`]、起動に失敗すれば [`SystemError::Album`]。
+    pub async fn start_album(&mut self) -> Result<(), SystemError> {
+        if self.album.is_some() {
+            return Err(SystemError::WrongState {
+                service: "album",
+                state: "動いています",
+            });
+        }
+        let listen = self.config.listen(port_of(&self.urls.album));
+        let config = album_config(&self.config, &self.urls.eventstore, listen);
+        self.album = Some(crate::album::start(config).await?);
         Ok(())
     }
 
@@ -564,7 +605,12 @@ impl System {
         }
         let (notification, album, media_query, media_command) = tokio::join!(
             self.notification.stop(),
-            self.album.stop(),
+            async {
+                match self.album {
+                    Some(album) => album.stop().await,
+                    None => Ok(()),
+                }
+            },
             async {
                 match self.media_query {
                     Some(media_query) => media_query.stop().await,

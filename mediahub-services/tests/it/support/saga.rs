@@ -40,6 +40,7 @@ pub fn patient_policy() -> SagaPolicy {
         album: patient,
         notify: patient,
         compensation: patient,
+        retry_deadline: Duration::ZERO,
         ..SagaPolicy::default()
     }
 }

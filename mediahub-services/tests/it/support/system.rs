@@ -32,9 +32,13 @@ pub fn testdata_path(relative: &str) -> PathBuf {
         .join(relative)
 }
 
-/// テスト用の Saga の方針: 既定と同じ試行回数で、再試行の待ち時間だけ 10 ms に縮めます。
+/// テスト用の Saga の方針: 既定と同じ試行回数で、再試行の待ち時間を 10 ms に縮め、回数を
+/// 使い切ったら期限を待たずに諦めます (期限まで再試行することは専用のテストで確かめます)。
 pub fn fast_policy() -> SagaPolicy {
-    let mut policy = SagaPolicy::default();
+    let mut policy = SagaPolicy {
+        retry_deadline: Duration::ZERO,
+        ..SagaPolicy::default()
+    };
     for retry in [
         &mut policy.process,
         &mut policy.album,
@@ -50,13 +54,18 @@ pub fn fast_policy() -> SagaPolicy {
 impl TestSystem {
     /// 全サービスをポート 0 で起動します。
     pub async fn start() -> Self {
+        Self::start_with_policy(fast_policy()).await
+    }
+
+    /// Saga の方針を指定して、全サービスをポート 0 で起動します。
+    pub async fn start_with_policy(policy: SagaPolicy) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let web = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web");
         let config = SystemConfig::new(dir.path(), web, keys())
             .ports(Ports::EPHEMERAL)
             .dev_login(true)
             .fault_injection(true)
-            .saga_policy(fast_policy());
+            .saga_policy(policy);
         let system = System::start(config)
             .await
             .unwrap_or_else(|e| panic!("起動できません: {e}"));

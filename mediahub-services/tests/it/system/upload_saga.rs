@@ -4,11 +4,15 @@
 //! どのテストも最後に、ログ全体の位置・イベント ID・各ストリームの版に隙間も重複もないことを
 //! 確かめます。
 
+use std::time::Duration;
+
+use mediahub_core::saga::SagaPolicy;
+use serde_json::Value;
+
 use crate::support::system::{
-    Caller, DEADLINE, TestSystem, event_types_of, event_types_with_correlation, keys,
+    Caller, DEADLINE, TestSystem, event_types_of, event_types_with_correlation, fast_policy, keys,
     service_token, upload, wait_for_saga, wait_until,
 };
-use serde_json::Value;
 
 fn str_of<'a>(body: &'a Value, key: &str) -> &'a str {
     body[key]
@@ -288,6 +292,110 @@ async fn media_query_down_during_20_uploads_catches_up_and_equals_a_rebuild() {
     let (_, after) = list(alice.clone()).await;
     assert_eq!(live, after, "作り直した読みモデルがライブのものと違います");
 
+    sys.assert_log_is_consistent().await;
+    sys.stop().await;
+}
+
+/// アルバム追加の一時的な失敗を `retry_deadline` まで再試行する方針 (待ち時間は 10〜200 ms)。
+fn album_retry_policy(retry_deadline: Duration) -> SagaPolicy {
+    let mut policy = fast_policy();
+    policy.album.max_backoff = Duration::from_millis(200);
+    policy.retry_deadline = retry_deadline;
+    policy
+}
+
+/// Saga の詳細のうち、アルバム追加の試行 (試行番号, 結果) を順に。
+fn album_attempts(saga: &Value) -> Vec<(u64, String)> {
+    steps_of(saga)
+        .into_iter()
+        .filter(|(step, _, _)| step == "add_to_album")
+        .map(|(_, attempt, outcome)| (attempt, outcome))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn album_down_past_max_attempts_but_within_retry_deadline_is_retried_and_saga_completes() {
+    let mut sys = TestSystem::start_with_policy(album_retry_policy(Duration::from_secs(60))).await;
+    let (alice, _) = sys.login("alice").await;
+    sys.system
+        .stop_album()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let (status, accepted) = upload(&alice, "images/sunset-640x427.jpg", None).await;
+    assert_eq!(status, 202, "{accepted}");
+    let saga_id = str_of(&accepted, "saga_id").to_owned();
+    let max = fast_policy().album.max_attempts;
+    // 回数の上限を超えて再試行していることを、詳細の試行番号で待つ (時間ではなく条件で)。
+    wait_until(
+        "アルバム追加が上限の回数を超えて再試行される",
+        DEADLINE,
+        || async {
+            let (_, saga) = alice.get(&format!("/api/v1/sagas/{saga_id}")).await;
+            album_attempts(&saga)
+                .iter()
+                .any(|(attempt, _)| *attempt > u64::from(max) + 1)
+        },
+    )
+    .await;
+    sys.system
+        .start_album()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let saga = wait_for_saga(&alice, &saga_id, "completed").await;
+    let attempts = album_attempts(&saga);
+    let last = attempts.last().cloned().unwrap_or_default();
+    assert_eq!(last.1, "succeeded", "{attempts:?}");
+    assert!(last.0 > u64::from(max) + 1, "{attempts:?}");
+    sys.assert_log_is_consistent().await;
+    sys.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn album_down_past_retry_deadline_compensates_the_saga_after_recording_each_attempt() {
+    let mut sys =
+        TestSystem::start_with_policy(album_retry_policy(Duration::from_millis(1500))).await;
+    let (alice, _) = sys.login("alice").await;
+    sys.system
+        .stop_album()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let (status, accepted) = upload(&alice, "images/sunset-640x427.jpg", None).await;
+    assert_eq!(status, 202, "{accepted}");
+    let saga = wait_for_saga(&alice, str_of(&accepted, "saga_id"), "compensated").await;
+
+    let attempts = album_attempts(&saga);
+    let failed = attempts
+        .iter()
+        .filter(|(_, outcome)| outcome == "failed")
+        .map(|(attempt, _)| *attempt)
+        .collect::<Vec<_>>();
+    let max = u64::from(fast_policy().album.max_attempts);
+    assert!(
+        failed.len() as u64 > max,
+        "期限までは上限の回数を超えて再試行する: {attempts:?}"
+    );
+    assert_eq!(
+        failed,
+        (1..=failed.len() as u64).collect::<Vec<_>>(),
+        "失敗した試行が 1 から順にすべて記録される: {attempts:?}"
+    );
+    assert_eq!(
+        attempts.last().map(|(_, outcome)| outcome.as_str()),
+        Some("compensation_started"),
+        "{attempts:?}"
+    );
+    assert_eq!(
+        saga["failure_reason"].as_str().map(|r| r.contains("album")),
+        Some(true),
+        "{saga}"
+    );
+    sys.system
+        .start_album()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     sys.assert_log_is_consistent().await;
     sys.stop().await;
 }
