@@ -4,6 +4,7 @@
 //! mediahub run                       # 既定: ./data、開発用ログインと障害注入は有効
 //! mediahub run --data-dir /tmp/mh    # データの場所を変える (環境変数 MEDIAHUB_DATA_DIR でも可)
 //! mediahub openapi --out docs/openapi  # 各サービスの OpenAPI 文書を書き出す (make generate)
+//! mediahub healthcheck http://127.0.0.1:8084/ready  # 2xx なら 0 (コンテナの HEALTHCHECK)
 //! ```
 //!
 //! JWT の秘密鍵は環境変数 `JWT_SECRET` で渡せます。無ければ起動のたびに新しいランダムな鍵を
@@ -12,12 +13,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use mediahub_services::gateway::OAuthArgs;
 use mediahub_services::platform::auth::{JwtKeys, MIN_SECRET_LEN};
-use mediahub_services::platform::cli::watch_signals;
+use mediahub_services::platform::cli::{healthcheck, watch_signals};
 use mediahub_services::platform::config::AuthArgs;
 use mediahub_services::platform::http_client;
 use mediahub_services::platform::server::Shutdown;
@@ -51,6 +52,15 @@ enum Command {
         /// UI のファイル (frontend の起動に要ります)。
         #[arg(long, env = "WEB_DIR", default_value = "./web")]
         web_dir: PathBuf,
+    },
+    /// `URL` に GET して 2xx なら終了コード 0、それ以外は 1 (コンテナの HEALTHCHECK 用。curl が要りません)。
+    Healthcheck {
+        /// 確かめる URL (例: `http://127.0.0.1:8084/ready`)。
+        #[arg(env = "MEDIAHUB_HEALTHCHECK_URL")]
+        url: String,
+        /// 応答を待つ最長のミリ秒。
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
     },
     /// 内部 API (`/internal/v1/...`、例: 読みモデルの作り直し) を手で呼ぶための、
     /// 1 時間有効なサービス用トークンを表示します。`run` と同じ `JWT_SECRET` が必要です。
@@ -118,7 +128,9 @@ fn random_secret() -> String {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let log_filter = match cli.command {
-        Some(Command::Openapi { .. } | Command::ServiceToken { .. }) => "warn",
+        Some(
+            Command::Openapi { .. } | Command::ServiceToken { .. } | Command::Healthcheck { .. },
+        ) => "warn",
         _ => "info,sqlx=warn",
     };
     if let Err(err) = init_tracing(log_filter) {
@@ -129,6 +141,9 @@ async fn main() -> ExitCode {
         Some(Command::Openapi { out, web_dir }) => write_openapi(&out, &web_dir).await,
         Some(Command::Run(args)) => run(*args).await,
         Some(Command::ServiceToken { name, auth }) => print_service_token(&name, &auth),
+        Some(Command::Healthcheck { url, timeout_ms }) => {
+            healthcheck(&url, Duration::from_millis(timeout_ms)).await
+        }
         None => run(cli.run).await,
     };
     match result {

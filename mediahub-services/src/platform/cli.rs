@@ -104,6 +104,28 @@ pub fn watch_signals(service: &str, shutdown: Shutdown) -> JoinHandle<()> {
     })
 }
 
+/// コンテナの `HEALTHCHECK` 用: `url` に GET して 2xx なら `Ok` (curl の代わり)。
+///
+/// # エラー
+/// `timeout` 以内に 2xx が返らなければ、何が起きたかを書いた文。
+pub async fn healthcheck(url: &str, timeout: std::time::Duration) -> Result<(), String> {
+    let client = super::http_client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|err| format!("HTTP クライアントを作れません: {err}"))?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|err| format!("{url} に届きません: {err}"))?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("{url} が {status} を返しました"))
+    }
+}
+
 /// 起動済みのサービスを停止まで動かし、終了コードを返します。
 ///
 /// `announcement` (待ち受けの一行。[`listening_line`] か [`ui_line`] で作り、必要なら

@@ -32,6 +32,29 @@ fn service_token_with_31_byte_secret_exits_1_with_a_message_about_jwt_secret() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_of_ready_event_store_exits_0_and_of_closed_port_exits_1() {
+    let store = crate::support::store_client::Store::start().await;
+    let ready = mediahub(
+        &["healthcheck", &format!("{}/ready", store.base_url())],
+        SECRET,
+    );
+    assert!(ready.status.success(), "{ready:?}");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let closed = format!(
+        "http://{}/ready",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    drop(listener);
+    let down = mediahub(&["healthcheck", "--timeout-ms", "500", &closed], SECRET);
+    assert_eq!(down.status.code(), Some(1), "{down:?}");
+    assert!(
+        String::from_utf8_lossy(&down.stderr).contains("届きません"),
+        "{down:?}"
+    );
+}
+
 /// `docs/openapi/` のファイル名と中身の一覧 (名前順)。
 fn json_files_in(dir: &std::path::Path) -> Vec<(String, String)> {
     let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
