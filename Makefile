@@ -27,7 +27,17 @@ COVERAGE_FLAGS = --ignore-filename-regex '$(COVERAGE_IGNORE_REGEX)'
 # 新しいマシンで `make tools` が同じ結果になるよう版を固定する (上書き可)。
 CARGO_LLVM_COV_VERSION ?= 0.9.1
 
-.PHONY: help build test lint fmt doc clean tools bench run example coverage-html generate check-generated docker-up docker-down fuzz
+# --- コンテナ ---------------------------------------------------------------------
+# docker compose (v2) があればそれを、なければ docker-compose (v1) を使う。
+COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
+# compose のプロジェクト名 (コンテナ・ネットワーク・ボリュームの名前の頭。scripts/lab/ も同じ名前を使う)。
+export COMPOSE_PROJECT_NAME ?= mediahub
+MEDIAHUB_IMAGE ?= mediahub:local
+export MEDIAHUB_IMAGE
+DOWN_FLAGS ?=
+CHAOS_FLAGS ?=
+
+.PHONY: help build test lint fmt doc clean tools bench run example coverage-html generate check-generated image docker-up docker-down compose-e2e chaos fuzz
 
 help: ## このヘルプを表示する (既定のターゲット)
 	@echo "MediaHub — make ターゲット一覧"
@@ -118,11 +128,24 @@ check-generated: ## docs/openapi/ がコードと一致しているか確かめ�
 	if diff -ru docs/openapi "$$tmp"; then echo "docs/openapi は最新です"; rm -rf "$$tmp"; \
 	else echo "docs/openapi が古くなっています: make generate を実行してコミットしてください" >&2; rm -rf "$$tmp"; exit 1; fi
 
-docker-up: ## docker compose で全サービスを起動する (イメージはローカルでビルド)
-	docker compose up --build -d
+image: ## 実行イメージ mediahub:local を作る (ホストでリリースビルド。レジストリが無ければ土台を debootstrap で作る)
+	bash scripts/image.sh $(MEDIAHUB_IMAGE)
 
-docker-down: ## docker compose で起動したサービスを止める
-	docker compose down
+docker-up: ## イメージを作り、8 サービスをコンテナで起動して準備ができるまで待つ (JWT_SECRET が必要)
+	@secret="$${JWT_SECRET:-}"; if [ "$${#secret}" -lt 32 ]; then \
+		echo "JWT_SECRET を 32 バイト以上で設定してください (例: export JWT_SECRET=\$$(openssl rand -hex 32))" >&2; exit 1; fi
+	@$(MAKE) image
+	$(COMPOSE) up -d
+	@bash scripts/compose-wait.sh
+
+docker-down: ## compose のコンテナを止めて消す (ボリュームも消すなら DOWN_FLAGS=-v)
+	JWT_SECRET="$${JWT_SECRET:-not-needed-to-stop}" $(COMPOSE) down $(DOWN_FLAGS)
+
+compose-e2e: ## compose で動く MediaHub を公開ポートだけで確かめる (docker-up の後。DEV_LOGIN=true が必要)
+	$(PYTHON) scripts/lab/compose_e2e.py
+
+chaos: ## コンテナに kill・切断・一時停止を起こしながらアップロードを流し、不変条件を確かめる (docker-up の後)
+	$(PYTHON) scripts/lab/chaos.py $(CHAOS_FLAGS)
 
 example: ## アップロード Saga をインメモリで実行し、イベントの時系列を表示する
 	$(CARGO) run -p mediahub-examples --example upload_saga_in_memory

@@ -50,6 +50,17 @@ fn versions_of(log: &[Value], aggregate_id: &str, event_type: &str) -> Vec<u64> 
         .collect()
 }
 
+/// アルバム「旅行」を作り、その ID と、作成を読める GET のパス (`min_position` つき) を返します。
+async fn create_album(caller: &Caller) -> (String, String) {
+    let (status, created) = caller
+        .post("/api/v1/albums", &json!({ "name": "旅行" }))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let album = created["id"].as_str().unwrap_or_default().to_owned();
+    let path = format!("/api/v1/albums/{album}?min_position={}", created["position"]);
+    (album, path)
+}
+
 /// `path` の `ETag` が `want` になるまで待ちます (読みモデルが追いつくまで)。
 async fn wait_for_etag(caller: &Caller, path: &str, want: &str) {
     wait_until(&format!("{path} の ETag が {want}"), DEADLINE, || async {
@@ -62,15 +73,7 @@ async fn wait_for_etag(caller: &Caller, path: &str, want: &str) {
 async fn thirty_two_concurrent_renames_without_if_match_all_succeed_with_versions_2_to_33() {
     let sys = TestSystem::start().await;
     let (alice, _) = sys.login("alice").await;
-    let (status, created) = alice
-        .post("/api/v1/albums", &json!({ "name": "旅行" }))
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let album = created["id"].as_str().unwrap_or_default().to_owned();
-    let path = format!(
-        "/api/v1/albums/{album}?min_position={}",
-        created["position"]
-    );
+    let (album, path) = create_album(&alice).await;
     let (status, etag, _) = get_with_etag(&alice, &path).await;
     assert_eq!((status, etag.as_deref()), (200, Some("\"1\"")));
 
@@ -94,14 +97,7 @@ async fn thirty_two_concurrent_renames_without_if_match_all_succeed_with_version
 async fn thirty_two_concurrent_renames_with_the_same_if_match_give_one_200_and_31_412() {
     let sys = TestSystem::start().await;
     let (alice, _) = sys.login("alice").await;
-    let (_, created) = alice
-        .post("/api/v1/albums", &json!({ "name": "旅行" }))
-        .await;
-    let album = created["id"].as_str().unwrap_or_default().to_owned();
-    let path = format!(
-        "/api/v1/albums/{album}?min_position={}",
-        created["position"]
-    );
+    let (album, path) = create_album(&alice).await;
     let (_, etag, _) = get_with_etag(&alice, &path).await;
     let etag = etag.unwrap_or_else(|| panic!("ETag がありません"));
     assert_eq!(etag, "\"1\"");
@@ -144,10 +140,7 @@ async fn thirty_two_concurrent_renames_with_the_same_if_match_give_one_200_and_3
 async fn malformed_or_weak_if_match_is_400_problem_and_writes_nothing() {
     let sys = TestSystem::start().await;
     let (alice, _) = sys.login("alice").await;
-    let (_, created) = alice
-        .post("/api/v1/albums", &json!({ "name": "旅行" }))
-        .await;
-    let album = created["id"].as_str().unwrap_or_default().to_owned();
+    let (album, _) = create_album(&alice).await;
     let before = sys.whole_log().await.len();
 
     for bad in ["1", "W/\"1\"", "\"1\", \"2\"", "\"abc\""] {
