@@ -7,7 +7,9 @@
 # 2. mediahub を一時ディレクトリと固定のポート (8080〜8086, 3000) で起動し、/ready を待つ
 # 3. 開発用ログインでユーザーのトークンを得て、ゲートウェイの /openapi.json を全チェック・
 #    ステートフルの段階あり・固定のシードで検査する (設定は fuzz/schemathesis.toml)
-# 4. 失敗が 1 件でもあれば終了コード 1。mediahub は必ず止める
+# 4. サービス用トークン (`mediahub service-token`) で、各サービス自身の文書の内部 API
+#    (`/internal/v1/**`、イベントストアは全体) を同じく検査する
+# 5. 失敗が 1 件でもあれば終了コード 1。mediahub は必ず止める
 #
 # SSE (`…/stream`) は終わらない応答なので検査から外します (スキーマは文書に残っています)。
 set -euo pipefail
@@ -17,6 +19,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
 FUZZ_SEED="${FUZZ_SEED:-1}"
 FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-15}"
+FUZZ_INTERNAL_EXAMPLES="${FUZZ_INTERNAL_EXAMPLES:-10}"
 VENV=target/fuzz-venv
 GATEWAY=http://127.0.0.1:8080
 
@@ -64,3 +67,27 @@ echo "==> schemathesis $SCHEMATHESIS_VERSION: ゲートウェイ ($GATEWAY/opena
     --request-timeout 40 \
     --max-response-time 35 \
     --exclude-path-regex '/stream$'
+
+# 内部 API: 各サービス自身の /openapi.json のうち、サービス用トークンで呼ぶ部分。
+service_token=$(./target/debug/mediahub service-token --name fuzz)
+internal_targets=(
+    "eventstore 8084 ^/api/v1/"
+    "media-command 8081 ^/internal/"
+    "media-query 8082 ^/internal/"
+    "album 8083 ^/internal/"
+    "saga 8085 ^/internal/"
+    "notification 8086 ^/internal/"
+)
+for target in "${internal_targets[@]}"; do
+    read -r name port paths <<<"$target"
+    echo "==> schemathesis $SCHEMATHESIS_VERSION: $name の内部 API (http://127.0.0.1:$port/openapi.json、$paths)"
+    "$VENV/bin/st" --config-file fuzz/schemathesis.toml --no-color run "http://127.0.0.1:$port/openapi.json" \
+        -H "Authorization: Bearer $service_token" \
+        --seed "$FUZZ_SEED" \
+        --max-examples "$FUZZ_INTERNAL_EXAMPLES" \
+        --phases examples,coverage,fuzzing \
+        --request-timeout 40 \
+        --max-response-time 35 \
+        --include-path-regex "$paths" \
+        --exclude-path-regex '/stream$'
+done

@@ -131,3 +131,39 @@ async fn upload(browser: &Browser, relative: &str) {
         .wait_for("[data-testid='upload-progress'][data-state='done']")
         .await;
 }
+
+/// ゲートウェイの Swagger UI (`/swagger`) を本物のブラウザーで開き、公開 API の操作が
+/// 並び、内部 API (`/internal/…`) が無いことを確かめます。スクリーンショットは
+/// `target/browser-ui/swagger-gateway.png`。
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_swagger_ui_lists_public_operations_and_no_internal_ones() {
+    let system = TestSystem::start().await;
+    let browser = Browser::launch("browser-ui").await;
+
+    browser
+        .client
+        .goto(&format!("{}/swagger", system.gateway_url()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Swagger UI はパスの区切りに幅のない空白 (U+200B) を入れるので、除いてから比べる。
+    let visible = |text: &str| text.replace('\u{200b}', "");
+    let paths = visible(
+        &browser
+            .wait_for_text("body", |text| {
+                let text = visible(text);
+                text.contains("/api/v1/media/{id}/history") && text.contains("/api/v1/albums/{id}")
+            })
+            .await,
+    );
+    browser.click("button.authorize").await;
+    browser.wait_for(".auth-container input").await;
+    browser.screenshot("swagger-gateway").await;
+
+    assert!(paths.contains("/api/v1/sagas/{id}"), "{paths}");
+    assert!(
+        !paths.contains("/internal/"),
+        "内部 API が公開の文書に出ています"
+    );
+    browser.close().await;
+    system.stop().await;
+}

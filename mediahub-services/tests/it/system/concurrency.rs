@@ -57,7 +57,10 @@ async fn create_album(caller: &Caller) -> (String, String) {
         .await;
     assert_eq!(status, 201, "{created}");
     let album = created["id"].as_str().unwrap_or_default().to_owned();
-    let path = format!("/api/v1/albums/{album}?min_position={}", created["position"]);
+    let path = format!(
+        "/api/v1/albums/{album}?min_position={}",
+        created["position"]
+    );
     (album, path)
 }
 
