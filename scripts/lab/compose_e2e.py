@@ -4,7 +4,7 @@
 
 1. ゲートウェイと UI が準備できている (/ready・/health が 200、UI が index.html を返す)
 2. 開発用ログイン → JPEG をアップロード → Saga が completed → サムネイルが画像で返る
-3. 壊れた JPEG をアップロード → Saga が compensated、メディアは failed
+3. 壊れた JPEG をアップロード → Saga が compensated、メディアは deleted (補償がファイルを消す)
 4. イベントのログに両方の Saga の終端イベントがちょうど 1 つずつある
 
 失敗すれば理由を書いて終了コード 1。
@@ -67,12 +67,16 @@ def main():
     check(status == 202, f"壊れた JPEG のアップロード: {status} {broken}")
     undone = wait_for_saga(token, broken["saga_id"], DEADLINE_S)
     check(undone["status"] == "compensated", f"壊れた JPEG の Saga: {undone}")
-    status, _, media = http(
-        "GET", f"{GATEWAY}/api/v1/media/{broken['media_id']}?min_position={broken['position']}", token
+    status, _, media = wait_until(
+        "壊れた JPEG のメディアが deleted",
+        DEADLINE_S,
+        lambda: (lambda r: r if r[0] == 200 and r[2].get("status") == "deleted" else None)(
+            http("GET", f"{GATEWAY}/api/v1/media/{broken['media_id']}", token)
+        ),
     )
     print(
         f"ok  壊れた JPEG → Saga compensated ({time.monotonic() - t0:.2f} 秒、"
-        f"理由: {undone.get('failure_reason')}、メディア {media.get('status') if status == 200 else status})"
+        f"理由: {undone.get('failure_reason', '').strip()}、メディア {media['status']})"
     )
 
     status, _, page = http("GET", f"{GATEWAY}/api/v1/events?limit=1000", token)

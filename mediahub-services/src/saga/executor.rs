@@ -17,12 +17,15 @@
 //!      届くことで分かります。イベントが届けばリアクターが Saga を進め、このタスクは取り消されます。
 //!      **締め切り (送信からの `deadline`) までに届かなければ**、再試行可能な失敗として記録します。
 //!      これで「200 は返ったがイベントが来ない」ときも Saga は止まりません。
+//!      ただし記録の前に、リアクターが締め切り時点のログの先頭まで読むのを (もう一度 `deadline`
+//!      まで) 待ちます。結果のイベントはもうログにあって、混み合いでリアクターが遅れているだけ
+//!      かもしれないからです (届いていれば Saga が進み、この試行は取り消されます)。
 //!
 //! 停止の合図が出ると、待っている試行はすべて取り消され、失敗を記録している途中のタスクは
 //! 記録を終えてから終わります (取り消された試行は、再起動後の再駆動でやり直されます)。
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use mediahub_core::ids::SagaId;
@@ -33,6 +36,7 @@ use tokio::time::Instant;
 
 use super::participants::{ActionContext, AttemptFailure, Participants};
 use super::runtime::{LoadedSaga, SagaRuntime, saga_metadata};
+use crate::consumer::PositionWaiter;
 use crate::platform::server::Shutdown;
 
 /// イベントストアが読めなかったときに Saga を読み直すまでの時間。
@@ -70,13 +74,18 @@ struct Shared {
     participants: Participants,
     shutdown: Shutdown,
     kicker: Kicker,
+    reactor: Arc<OnceLock<PositionWaiter>>,
 }
 
 /// 実行役を起動します。返り値は窓口と、停止の合図の後に実行中の試行を片付けて終わるタスク。
+///
+/// `reactor` にはリアクターを開いた後でその位置の係を入れます (リアクターは窓口を使うので、
+/// 実行役より後に開くため)。入るまでは、結果のイベントを待つ締め切りの延長はしません。
 pub fn spawn_executor(
     runtime: Arc<SagaRuntime>,
     participants: Participants,
     shutdown: Shutdown,
+    reactor: Arc<OnceLock<PositionWaiter>>,
 ) -> (Kicker, JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let kicker = Kicker { tx };
@@ -85,6 +94,7 @@ pub fn spawn_executor(
         participants,
         shutdown,
         kicker: kicker.clone(),
+        reactor,
     });
     (kicker, tokio::spawn(dispatch_loop(shared, rx)))
 }
@@ -184,7 +194,7 @@ async fn perform(
             tracing::debug!(%saga_id, step = %action.step, attempt = action.attempt, "試行を取り消しました");
             return;
         }
-        failure = attempt(&shared.participants, &action, &context) => failure,
+        failure = attempt(&shared, &action, &context) => failure,
     };
     tracing::info!(
         %saga_id,
@@ -224,14 +234,34 @@ async fn perform(
     shared.kicker.kick(saga_id);
 }
 
+/// リアクターが今のログの先頭まで読むのを、最長 `action.deadline` 待ちます。
+///
+/// 結果のイベントがすでにログにあれば、その間にリアクターが Saga を進め、この試行は取り消されます。
+async fn reactor_catch_up(shared: &Shared, action: &SagaAction) {
+    let Some(reactor) = shared.reactor.get() else {
+        return;
+    };
+    let head = match shared.runtime.client().head().await {
+        Ok(head) => head,
+        Err(error) => {
+            tracing::debug!(%error, "ログの先頭が分からないので、リアクターの追いつきを待ちません");
+            return;
+        }
+    };
+    if let Err(error) = reactor.wait(Some(head), action.deadline).await {
+        tracing::warn!(
+            saga_id = %action.saga_id,
+            step = %action.step,
+            %error,
+            "リアクターがログの先頭に追いつかないまま、試行を失敗として記録します"
+        );
+    }
+}
+
 /// バックオフだけ待って送り、締め切りまでに結果のイベントが届かなければ失敗を返します。
 ///
 /// 結果のイベントが届けば、この future は実行役に取り消されるので終わりません。
-async fn attempt(
-    participants: &Participants,
-    action: &SagaAction,
-    context: &ActionContext,
-) -> AttemptFailure {
+async fn attempt(shared: &Shared, action: &SagaAction, context: &ActionContext) -> AttemptFailure {
     tokio::time::sleep(action.delay).await;
     let deadline = Instant::now() + action.deadline;
     tracing::info!(
@@ -240,7 +270,7 @@ async fn attempt(
         attempt = action.attempt,
         "Saga の行動を送ります"
     );
-    match tokio::time::timeout_at(deadline, participants.send(action, context)).await {
+    match tokio::time::timeout_at(deadline, shared.participants.send(action, context)).await {
         Err(_elapsed) => AttemptFailure {
             reason: format!(
                 "締め切り ({} ms) までに応答がありませんでした",
@@ -251,6 +281,7 @@ async fn attempt(
         Ok(Err(failure)) => failure,
         Ok(Ok(())) => {
             tokio::time::sleep_until(deadline).await;
+            reactor_catch_up(shared, action).await;
             AttemptFailure {
                 reason: format!(
                     "受け付けられましたが、締め切り ({} ms) までに結果のイベントが届きませんでした",

@@ -44,7 +44,7 @@ pub mod runtime;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use mediahub_core::ids::SagaId;
@@ -406,8 +406,13 @@ pub async fn start(config: SagaConfig) -> Result<SagaHandle, SagaServiceError> {
     )
     .await?;
     let listener = server::bind(&config.listen).await?;
-    let (kicker, executor_task) =
-        spawn_executor(Arc::clone(&runtime), participants, shutdown.clone());
+    let reactor_position = Arc::new(OnceLock::new());
+    let (kicker, executor_task) = spawn_executor(
+        Arc::clone(&runtime),
+        participants,
+        shutdown.clone(),
+        Arc::clone(&reactor_position),
+    );
     let reactor = match Consumer::open(
         REACTOR_NAME,
         pool.clone(),
@@ -423,6 +428,10 @@ pub async fn start(config: SagaConfig) -> Result<SagaHandle, SagaServiceError> {
             return Err(err.into());
         }
     };
+    // 実行役が、結果のイベントを待つ締め切りでリアクターの遅れを考えに入れられるように。
+    if reactor_position.set(reactor.waiter()).is_err() {
+        tracing::warn!("リアクターの位置の係はすでに入っています");
+    }
     let reactor_task = reactor.spawn({
         let shutdown = shutdown.clone();
         async move { shutdown.wait().await }

@@ -76,7 +76,7 @@ pub enum CommandError<E: std::error::Error> {
         /// 試した回数。
         attempts: u32,
     },
-    /// イベントストアに届かない (503 `store.unavailable`)。再試行すれば通る見込みがあります。
+    /// イベントストアに届かない (503 `store_unavailable`)。再試行すれば通る見込みがあります。
     #[error("イベントストアに届きません: {0}")]
     StoreUnavailable(String),
     /// 保存されたイベントが読めないなど、想定外の失敗 (500)。
@@ -101,7 +101,7 @@ impl<E: std::error::Error> From<AggregateError<E>> for CommandError<E> {
 impl<E: std::error::Error> CommandError<E> {
     /// problem+json にします。業務ルール違反は `rule` で写し、それ以外はすべてのサービスで
     /// 同じ形です: 412 `precondition_failed` (本体に `expected_version` と `current_version`)、
-    /// 409 `conflict`、503 `store.unavailable`、500 `internal.error`。
+    /// 409 `conflict`、503 `store_unavailable`、500 `internal.error`。
     #[must_use]
     pub fn to_problem(&self, rule: impl FnOnce(&E) -> Problem) -> Problem {
         match self {
@@ -253,6 +253,8 @@ impl<A: Aggregate> AggregateCommands<A> {
     /// コマンドを実行します。
     ///
     /// - `expected_version` が `Some(v)` なら、集約の版が `v` のときだけ実行します (`If-Match`)。
+    ///   版を比べるのは業務ルール (所有者の確認を含む) を通った後なので、拒まれるコマンドは
+    ///   版に関係なくルールの答えになります。
     /// - `make_command` は試行ごとに呼ばれ、その回のコマンドを返します (コマンドが `Clone` で
     ///   なくても使えるように)。
     /// - `metadata` はすべてのイベントに付きます。コミット位置を受け取るための引換券
@@ -281,15 +283,17 @@ impl<A: Aggregate> AggregateCommands<A> {
         loop {
             let mut context = self.store.load_aggregate(aggregate_id).await?;
             let current = context.current_sequence as u64;
-            if let Some(expected) = expected_version.filter(|v| *v != current) {
-                return Err(CommandError::VersionMismatch { expected, current });
-            }
+            // 業務ルール (所有者の確認を含む) を版より先に確かめる。他人の集約に If-Match を
+            // 付けても 412 と版ではなくルールの答え (404 など) になり、存在も版も漏れない。
             let sink = EventSink::default();
             context
                 .aggregate
                 .handle(make_command(), &self.services, &sink)
                 .await
                 .map_err(CommandError::Rule)?;
+            if let Some(expected) = expected_version.filter(|v| *v != current) {
+                return Err(CommandError::VersionMismatch { expected, current });
+            }
             let events = sink.collect().await;
             let written = events.len() as u64;
             match self.store.commit(events, context, map.clone()).await {

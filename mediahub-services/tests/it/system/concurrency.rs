@@ -216,3 +216,24 @@ async fn media_delete_with_stale_if_match_is_412_and_with_the_etag_is_202() {
     assert_eq!(deletions, 1);
     sys.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_on_another_users_album_is_404_not_412_and_reveals_no_version() {
+    let sys = TestSystem::start().await;
+    let (alice, _) = sys.login("alice").await;
+    let (mallory, _) = sys.login("mallory").await;
+    let (album, _) = create_album(&alice).await;
+
+    for tag in ["\"0\"", "\"1\"", "\"7\""] {
+        let (status, body) = rename(&mallory, &album, "乗っ取り".into(), Some(tag)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("album.not_found")),
+            "If-Match: {tag} → {body}"
+        );
+        assert!(body.get("current_version").is_none(), "{body}");
+    }
+    let log = sys.assert_log_is_consistent().await;
+    assert!(versions_of(&log, &album, "AlbumRenamed").is_empty());
+    sys.stop().await;
+}
