@@ -37,7 +37,7 @@ export MEDIAHUB_IMAGE
 DOWN_FLAGS ?=
 CHAOS_FLAGS ?=
 
-.PHONY: help build test lint fmt doc clean tools bench run example coverage-html generate check-generated image docker-up docker-down compose-e2e chaos fuzz
+.PHONY: help build test lint fmt doc clean tools bench run example coverage-html generate check-generated image docker-up docker-down check-docs compose-e2e chaos fuzz
 
 help: ## このヘルプを表示する (既定のターゲット)
 	@echo "MediaHub — make ターゲット一覧"
@@ -140,6 +140,9 @@ docker-up: ## イメージを作り、8 サービスをコンテナで起動し�
 
 docker-down: ## compose のコンテナを止めて消す (ボリュームも消すなら DOWN_FLAGS=-v)
 	JWT_SECRET="$${JWT_SECRET:-not-needed-to-stop}" $(COMPOSE) down $(DOWN_FLAGS)
+
+check-docs: ## チュートリアル (docs/tutorial) が挙げるファイル・テスト名・API のパスが実在するか確かめる
+	$(PYTHON) scripts/check_tutorial.py
 
 compose-e2e: ## compose で動く MediaHub を公開ポートだけで確かめる (docker-up の後。DEV_LOGIN=true が必要)
 	$(PYTHON) scripts/lab/compose_e2e.py

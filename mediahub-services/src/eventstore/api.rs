@@ -13,7 +13,8 @@ use mediahub_core::envelope::Envelope;
 use poem::web::sse::Event;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{EventStream, Json};
-use poem_openapi::types::ToJSON;
+use poem_openapi::registry::MetaSchema;
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde_json::Value;
 use sqlx::SqlitePool;
@@ -27,7 +28,7 @@ use super::writer::{self, AppendOutcome, AppendRequest, SnapshotWrite, WriterHan
 use crate::platform::auth::ServiceAuth;
 use crate::platform::problem::{Problem, codes};
 use crate::platform::schema::LogPosition;
-use crate::platform::schema::{ApiEnvelope, ApiNewEvent};
+use crate::platform::schema::{ApiEnvelope, ApiNewEvent, inline_schema_type};
 use crate::platform::server::Shutdown;
 
 /// グローバルログの 1 ページの既定の件数。
@@ -104,12 +105,42 @@ pub struct AppendBody {
     pub events: Vec<ApiNewEvent>,
 }
 
+/// スナップショットに書く集約の状態 (任意の JSON。フィールドは省略できません)。
+///
+/// `serde_json::Value` のままだと、フィールドが無いときに `null` として受け付けてしまい、
+/// 文書 (必須) と振る舞いが食い違うため、省略を 400 にする型で受け取ります。
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateState(pub Value);
+
+inline_schema_type!(
+    AggregateState,
+    "AggregateState",
+    MetaSchema {
+        description: Some("集約の状態 (任意の JSON)"),
+        ..MetaSchema::ANY
+    }
+);
+
+impl ParseFromJSON for AggregateState {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        value
+            .map(Self)
+            .ok_or_else(|| ParseError::custom("aggregate (集約の状態) は省略できません"))
+    }
+}
+
+impl ToJSON for AggregateState {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone())
+    }
+}
+
 /// スナップショットの書き込みの本体。
 #[derive(Debug, Clone, Object)]
 #[oai(deny_unknown_fields)]
 pub struct SnapshotWriteBody {
     /// 集約の状態 (任意の JSON)。
-    pub aggregate: Value,
+    pub aggregate: AggregateState,
     /// スナップショットに含まれる最後のイベントの版。
     pub current_sequence: u64,
     /// 新しいスナップショットの版。
@@ -212,7 +243,7 @@ fn result_of(outcome: AppendOutcome) -> AppendResponse {
 
 fn snapshot_write(body: SnapshotWriteBody) -> SnapshotWrite {
     SnapshotWrite {
-        aggregate: body.aggregate,
+        aggregate: body.aggregate.0,
         current_sequence: body.current_sequence,
         current_snapshot: body.current_snapshot,
         expected_snapshot: body.expected_snapshot,
@@ -430,7 +461,11 @@ impl EventStoreApi {
     async fn append(
         &self,
         _auth: ServiceAuth,
+        /// 集約の型 (1〜256 文字、制御文字なし)。
+        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
         aggregate_type: Path<String>,
+        /// 集約 ID (1〜256 文字、制御文字なし)。
+        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
         aggregate_id: Path<String>,
         body: Json<AppendBody>,
     ) -> Result<AppendResponse, Problem> {
@@ -455,7 +490,11 @@ impl EventStoreApi {
     async fn read_stream(
         &self,
         _auth: ServiceAuth,
+        /// 集約の型 (1〜256 文字、制御文字なし)。
+        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
         aggregate_type: Path<String>,
+        /// 集約 ID (1〜256 文字、制御文字なし)。
+        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
         aggregate_id: Path<String>,
         from_version: Query<Option<LogPosition>>,
     ) -> Result<Json<EventList>, Problem> {
@@ -476,7 +515,11 @@ impl EventStoreApi {
     async fn get_snapshot(
         &self,
         _auth: ServiceAuth,
+        /// 集約の型 (1〜256 文字、制御文字なし)。
+        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
         aggregate_type: Path<String>,
+        /// 集約 ID (1〜256 文字、制御文字なし)。
+        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
         aggregate_id: Path<String>,
     ) -> Result<Json<SnapshotBody>, Problem> {
         let stream = stream_key(aggregate_type.0, aggregate_id.0)?;
@@ -502,7 +545,11 @@ impl EventStoreApi {
     async fn put_snapshot(
         &self,
         _auth: ServiceAuth,
+        /// 集約の型 (1〜256 文字、制御文字なし)。
+        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
         aggregate_type: Path<String>,
+        /// 集約 ID (1〜256 文字、制御文字なし)。
+        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
         aggregate_id: Path<String>,
         body: Json<SnapshotWriteBody>,
     ) -> Result<PutSnapshotResponse, Problem> {
@@ -527,7 +574,11 @@ impl EventStoreApi {
     async fn commit(
         &self,
         _auth: ServiceAuth,
+        /// 集約の型 (1〜256 文字、制御文字なし)。
+        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
         aggregate_type: Path<String>,
+        /// 集約 ID (1〜256 文字、制御文字なし)。
+        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
         aggregate_id: Path<String>,
         body: Json<CommitBody>,
     ) -> Result<AppendResponse, Problem> {
@@ -665,9 +716,10 @@ impl EventStoreApi {
 
     /// ログの先頭 (最大の位置、空なら 0) を返します。
     #[oai(path = "/head", method = "get", tag = "ApiTags::Log")]
-    async fn head(&self, _auth: ServiceAuth) -> Json<HeadBody> {
-        Json(HeadBody {
+    async fn head(&self, _auth: ServiceAuth) -> Result<Json<HeadBody>, Problem> {
+        // 失敗しない操作ですが、認証の失敗 (401/403 の problem+json) を文書に載せるため Result で返します。
+        Ok(Json(HeadBody {
             head: *self.state.head.borrow(),
-        })
+        }))
     }
 }

@@ -10,8 +10,8 @@ use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult};
 
 use super::schema::inline_schema_type;
 
-/// `ETag` と `If-Match` の値の形 (`"<版>"`、または `If-Match` でだけ `*`)。
-pub const IF_MATCH_PATTERN: &str = r#"^(\*|"[0-9]{1,15}")$"#;
+/// `If-Match` の値の形: `"<版>"`、`*`、または空 (空はヘッダー無しと同じ)。
+pub const IF_MATCH_PATTERN: &str = r#"^(\*|"[0-9]{1,15}")?$"#;
 
 /// 集約の版を `ETag` の値 (強い検証子 `"<版>"`) にします。
 ///
@@ -29,7 +29,7 @@ pub fn etag(version: u64) -> String {
 ///
 /// `"<版>"` (強い検証子 1 つ) か `*` (どの版でもよい) だけを受け付けます。弱い検証子
 /// (`W/"3"`) や複数の版の列は 400 です (版は 1 つの数なので、曖昧な指定を黙って
-/// 受け取らないため)。
+/// 受け取らないため)。空の値は、ほかの省略可能なヘッダーと同じく「無し」として扱います。
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IfMatch(Option<u64>);
 
@@ -52,7 +52,6 @@ inline_schema_type!(
     "string",
     MetaSchema {
         pattern: Some(IF_MATCH_PATTERN.to_owned()),
-        max_length: Some(17),
         ..MetaSchema::new("string")
     }
 );
@@ -60,7 +59,7 @@ inline_schema_type!(
 impl ParseFromParameter for IfMatch {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
         let value = value.trim();
-        if value == "*" {
+        if value.is_empty() || value == "*" {
             return Ok(Self(None));
         }
         value
@@ -95,10 +94,11 @@ mod tests {
             Some(Some(0))
         );
         assert_eq!(parse("*").map(IfMatch::expected_version), Some(None));
+        assert_eq!(parse("").map(IfMatch::expected_version), Some(None));
     }
 
     #[test]
-    fn unquoted_weak_listed_empty_or_huge_versions_are_rejected() {
+    fn unquoted_weak_listed_empty_quoted_or_huge_versions_are_rejected() {
         for bad in [
             "3",
             "W/\"3\"",
@@ -106,7 +106,6 @@ mod tests {
             "\"\"",
             "\"-1\"",
             "\"1234567890123456\"",
-            "",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }

@@ -88,6 +88,35 @@ pub fn close_schemas(doc: &mut Value) {
     }
 }
 
+/// poem-openapi が書いた文書を、サーバーの振る舞いどおりに仕上げます: [`close_schemas`] と
+/// [`bound_unsigned`]。すべてのサービスの文書がここを通ります。
+pub fn finish_document(doc: &mut Value) {
+    close_schemas(doc);
+    bound_unsigned(doc);
+}
+
+/// 符号なし整数 (`format: uint8`〜`uint64`) のスキーマに `minimum: 0` を足します。
+///
+/// poem-openapi は `u64` を `integer` + `format: uint64` とだけ書くので、`format` を知らない
+/// 利用者 (と schemathesis) には負の数も正しい値に見えてしまいます。サーバーは負の数を 400 で
+/// 断るので、文書にもその下限を書きます。
+pub fn bound_unsigned(doc: &mut Value) {
+    match doc {
+        Value::Object(map) => {
+            let unsigned = map
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|f| f.starts_with("uint"));
+            if unsigned && !map.contains_key("minimum") {
+                map.insert("minimum".into(), Value::from(0));
+            }
+            map.values_mut().for_each(bound_unsigned);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_unsigned),
+        _ => {}
+    }
+}
+
 /// 1 つの OpenAPI 文書の 2 つの顔: `/openapi.json` の JSON と、それを埋め込んだ Swagger UI の HTML。
 #[derive(Debug, Clone)]
 pub struct DocumentPages {
@@ -308,6 +337,19 @@ mod tests {
         let mut listed: Vec<String> = CLOSED_SCHEMAS.iter().map(|s| (*s).to_owned()).collect();
         listed.sort();
         assert_eq!(found, listed);
+    }
+
+    #[test]
+    fn bound_unsigned_adds_minimum_0_to_uint_formats_and_keeps_existing_minimum() {
+        let mut doc = serde_json::json!({
+            "a": { "type": "integer", "format": "uint64" },
+            "b": [{ "type": "integer", "format": "uint32", "minimum": 1 }],
+            "c": { "type": "integer", "format": "int64" }
+        });
+        bound_unsigned(&mut doc);
+        assert_eq!(doc["a"]["minimum"], 0);
+        assert_eq!(doc["b"][0]["minimum"], 1);
+        assert!(doc["c"].get("minimum").is_none());
     }
 
     #[test]

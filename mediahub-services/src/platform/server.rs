@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::platform::auth::JwtKeys;
 use crate::platform::openapi::{
-    AllowOn405, AllowedMethods, DocumentPages, SpecOnly, close_schemas,
+    AllowOn405, AllowedMethods, DocumentPages, SpecOnly, finish_document,
 };
 use crate::platform::problem::{Problem, ProblemMiddleware, codes};
 use crate::platform::telemetry::RequestIdMiddleware;
@@ -297,7 +297,7 @@ where
         .description(info.description);
     let raw = service.spec();
     let mut doc: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
-    close_schemas(&mut doc);
+    finish_document(&mut doc);
     let allowed = AllowedMethods::from_spec(&doc);
     let finished = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| raw.clone());
     let pages = DocumentPages::new(finished, &service.swagger_ui_html(), &raw);
@@ -335,7 +335,7 @@ pub fn openapi_spec<T: OpenApi>(info: &ServiceInfo) -> serde_json::Value {
     .description(info.description)
     .spec();
     let mut doc = serde_json::from_str(&spec).unwrap_or_default();
-    close_schemas(&mut doc);
+    finish_document(&mut doc);
     doc
 }
 

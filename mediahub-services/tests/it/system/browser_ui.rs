@@ -134,7 +134,7 @@ async fn upload(browser: &Browser, relative: &str) {
 
 /// ゲートウェイの Swagger UI (`/swagger`) を本物のブラウザーで開き、公開 API の操作が
 /// 並び、内部 API (`/internal/…`) が無いことを確かめます。スクリーンショットは
-/// `target/browser-ui/swagger-gateway.png`。
+/// `target/browser-ui/swagger-gateway.png` (Authorize) と `swagger-upload.png` (アップロードの操作)。
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_swagger_ui_lists_public_operations_and_no_internal_ones() {
     let system = TestSystem::start().await;
@@ -158,6 +158,30 @@ async fn gateway_swagger_ui_lists_public_operations_and_no_internal_ones() {
     browser.click("button.authorize").await;
     browser.wait_for(".auth-container input").await;
     browser.screenshot("swagger-gateway").await;
+    browser.click(".auth-btn-wrapper .btn-done").await;
+
+    // アップロードの操作を開くと、multipart の本体 (file) と 202 の応答スキーマが見える。
+    browser
+        .click(".opblock-post .opblock-summary-path[data-path='/api/v1/media']")
+        .await;
+    let upload = browser
+        .wait_for_text(".opblock-post.is-open", |text| {
+            text.contains("multipart/form-data") && text.contains("202") && text.contains("file")
+        })
+        .await;
+    assert!(
+        upload.contains("UploadAccepted") || upload.contains("saga_id"),
+        "{upload}"
+    );
+    browser
+        .client
+        .execute(
+            "document.querySelector('.opblock-post.is-open').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser.screenshot("swagger-upload").await;
 
     assert!(paths.contains("/api/v1/sagas/{id}"), "{paths}");
     assert!(
