@@ -17,8 +17,7 @@
 //!      届くことで分かります。イベントが届けばリアクターが Saga を進め、このタスクは取り消されます。
 //!      **締め切り (送信からの `deadline`) までに届かなければ**、再試行可能な失敗として記録します。
 //!      これで「200 は返ったがイベントが来ない」ときも Saga は止まりません。
-//!      ただし記録の前に、リアクターが締め切り時点のログの先頭まで読むのを (もう一度 `deadline`
-//!      まで) 待ちます。結果のイベントはもうログにあって、混み合いでリアクターが遅れているだけ
+//!      ただし記録の前に、リアクターが締め切り時点のログの先頭まで読むのを待ちます。結果のイベントはもうログにあって、混み合いでリアクターが遅れているだけ
 //!      かもしれないからです (届いていれば Saga が進み、この試行は取り消されます)。
 //!
 //! 停止の合図が出ると、待っている試行はすべて取り消され、失敗を記録している途中のタスクは
@@ -36,7 +35,7 @@ use tokio::time::Instant;
 
 use super::participants::{ActionContext, AttemptFailure, Participants};
 use super::runtime::{LoadedSaga, SagaRuntime, saga_metadata};
-use crate::consumer::PositionWaiter;
+use crate::consumer::{PositionWaiter, WaitError};
 use crate::platform::server::Shutdown;
 
 /// イベントストアが読めなかったときに Saga を読み直すまでの時間。
@@ -234,27 +233,49 @@ async fn perform(
     shared.kicker.kick(saga_id);
 }
 
-/// リアクターが今のログの先頭まで読むのを、最長 `action.deadline` 待ちます。
+/// ログの先頭を問い合わせ直すまでの間隔 (イベントストアに届かないとき)。
+const HEAD_RETRY: Duration = Duration::from_secs(1);
+
+/// リアクターの遅れを知らせるログを出す間隔。
+const CATCH_UP_REPORT: Duration = Duration::from_secs(30);
+
+/// リアクターが今のログの先頭まで読むのを待ちます (停止の合図かリアクターの停止まで)。
 ///
-/// 結果のイベントがすでにログにあれば、その間にリアクターが Saga を進め、この試行は取り消されます。
+/// 「結果のイベントが届かない」と言えるのは、リアクターが締め切りの時点のログを読み終えた後だけです。
+/// それまでに結果のイベントがあれば、リアクターが Saga を進め、この試行は実行役に取り消されます。
+/// イベントストアに届かない間やリアクターが遅れている間は、判断できないので待ち続けます
+/// (失敗の記録もイベントストアに書くので、待たずに進んでも記録できません)。
 async fn reactor_catch_up(shared: &Shared, action: &SagaAction) {
     let Some(reactor) = shared.reactor.get() else {
         return;
     };
-    let head = match shared.runtime.client().head().await {
-        Ok(head) => head,
-        Err(error) => {
-            tracing::debug!(%error, "ログの先頭が分からないので、リアクターの追いつきを待ちません");
-            return;
+    let head = loop {
+        match shared.runtime.client().head().await {
+            Ok(head) => break head,
+            Err(error) => {
+                tracing::debug!(%error, "ログの先頭が分からないので、問い合わせ直します");
+                tokio::select! {
+                    () = shared.shutdown.wait() => return,
+                    () = tokio::time::sleep(HEAD_RETRY) => {}
+                }
+            }
         }
     };
-    if let Err(error) = reactor.wait(Some(head), action.deadline).await {
-        tracing::warn!(
-            saga_id = %action.saga_id,
-            step = %action.step,
-            %error,
-            "リアクターがログの先頭に追いつかないまま、試行を失敗として記録します"
-        );
+    loop {
+        match reactor.wait(Some(head), CATCH_UP_REPORT).await {
+            Ok(_) => return,
+            Err(WaitError::Timeout { reached, .. }) => tracing::warn!(
+                saga_id = %action.saga_id,
+                step = %action.step,
+                head,
+                reached,
+                "リアクターがまだログの先頭に追いつかないので、試行の失敗の記録を待ちます"
+            ),
+            Err(error) => {
+                tracing::debug!(%error, "リアクターを待てません");
+                return;
+            }
+        }
     }
 }
 
