@@ -189,7 +189,7 @@ def check_log(log, acknowledged):
     not_terminal = [s for _, s, _ in acknowledged if terminals[s] != 1]
     if not_terminal:
         violations.append(f"終端にならなかった受付済みの Saga {len(not_terminal)} 件 (例 {not_terminal[:3]})")
-    return violations, terminals
+    return violations
 
 
 def paged_media(token, head, status):
@@ -298,7 +298,7 @@ def main():
         quiet = True
     except Failure:
         log, quiet = whole_log(store, service), False
-    violations, _ = check_log(log, uploads.acknowledged)
+    violations = check_log(log, uploads.acknowledged)
     outcome = collections.Counter(
         e["event_type"] for e in log if e["event_type"] in TERMINAL_EVENTS
     )

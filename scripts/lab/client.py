@@ -77,6 +77,16 @@ def wait_until(what, deadline_s, condition, interval=0.2):
         time.sleep(interval)
 
 
+def get_until(what, deadline_s, url, token, accept):
+    """`GET url` の答え (状態コード, ヘッダー, 本体) が `accept` を満たすまで待ち、その答えを返す。"""
+
+    def answer():
+        response = http("GET", url, token)
+        return response if accept(*response) else None
+
+    return wait_until(what, deadline_s, answer)
+
+
 def dev_login(login):
     status, _, body = http("POST", f"{GATEWAY}/auth/dev-token", body={"login": login})
     if status != 200:

@@ -20,6 +20,7 @@ from client import (
     GATEWAY,
     Failure,
     dev_login,
+    get_until,
     http,
     upload,
     wait_for_saga,
@@ -51,12 +52,12 @@ def main():
     print(f"ok  JPEG → Saga completed ({time.monotonic() - t0:.2f} 秒、手順 {len(done['steps'])} 件)")
 
     media_id = accepted["media_id"]
-    status, headers, thumb = wait_until(
+    _, headers, thumb = get_until(
         "サムネイルが 200",
         DEADLINE_S,
-        lambda: (lambda r: r if r[0] == 200 else None)(
-            http("GET", f"{GATEWAY}/api/v1/media/{media_id}/thumbnail", token)
-        ),
+        f"{GATEWAY}/api/v1/media/{media_id}/thumbnail",
+        token,
+        lambda status, _headers, _body: status == 200,
     )
     kind = headers.get("content-type", "")
     check(kind.startswith("image/") and isinstance(thumb, bytes) and len(thumb) > 100, f"サムネイル: {kind}")
@@ -67,12 +68,12 @@ def main():
     check(status == 202, f"壊れた JPEG のアップロード: {status} {broken}")
     undone = wait_for_saga(token, broken["saga_id"], DEADLINE_S)
     check(undone["status"] == "compensated", f"壊れた JPEG の Saga: {undone}")
-    status, _, media = wait_until(
+    _, _, media = get_until(
         "壊れた JPEG のメディアが deleted",
         DEADLINE_S,
-        lambda: (lambda r: r if r[0] == 200 and r[2].get("status") == "deleted" else None)(
-            http("GET", f"{GATEWAY}/api/v1/media/{broken['media_id']}", token)
-        ),
+        f"{GATEWAY}/api/v1/media/{broken['media_id']}",
+        token,
+        lambda status, _headers, body: status == 200 and body.get("status") == "deleted",
     )
     print(
         f"ok  壊れた JPEG → Saga compensated ({time.monotonic() - t0:.2f} 秒、"

@@ -1,7 +1,5 @@
 //! メディアアップロード Saga の集約と、その純粋な判断関数。
 
-use std::time::Duration;
-
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
@@ -352,12 +350,12 @@ impl MediaUploadSaga {
                 }
                 // 学習用に注入した障害 (毎回失敗する) は回数だけで諦める。期限まで待つのは、
                 // 治る見込みのある本物の一時的な失敗 (再起動中のコンテナなど) だけ。
-                let elapsed = if self.fault_persists_in(*step) {
-                    Duration::MAX
+                let may_retry = if self.fault_persists_in(*step) {
+                    policy.retry_for(*step).allows_retry_after(*attempt)
                 } else {
-                    *elapsed
+                    policy.allows_retry(*step, *attempt, *elapsed)
                 };
-                if *retriable && policy.allows_retry(*step, *attempt, elapsed) {
+                if *retriable && may_retry {
                     vec![
                         SagaEvent::SagaStepFailed {
                             step: *step,

@@ -6,7 +6,7 @@ use poem::http::StatusCode;
 
 use crate::platform::problem::Problem;
 use crate::platform::server::ServerError;
-use crate::store_client::StoreClientError;
+use crate::store_client::{self, StoreClientError};
 
 /// media-command 固有の、安定したエラーコード。
 pub mod codes {
@@ -52,20 +52,20 @@ pub enum MediaCommandError {
     Server(#[from] ServerError),
 }
 
-/// ドメインエラーを problem+json にします (コードと状態コードはドメインの分類に従います)。
+/// ドメインエラーを problem+json にします。共通の [`store_client::domain_problem`] と同じ写し方で、
+/// 違うのは二つだけです: 形式の不一致は 415 `media.unsupported_type`、見つからないものはすべて
+/// 404 `media.not_found` (削除済みも他人のものも同じ答え)。
 #[must_use]
 pub fn domain_problem(err: &MediaError) -> Problem {
-    let (status, code) = match (err.kind(), err) {
-        (_, MediaError::Policy(PolicyViolation::TypeMismatch { .. })) => {
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, codes::UNSUPPORTED_TYPE)
-        }
-        (ErrorKind::NotFound, _) => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
-        (ErrorKind::Conflict, _) => (StatusCode::CONFLICT, err.code()),
-        (ErrorKind::Invalid, _) => (StatusCode::BAD_REQUEST, err.code()),
-        (ErrorKind::TooLarge, _) => (StatusCode::PAYLOAD_TOO_LARGE, err.code()),
-        (ErrorKind::UnsupportedMediaType, _) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, err.code()),
-    };
-    Problem::new(status, code, err.to_string())
+    match (err.kind(), err) {
+        (_, MediaError::Policy(PolicyViolation::TypeMismatch { .. })) => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_TYPE,
+            err.to_string(),
+        ),
+        (ErrorKind::NotFound, _) => Problem::not_found(codes::NOT_FOUND, err.to_string()),
+        _ => store_client::domain_problem(err),
+    }
 }
 
 /// 「メディアが見つかりません」(404)。他人のメディアにも同じ答えを返します。
