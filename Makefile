@@ -37,7 +37,7 @@ export MEDIAHUB_IMAGE
 DOWN_FLAGS ?=
 CHAOS_FLAGS ?=
 
-.PHONY: help build test lint fmt doc clean tools bench run example coverage-html generate check-generated image docker-up docker-down check-docs compose-e2e chaos fuzz
+.PHONY: help build test lint fmt doc clean tools bench run example examples coverage-html generate check-generated image docker-up docker-down check-docs compose-e2e chaos fuzz
 
 help: ## このヘルプを表示する (既定のターゲット)
 	@echo "MediaHub — make ターゲット一覧"
@@ -152,3 +152,12 @@ chaos: ## コンテナに kill・切断・一時停止を起こしながらア�
 
 example: ## アップロード Saga をインメモリで実行し、イベントの時系列を表示する
 	$(CARGO) run -p mediahub-examples --example upload_saga_in_memory
+
+EXAMPLES := upload_saga_in_memory tags_aggregate uploads_per_day_projection tags_service
+
+examples: ## examples/ のサンプルをすべて実行する (どれかが失敗すれば失敗。CI が実行する)
+	$(CARGO) build -q -p mediahub-examples --examples
+	@for e in $(EXAMPLES); do \
+		echo "==> cargo run -p mediahub-examples --example $$e"; \
+		$(CARGO) run -q -p mediahub-examples --example $$e || exit 1; \
+	done
