@@ -22,7 +22,10 @@
    あるか。`{id}` と `$VAR` は任意の 1 セグメントに一致します。どのサービスにもある
    `/health`・`/ready`・`/openapi.json`・`/swagger` は常に許します。わざと存在しないパスを
    叩いて 404 を見せる例は、同じ行に `# => 404` と書けば確かめません。
-5. **章の形**: `01-*.md` 〜 `08-*.md` に決まった節 (「この章で見るもの」など) と、練習問題の
+   `docs/openapi/` に文書の無いサンプルのサービス (`examples/tags_service.rs` の tags、8090) は、
+   そのソースの `#[OpenApi(prefix_path = ...)]` と `#[oai(path = ...)]` から読んだパスと比べます。
+5. **章の形**: 章のファイル (`01-*.md` 〜 `10-*.md`。09 は PostgreSQL の章のために空けてあり、
+   まだ無くてよい) がそろっていて、それぞれに決まった節 (「この章で見るもの」など) と、練習問題の
    答えの `<details>` があるか。目次 (`README.md`) がすべての章にリンクしているか。
 
 問題はそれぞれ `docs/tutorial/<ファイル>:<行>: <内容>` の形で表示し、最後に件数をまとめます。
@@ -60,6 +63,10 @@ ROOT_FILE = re.compile(r"^(Makefile|Dockerfile|[A-Za-z][\w.-]*\.(?:md|yml|yaml|t
 TEST_NAME = re.compile(r"^[a-z][a-z0-9_]{15,}$")
 # テストを探すディレクトリ。
 TEST_DIRS = ("mediahub-core", "mediahub-services", "examples")
+# 章のファイル名 (`NN-*.md`) と、そろっているべき章の番号。09 (PostgreSQL) はまだ無くてよい。
+CHAPTER = re.compile(r"^(\d{2})-.+\.md$")
+CHAPTER_NUMBERS = tuple(range(1, 11))
+OPTIONAL_CHAPTERS = (9,)
 # 章に必要な節 (見出しの文字列に含まれていればよい)。
 SECTIONS = (
     "この章で見るもの", "やってみる", "しくみ", "実装しているファイル", "確かめているテスト", "練習問題",
@@ -69,6 +76,9 @@ PORTS = {
     "8080": "gateway", "8081": "media-command", "8082": "media-query", "8083": "album",
     "8084": "eventstore", "8085": "saga", "8086": "notification",
 }
+# `docs/openapi/` に文書の無い、サンプルのサービス: ポート → (名前, ソース)。パスはソースの
+# `#[OpenApi(prefix_path = "...")]` と `#[oai(path = "...")]` から読みます (`:id` は `{id}` に直す)。
+EXAMPLE_SERVICES = {"8090": ("tags", "examples/tags_service.rs")}
 # どのサービスにもある共通のエンドポイント。
 COMMON_PATHS = {"/health", "/ready", "/openapi.json", "/swagger"}
 
@@ -142,15 +152,44 @@ def defines(source: str, name: str) -> bool:
     return re.search(rf"\bfn\s+{re.escape(name)}\b", source) is not None
 
 
+def path_pattern(path: str) -> re.Pattern[str]:
+    """OpenAPI のパス (`/api/v1/media/{id}`) を正規表現にする (`{x}` は任意の 1 セグメント)。"""
+    return re.compile("^" + re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(path)) + "$")
+
+
 def load_openapi_paths() -> dict[str, list[re.Pattern[str]]]:
-    """サービス名 → OpenAPI 文書のパスを正規表現にしたもの (`{x}` は任意の 1 セグメント)。"""
+    """サービス名 → OpenAPI 文書のパスを正規表現にしたもの (サンプルのサービスはソースから)。"""
     patterns: dict[str, list[re.Pattern[str]]] = {}
     for spec in sorted((ROOT / "docs" / "openapi").glob("*.json")):
         paths = json.loads(spec.read_text(encoding="utf-8")).get("paths", {})
-        patterns[spec.stem] = [
-            re.compile("^" + re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(p)) + "$") for p in paths
-        ]
+        patterns[spec.stem] = [path_pattern(p) for p in paths]
+    for service, source in EXAMPLE_SERVICES.values():
+        patterns[service] = [path_pattern(p) for p in example_service_paths(ROOT / source)]
     return patterns
+
+
+# サンプルのサービスのソースの `#[OpenApi(prefix_path = "...")]` と `#[oai(path = "...")]`。
+OAI_PREFIX = r"#\[OpenApi\([^]]*?prefix_path\s*=\s*\"([^\"]*)\""
+OAI_PATH = r"#\[oai\([^]]*?\bpath\s*=\s*\"([^\"]*)\""
+OAI_ATTRIBUTE = re.compile(f"{OAI_PREFIX}|{OAI_PATH}")
+
+
+def example_service_paths(source: Path) -> list[str]:
+    """サンプルのサービスのソースに書かれた API のパス (`:id` を `{id}` に直したもの)。
+
+    `#[oai(path = ...)]` には、その前で最後に現れた `#[OpenApi(prefix_path = ...)]` を前に付けます。
+    ソースが無ければ空 (そのポートのパスはすべて問題として報告されます)。
+    """
+    if not source.exists():
+        return []
+    prefix, paths = "", []
+    for match in OAI_ATTRIBUTE.finditer(source.read_text(encoding="utf-8")):
+        if match.group(1) is not None:
+            prefix = match.group(1)
+        else:
+            path = re.sub(r":(\w+)", r"{\1}", prefix + match.group(2))
+            paths.append(path.rstrip("/") or "/")
+    return paths
 
 
 def normalize_http_path(path: str) -> str:
@@ -205,7 +244,10 @@ def check_file(
             if method:
                 report.http += 1
                 if not http_path_known(method.group(1).split("?", 1)[0], list(openapi), openapi):
-                    report.problem(file, number, f"HTTP のパス `{token}` が docs/openapi/ のどの文書にもありません")
+                    report.problem(
+                        file, number,
+                        f"HTTP のパス `{token}` が docs/openapi/ のどの文書にも、サンプルのサービスにもありません",
+                    )
             if in_tests and TEST_NAME.match(token):
                 report.tests += 1
                 check_test(file, number, token, rs_files, report, sources)
@@ -249,12 +291,14 @@ def check_urls(
         return  # わざと存在しないパスを叩く例
     for match in URL.finditer(line):
         port, path = match.group(1), match.group(2)
-        service = PORTS.get(port)
+        example = EXAMPLE_SERVICES.get(port)
+        service = example[0] if example else PORTS.get(port)
         if service is None or not path or path == "/":
             continue  # UI (3000) やパスの無い URL
         report.http += 1
         if not http_path_known(path, [service], openapi):
-            report.problem(file, number, f"{service} ({port}) に {path} がありません (docs/openapi/{service}.json)")
+            where = example[1] if example else f"docs/openapi/{service}.json"
+            report.problem(file, number, f"{service} ({port}) に {path} がありません ({where})")
 
 
 def main() -> int:
@@ -265,7 +309,7 @@ def main() -> int:
     report = Report()
     sources = load_test_sources()
     openapi = load_openapi_paths()
-    chapters = [f for f in files if re.match(r"^0[1-8]-.+\.md$", f.name)]
+    chapters = [f for f in files if CHAPTER.match(f.name)]
     index = TUTORIAL / "README.md"
 
     linked_from_index: set[str] = set()
@@ -280,8 +324,11 @@ def main() -> int:
             if "<details>" not in file.read_text(encoding="utf-8"):
                 report.problem(file, 1, "練習問題の答え (<details>) がありません")
 
-    if len(chapters) != 8:
-        report.problem(index, 1, f"章のファイル (01-*.md 〜 08-*.md) が {len(chapters)} 個です (8 個のはず)")
+    numbers = {int(m.group(1)) for f in chapters if (m := CHAPTER.match(f.name))}
+    for missing in sorted(set(CHAPTER_NUMBERS) - set(OPTIONAL_CHAPTERS) - numbers):
+        report.problem(index, 1, f"章 {missing:02d} のファイル ({missing:02d}-*.md) がありません")
+    for unknown in sorted(numbers - set(CHAPTER_NUMBERS)):
+        report.problem(index, 1, f"章 {unknown:02d} は CHAPTER_NUMBERS にありません (章を足したら更新してください)")
     if index.exists():
         for chapter in chapters:
             if chapter.name not in linked_from_index:
