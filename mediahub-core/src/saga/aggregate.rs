@@ -1,5 +1,7 @@
 //! メディアアップロード Saga の集約と、その純粋な判断関数。
 
+use std::time::Duration;
+
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
@@ -29,6 +31,10 @@ pub enum SagaEvent {
         filename: String,
         /// 学習用の障害注入点。
         fault: Option<FaultPoint>,
+        /// 学習用のスローモーション: 各ステップの前に置く間 (ミリ秒、0 なら無し)。
+        /// 0 のときは保存しないので、以前のイベントと形が同じです。
+        #[serde(default, skip_serializing_if = "is_zero")]
+        pace_ms: u64,
     },
     /// ステップの試行を始めた。
     SagaStepStarted {
@@ -36,6 +42,10 @@ pub enum SagaEvent {
         step: SagaStep,
         /// 何回目の試行か。
         attempt: u32,
+        /// 依頼を送る前に待つ時間 (ミリ秒。再試行のバックオフ + スローモーションの間)。
+        /// 「次の試行の予定時刻」= このイベントの時刻 + `delay_ms` です。0 のときは保存しません。
+        #[serde(default, skip_serializing_if = "is_zero")]
+        delay_ms: u64,
     },
     /// ステップが成功した。
     SagaStepSucceeded {
@@ -112,6 +122,21 @@ impl DomainEvent for SagaEvent {
     }
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde の skip_serializing_if は参照を渡す
+const fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+/// `step` の `attempt` 回目の依頼を送る前に待つ時間: 再試行のバックオフ + スローモーションの間。
+fn step_delay(policy: &SagaPolicy, pace_ms: u64, step: SagaStep, attempt: u32) -> Duration {
+    policy.retry_for(step).backoff_before(attempt) + Duration::from_millis(pace_ms)
+}
+
+/// 期間をミリ秒にします (`u64` に収まらなければ上限)。
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Saga 集約へのコマンド。
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SagaCommand {
@@ -150,6 +175,8 @@ pub struct MediaUploadSaga {
     owner_id: Option<UserId>,
     filename: String,
     fault: Option<FaultPoint>,
+    #[serde(default)]
+    pace_ms: u64,
     status: SagaStatus,
     in_flight: Option<InFlight>,
     succeeded: Vec<SagaStep>,
@@ -274,7 +301,7 @@ impl MediaUploadSaga {
             saga_id,
             step,
             attempt,
-            delay: policy.retry_for(step).backoff_before(attempt),
+            delay: step_delay(policy, self.pace_ms, step, attempt),
             deadline: policy.deadline_for(step),
             command,
         })
@@ -309,6 +336,7 @@ impl MediaUploadSaga {
             owner_id,
             filename,
             fault,
+            pace_ms,
         } = input
         {
             if self.status != SagaStatus::NotStarted {
@@ -321,22 +349,24 @@ impl MediaUploadSaga {
                     owner_id: *owner_id,
                     filename: filename.clone(),
                     fault: *fault,
+                    pace_ms: *pace_ms,
                 },
                 SagaEvent::SagaStepStarted {
                     step: SagaStep::ProcessMedia,
                     attempt: 1,
+                    delay_ms: millis(step_delay(policy, *pace_ms, SagaStep::ProcessMedia, 1)),
                 },
             ];
         }
         match input {
-            SagaInput::MediaProcessed => self.succeed(SagaStep::ProcessMedia),
-            SagaInput::MediaAddedToAlbum => self.succeed(SagaStep::AddToAlbum),
-            SagaInput::NotificationSent => self.succeed(SagaStep::Notify),
-            SagaInput::MediaDeleted => self.succeed(SagaStep::DeleteUploadedFile),
-            SagaInput::MediaInvalidated => self.succeed(SagaStep::InvalidateMedia),
+            SagaInput::MediaProcessed => self.succeed(SagaStep::ProcessMedia, policy),
+            SagaInput::MediaAddedToAlbum => self.succeed(SagaStep::AddToAlbum, policy),
+            SagaInput::NotificationSent => self.succeed(SagaStep::Notify, policy),
+            SagaInput::MediaDeleted => self.succeed(SagaStep::DeleteUploadedFile, policy),
+            SagaInput::MediaInvalidated => self.succeed(SagaStep::InvalidateMedia, policy),
             SagaInput::MediaProcessingFailed { reason } => self
                 .is_in_flight(SagaStep::ProcessMedia)
-                .map(|attempt| self.give_up(SagaStep::ProcessMedia, attempt, reason))
+                .map(|attempt| self.give_up(SagaStep::ProcessMedia, attempt, reason, policy))
                 .unwrap_or_default(),
             SagaInput::StepAttemptFailed {
                 step,
@@ -363,13 +393,10 @@ impl MediaUploadSaga {
                             reason: reason.clone(),
                             will_retry: true,
                         },
-                        SagaEvent::SagaStepStarted {
-                            step: *step,
-                            attempt: attempt + 1,
-                        },
+                        self.start_step(*step, attempt + 1, policy),
                     ]
                 } else {
-                    self.give_up(*step, *attempt, reason)
+                    self.give_up(*step, *attempt, reason, policy)
                 }
             }
             SagaInput::MediaUploaded { .. } => Vec::new(),
@@ -385,7 +412,16 @@ impl MediaUploadSaga {
         )
     }
 
-    fn succeed(&self, step: SagaStep) -> Vec<SagaEvent> {
+    /// `step` の `attempt` 回目の試行を始めるイベント (送る前に待つ時間つき)。
+    fn start_step(&self, step: SagaStep, attempt: u32, policy: &SagaPolicy) -> SagaEvent {
+        SagaEvent::SagaStepStarted {
+            step,
+            attempt,
+            delay_ms: millis(step_delay(policy, self.pace_ms, step, attempt)),
+        }
+    }
+
+    fn succeed(&self, step: SagaStep, policy: &SagaPolicy) -> Vec<SagaEvent> {
         let Some(attempt) = self.is_in_flight(step) else {
             return Vec::new();
         };
@@ -403,7 +439,7 @@ impl MediaUploadSaga {
             ),
         };
         match next {
-            Some(step) => events.push(SagaEvent::SagaStepStarted { step, attempt: 1 }),
+            Some(step) => events.push(self.start_step(step, 1, policy)),
             None => events.push(self.terminal_after_notification(false)),
         }
         events
@@ -421,7 +457,13 @@ impl MediaUploadSaga {
         }
     }
 
-    fn give_up(&self, step: SagaStep, attempt: u32, reason: &str) -> Vec<SagaEvent> {
+    fn give_up(
+        &self,
+        step: SagaStep,
+        attempt: u32,
+        reason: &str,
+        policy: &SagaPolicy,
+    ) -> Vec<SagaEvent> {
         let mut events = vec![SagaEvent::SagaStepFailed {
             step,
             attempt,
@@ -437,10 +479,7 @@ impl MediaUploadSaga {
                     reason: reason.to_owned(),
                     plan,
                 });
-                events.push(SagaEvent::SagaStepStarted {
-                    step: first,
-                    attempt: 1,
-                });
+                events.push(self.start_step(first, 1, policy));
             }
             SagaStep::Notify => events.push(self.terminal_after_notification(true)),
             SagaStep::DeleteUploadedFile | SagaStep::InvalidateMedia => {
@@ -481,15 +520,17 @@ impl Aggregate for MediaUploadSaga {
                 owner_id,
                 filename,
                 fault,
+                pace_ms,
             } => {
                 self.id = Some(saga_id);
                 self.media_id = Some(media_id);
                 self.owner_id = Some(owner_id);
                 self.filename = filename;
                 self.fault = fault;
+                self.pace_ms = pace_ms;
                 self.status = SagaStatus::Running;
             }
-            SagaEvent::SagaStepStarted { step, attempt } => {
+            SagaEvent::SagaStepStarted { step, attempt, .. } => {
                 self.in_flight = Some(InFlight { step, attempt });
             }
             SagaEvent::SagaStepSucceeded { step, .. } => {

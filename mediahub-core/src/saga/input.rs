@@ -18,6 +18,12 @@ use crate::notification::NotificationEvent;
 /// アップロード時の障害注入の指定を運ぶメタデータのキー。
 pub const FAULT_INJECT_METADATA_KEY: &str = "fault_inject";
 
+/// アップロード時のスローモーションの指定 (各ステップの前に置く間、ミリ秒) を運ぶメタデータのキー。
+pub const SAGA_PACE_METADATA_KEY: &str = "saga_pace_ms";
+
+/// スローモーションの間の上限 (ミリ秒)。これより大きい指定はこの値にします。
+pub const MAX_SAGA_PACE_MS: u64 = 5_000;
+
 /// Saga への入力 1 件。
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -32,6 +38,10 @@ pub enum SagaInput {
         filename: String,
         /// 学習用の障害注入点。
         fault: Option<FaultPoint>,
+        /// 学習用のスローモーション: 各ステップの前に置く間 (ミリ秒、0 なら無し、上限
+        /// [`MAX_SAGA_PACE_MS`])。
+        #[serde(default)]
+        pace_ms: u64,
     },
     /// `MediaProcessed`: 処理ステップの成功。
     MediaProcessed,
@@ -89,6 +99,12 @@ impl SagaInput {
                             .extra
                             .get(FAULT_INJECT_METADATA_KEY)
                             .and_then(|f| f.parse().ok()),
+                        pace_ms: envelope
+                            .metadata
+                            .extra
+                            .get(SAGA_PACE_METADATA_KEY)
+                            .and_then(|p| p.parse::<u64>().ok())
+                            .map_or(0, |p| p.min(MAX_SAGA_PACE_MS)),
                     },
                     MediaEvent::MediaProcessed { .. } => Self::MediaProcessed,
                     MediaEvent::MediaProcessingFailed { reason } => {
@@ -185,10 +201,33 @@ mod tests {
                     media_id,
                     owner_id: owner,
                     filename: "cat.jpg".into(),
-                    fault: Some(FaultPoint::Album)
+                    fault: Some(FaultPoint::Album),
+                    pace_ms: 0,
                 }
             ))
         );
+    }
+
+    #[test]
+    fn media_uploaded_with_pace_metadata_9999_maps_to_pace_capped_at_5000_and_garbage_to_0() {
+        let (media_id, owner) = (MediaId::new_random(), UserId::new_random());
+        for (raw, expected) in [("1500", 1500), ("9999", MAX_SAGA_PACE_MS), ("fast", 0)] {
+            let mut metadata = EventMetadata::default();
+            metadata
+                .extra
+                .insert(SAGA_PACE_METADATA_KEY.into(), raw.into());
+            let env = envelope(
+                "Media",
+                media_id.to_string(),
+                &uploaded(media_id, owner),
+                metadata,
+            );
+            let mapped = SagaInput::from_envelope(&env).unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                matches!(mapped, Some((_, SagaInput::MediaUploaded { pace_ms, .. })) if pace_ms == expected),
+                "{raw}: {mapped:?}"
+            );
+        }
     }
 
     #[test]

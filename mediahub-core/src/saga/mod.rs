@@ -40,6 +40,6 @@ pub use aggregate::{
     InFlight, MediaUploadSaga, NOTIFICATION_FAULT_ATTEMPTS, Reaction, SagaCommand, SagaError,
     SagaEvent,
 };
-pub use input::{FAULT_INJECT_METADATA_KEY, SagaInput};
+pub use input::{FAULT_INJECT_METADATA_KEY, MAX_SAGA_PACE_MS, SAGA_PACE_METADATA_KEY, SagaInput};
 pub use policy::{DEFAULT_RETRY_DEADLINE, RetryPolicy, SagaPolicy};
 pub use step::{FaultPoint, SagaStatus, SagaStep, UnknownFaultPoint};

@@ -82,11 +82,16 @@ fn uploaded(media_id: MediaId, owner_id: UserId, fault: Option<FaultPoint>) -> S
         owner_id,
         filename: "cat.jpg".into(),
         fault,
+        pace_ms: 0,
     }
 }
 
 fn started(step: SagaStep, attempt: u32) -> SagaEvent {
-    SagaEvent::SagaStepStarted { step, attempt }
+    SagaEvent::SagaStepStarted {
+        step,
+        attempt,
+        delay_ms: 0,
+    }
 }
 
 fn succeeded(step: SagaStep, attempt: u32) -> SagaEvent {
@@ -139,7 +144,8 @@ fn upload_then_every_step_succeeding_completes_the_saga() {
                 media_id,
                 owner_id: owner,
                 filename: "cat.jpg".into(),
-                fault: None
+                fault: None,
+                pace_ms: 0,
             },
             started(SagaStep::ProcessMedia, 1),
             succeeded(SagaStep::ProcessMedia, 1),
@@ -517,6 +523,7 @@ fn saga_aggregate_given_started_when_media_processed_then_step_succeeds_and_albu
                 owner_id: owner,
                 filename: "a.png".into(),
                 fault: None,
+                pace_ms: 0,
             },
             started(SagaStep::ProcessMedia, 1),
         ])
@@ -538,6 +545,7 @@ fn saga_aggregate_given_completed_when_any_input_then_no_events() {
                 owner_id: owner,
                 filename: "a.png".into(),
                 fault: None,
+                pace_ms: 0,
             },
             SagaEvent::SagaCompleted {
                 notification_failed: false,
@@ -752,4 +760,80 @@ proptest! {
             prop_assert!(!compensated_after_notify, "compensation after notification");
         }
     }
+}
+
+#[test]
+fn upload_with_pace_1500_ms_starts_every_step_1500_ms_later_and_action_waits_the_same() {
+    let (media_id, owner_id) = media();
+    let mut run = Run::new();
+    run.feed(&SagaInput::MediaUploaded {
+        media_id,
+        owner_id,
+        filename: "cat.jpg".into(),
+        fault: None,
+        pace_ms: 1500,
+    });
+    run.feed(&SagaInput::MediaProcessed);
+    // アルバム追加の 1 回目が一時的に失敗 → 2 回目はバックオフ + 1500 ms 後
+    run.fail_after(SagaStep::AddToAlbum, 1, true, Duration::ZERO);
+    run.feed(&SagaInput::MediaAddedToAlbum);
+    run.feed(&SagaInput::NotificationSent);
+
+    let delays: Vec<(SagaStep, u32, u64)> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SagaEvent::SagaStepStarted {
+                step,
+                attempt,
+                delay_ms,
+            } => Some((*step, *attempt, *delay_ms)),
+            _ => None,
+        })
+        .collect();
+    let backoff = |step: SagaStep, attempt| {
+        u64::try_from(
+            run.policy
+                .retry_for(step)
+                .backoff_before(attempt)
+                .as_millis(),
+        )
+        .unwrap_or_default()
+    };
+    assert_eq!(
+        delays,
+        vec![
+            (SagaStep::ProcessMedia, 1, 1500),
+            (SagaStep::AddToAlbum, 1, 1500),
+            (
+                SagaStep::AddToAlbum,
+                2,
+                1500 + backoff(SagaStep::AddToAlbum, 2)
+            ),
+            (SagaStep::Notify, 1, 1500),
+        ]
+    );
+    let action_delays: Vec<u64> = run
+        .actions
+        .iter()
+        .map(|a| u64::try_from(a.delay.as_millis()).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        action_delays,
+        delays.iter().map(|d| d.2).collect::<Vec<_>>(),
+        "行動の待ち時間がイベントの delay_ms と違います"
+    );
+    assert_eq!(run.saga.status(), SagaStatus::Completed);
+}
+
+#[test]
+fn saga_events_without_pace_serialize_exactly_as_before() {
+    let event = started(SagaStep::Notify, 1);
+    let json = serde_json::to_value(&event).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        json,
+        serde_json::json!({"SagaStepStarted": {"step": "notify", "attempt": 1}})
+    );
+    let old: SagaEvent = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(old, event);
 }

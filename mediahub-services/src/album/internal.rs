@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::api::{AlbumState, CommandHeaders, db_problem};
 use super::db;
 use super::error;
-use super::model::{DefaultAlbumMediaBody, DefaultAlbumMediaResult, RebuildResult};
-use crate::consumer::ConsumerError;
+use super::model::{DefaultAlbumMediaBody, DefaultAlbumMediaResult};
+use crate::consumer::{ConsumerError, ProjectionStatus, RebuildResult, projection_status};
 use crate::platform::auth::ServiceAuth;
 use crate::platform::metadata::IdempotencyKey;
 use crate::platform::problem::Problem;
@@ -135,9 +135,12 @@ impl InternalApi {
             .rebuild(|_| {})
             .await
             .map_err(|e| rebuild_problem(&e))?;
-        Ok(Json(RebuildResult {
-            position: progress.position,
-            events: progress.applied,
-        }))
+        Ok(Json(progress.into()))
+    }
+
+    /// 読みモデルの進み具合 (チェックポイント・ログの先頭・遅れ)。UI のプロジェクションパネル用。
+    #[oai(path = "/projection", method = "get", tag = "InternalTags::Internal")]
+    async fn projection(&self, _auth: ServiceAuth) -> Result<Json<ProjectionStatus>, Problem> {
+        Ok(Json(projection_status(&self.state.consumer).await?))
     }
 }

@@ -125,12 +125,3 @@ pub struct DefaultAlbumMediaResult {
     /// 最後に書かれたイベントの位置。何も書かれなかった (既に入っていた) なら 0。
     pub position: u64,
 }
-
-/// 内部 API: 読みモデルの作り直しの結果。
-#[derive(Debug, Clone, Object)]
-pub struct RebuildResult {
-    /// 作り直した後のチェックポイント。
-    pub position: u64,
-    /// 再生したイベントの数 (Album と Media のイベント)。
-    pub events: u64,
-}

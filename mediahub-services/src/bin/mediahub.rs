@@ -173,6 +173,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             Ports::DEFAULT
         })
         .dev_login(args.dev_login)
+        .lab_controls(args.dev_login)
         .fault_injection(args.fault_injection)
         .saga_policy(args.saga.policy().map_err(|err| err.to_string())?);
     let config = SystemConfig {
@@ -181,13 +182,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
         ..config
     };
     let started_at = Instant::now();
-    let system = System::start(config)
+    let mut system = System::start(config)
         .await
         .map_err(|err| format!("起動できません: {err}"))?;
     announce(&system, &args.data_dir, generated, started_at);
     let shutdown = Shutdown::new();
     let signals = watch_signals("mediahub", shutdown.clone());
-    shutdown.wait().await;
+    // シグナルが来るまで、UI からの「サービスを止める・起こす」を実行しながら待つ
+    system.serve_until(shutdown.wait()).await;
     signals.abort();
     println!("\nmediahub: 停止しています (処理中のリクエストと書き込みを終えてから止まります)…");
     system
@@ -226,6 +228,9 @@ fn announce(system: &System, data_dir: &Path, generated_secret: bool, started_at
         );
         println!(
             "  !!! 学習用のローカル環境だけで使ってください (無効にする: --dev-login false)。"
+        );
+        println!(
+            "  !!! UI の「サービス」タブから album・saga・media-query を本当に止めたり起こしたりできます。"
         );
     }
     if config.fault_injection {

@@ -65,6 +65,7 @@
 mod checkpoint;
 mod handler;
 mod runner;
+mod status;
 mod wait;
 
 use std::path::Path;
@@ -77,6 +78,7 @@ pub use handler::{EventFilter, EventHandler, HandlerError, PageError};
 pub use runner::{
     Consumer, ConsumerConfig, ConsumerError, MAX_LONG_POLL, MAX_PAGE_SIZE, RebuildProgress,
 };
+pub use status::{ProjectionStatus, RebuildResult, projection_status};
 pub use wait::{NOT_CAUGHT_UP, PositionWaiter, WaitError, wait_for_position, wait_problem};
 
 /// 購読者用の SQLite を開きます (なければ作成、WAL、`synchronous = NORMAL`、外部キー有効、

@@ -366,6 +366,22 @@ impl<H: EventHandler> Consumer<H> {
         }
     }
 
+    /// 今のチェックポイントと、イベントストアに問い合わせたログの先頭を返します
+    /// (UI のプロジェクションパネルの「遅れ」)。
+    ///
+    /// # エラー
+    /// イベントストアに届かなければ [`ConsumerError::Store`]。
+    pub async fn status(&self) -> Result<super::ProjectionStatus, ConsumerError> {
+        let checkpoint = self.position();
+        let head = self.inner.client.head().await?;
+        Ok(super::ProjectionStatus {
+            name: self.inner.name.clone(),
+            checkpoint,
+            head,
+            lag: head.saturating_sub(checkpoint),
+        })
+    }
+
     /// 読みモデルを作り直します: 読みモデルの初期化 ([`EventHandler::reset`]) と
     /// チェックポイントを 0 にすることを **一つのトランザクションで** 行い、開始時点の
     /// ログの先頭まで再生します。ページを処理するたびに `on_progress` に進み具合を渡します。

@@ -600,12 +600,17 @@ impl EventStoreApi {
     /// `progress=true` を付けると、一致しないイベントのコミットでも (ログの先頭が `after` より
     /// 先に進めば) 空の一覧と新しい `head` で答えます。絞り込みつきの購読者がチェックポイントを
     /// `head` まで進めるために使います。
+    ///
+    /// `before` を付けると後ろ向きに読みます: 位置が `before` より前 (と `after` より後) の一致する
+    /// イベントのうち **新しい方から** `limit` 件を、位置の順に返します (`wait_ms` は使いません)。
+    /// 返った最初のイベントの位置を次の `before` に渡せば、さらに古いページが読めます。
     #[oai(path = "/events", method = "get", tag = "ApiTags::Log")]
     #[allow(clippy::too_many_arguments)]
     async fn read_log(
         &self,
         _auth: ServiceAuth,
         after: Query<Option<LogPosition>>,
+        before: Query<Option<LogPosition>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u64>>,
         #[oai(validator(
             min_length = 1,
@@ -648,6 +653,16 @@ impl EventStoreApi {
             ));
         }
         let limit = u32::try_from(limit).unwrap_or(1000);
+        if let Some(before) = before.0.map(u64::from) {
+            let head = *self.state.head.borrow();
+            let up_to = before.saturating_sub(1).min(head);
+            let events =
+                db::read_log_newest(&self.state.reader, &filter, after, up_to, limit).await?;
+            return Ok(Json(LogPage {
+                events: events.into_iter().map(ApiEnvelope).collect(),
+                head,
+            }));
+        }
         let (events, head) = self
             .state
             .poll_log(

@@ -283,6 +283,41 @@ pub async fn read_log(
     up_to: u64,
     limit: u32,
 ) -> Result<Vec<Envelope>, StoreError> {
+    read_window(pool, filter, after, up_to, limit, Order::OldestFirst).await
+}
+
+/// 位置 `(after, up_to]` のうち絞り込みに一致するイベントの **新しい方から** 最大 `limit` 件を、
+/// 位置の順 (古い順) に並べて返します (ログを後ろへページ送りするため)。
+///
+/// # エラー
+/// 読めなければ [`StoreError`]。
+pub async fn read_log_newest(
+    pool: &SqlitePool,
+    filter: &LogFilter,
+    after: u64,
+    up_to: u64,
+    limit: u32,
+) -> Result<Vec<Envelope>, StoreError> {
+    let mut events = read_window(pool, filter, after, up_to, limit, Order::NewestFirst).await?;
+    events.reverse();
+    Ok(events)
+}
+
+/// 読む向き。
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    OldestFirst,
+    NewestFirst,
+}
+
+async fn read_window(
+    pool: &SqlitePool,
+    filter: &LogFilter,
+    after: u64,
+    up_to: u64,
+    limit: u32,
+    order: Order,
+) -> Result<Vec<Envelope>, StoreError> {
     if after >= up_to || limit == 0 {
         return Ok(Vec::new());
     }
@@ -300,7 +335,10 @@ pub async fn read_log(
     if filter.user_id.is_some() {
         sql.push_str(" AND user_id = ?");
     }
-    sql.push_str(" ORDER BY position LIMIT ?");
+    sql.push_str(match order {
+        Order::OldestFirst => " ORDER BY position LIMIT ?",
+        Order::NewestFirst => " ORDER BY position DESC LIMIT ?",
+    });
     let mut query = sqlx::query(&sql)
         .bind(to_db_int(after)?)
         .bind(to_db_int(up_to)?);

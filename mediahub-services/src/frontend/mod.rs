@@ -166,14 +166,15 @@ fn origin_of(url: &str) -> Option<String> {
 }
 
 /// UI に付ける Content-Security-Policy。スクリプトは自分のオリジンからだけ、通信は
-/// 自分とゲートウェイにだけ許します。
+/// 自分とゲートウェイにだけ許します。画像と動画は、認可つきで取得して作る `blob:` の URL でも
+/// 表示できます (`media-src` が無いと動画の原本が再生できません)。
 fn content_security_policy(gateway_url: &str) -> String {
     let connect = origin_of(gateway_url)
         .map(|origin| format!(" {origin}"))
         .unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' blob: data:; connect-src 'self'{connect}; frame-ancestors 'none'; \
+         img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'{connect}; frame-ancestors 'none'; \
          base-uri 'none'; form-action 'self'"
     )
 }

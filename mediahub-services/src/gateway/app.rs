@@ -21,12 +21,15 @@ use crate::platform::problem::{Problem, ProblemMiddleware, codes};
 use crate::platform::telemetry::{REQUEST_ID_HEADER, RequestId, RequestIdMiddleware};
 
 /// CORS で許可する要求ヘッダー。
-pub const CORS_ALLOW_HEADERS: [&str; 5] = [
+pub const CORS_ALLOW_HEADERS: [&str; 8] = [
     "Authorization",
     "Content-Type",
     "Last-Event-ID",
     "X-Fault-Inject",
+    "X-Saga-Pace-Ms",
     "X-Correlation-ID",
+    "If-Match",
+    "Idempotency-Key",
 ];
 
 /// 許可したオリジンだけに応える CORS の設定を作ります。
@@ -43,7 +46,7 @@ pub fn cors(origins: &[String]) -> Cors {
             Method::OPTIONS,
         ])
         .allow_headers(CORS_ALLOW_HEADERS)
-        .expose_headers([REQUEST_ID_HEADER, CORRELATION_ID_HEADER])
+        .expose_headers([REQUEST_ID_HEADER, CORRELATION_ID_HEADER, "ETag"])
         .max_age(600)
 }
 

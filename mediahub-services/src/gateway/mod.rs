@@ -34,6 +34,7 @@ pub mod api;
 pub mod app;
 pub mod args;
 pub mod error;
+pub mod lab;
 pub mod oauth;
 pub mod openapi;
 pub mod pending;
@@ -54,6 +55,7 @@ use url::Url;
 pub use self::api::{GatewayApi, GatewayState};
 pub use self::args::OAuthArgs;
 pub use self::error::{RequestError, codes};
+pub use self::lab::{LabAction, LabApi, LabControl, LabFailure, LabRequest, LabService, LabState};
 pub use self::oauth::{OAuthClients, OAuthConfigError, OAuthProvider, ProviderKind};
 pub use self::proxy::{Proxy, ProxySettings, UpstreamUrls};
 pub use self::routes::{ROUTES, RouteKind, RouteRule, Upstream};
@@ -181,6 +183,10 @@ pub struct GatewayConfig {
     pub upload_timeout: Duration,
     /// グレースフルシャットダウンの猶予。
     pub grace: Duration,
+    /// 学習用にサービスを止める・起こす窓口 (`make run` の開発モードだけ。既定 `None`)。
+    pub lab_controls: Option<LabControl>,
+    /// サービスの地図で UI (frontend) の状態を確かめる URL (既定 `None` = `unknown`)。
+    pub frontend_probe_url: Option<String>,
 }
 
 impl GatewayConfig {
@@ -208,7 +214,23 @@ impl GatewayConfig {
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             upload_timeout: DEFAULT_UPLOAD_TIMEOUT,
             grace: DEFAULT_GRACE,
+            lab_controls: None,
+            frontend_probe_url: None,
         }
+    }
+
+    /// 学習用にサービスを止める・起こす窓口を渡したコピーを返します ([`lab`])。
+    #[must_use]
+    pub fn lab_controls(mut self, controls: Option<LabControl>) -> Self {
+        self.lab_controls = controls;
+        self
+    }
+
+    /// サービスの地図で UI の状態を確かめる URL を変えたコピーを返します。
+    #[must_use]
+    pub fn frontend_probe_url(mut self, url: impl Into<String>) -> Self {
+        self.frontend_probe_url = Some(url.into());
+        self
     }
 
     /// 待ち受けアドレスを変えたコピーを返します。
@@ -505,8 +527,16 @@ pub async fn start_on(
     })?;
     // routes
     let readiness = Readiness::new();
+    let lab = Arc::new(LabState {
+        upstreams: config.upstream_urls(),
+        frontend_url: config.frontend_probe_url.clone(),
+        keys: config.keys.clone(),
+        controls: config.lab_controls.clone(),
+        rebuild_enabled: config.dev_login,
+        http: crate::platform::http_client::builder().build()?,
+    });
     let inner = server::build_app(
-        GatewayApi::new(state),
+        (GatewayApi::new(state), LabApi::new(lab)),
         &SERVICE_INFO,
         readiness.clone(),
         config.keys.clone(),

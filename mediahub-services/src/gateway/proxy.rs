@@ -212,6 +212,7 @@ const DOCUMENTED_HEADERS: &[&str] = &[
     "X-Correlation-ID",
     "X-Causation-ID",
     "X-Fault-Inject",
+    "X-Saga-Pace-Ms",
 ];
 
 /// 文書に載せているヘッダーの値が表示できる ASCII でなければ 400 にします。

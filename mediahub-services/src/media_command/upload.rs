@@ -18,7 +18,9 @@ use std::path::PathBuf;
 
 use mediahub_core::ids::{MediaId, SagaId};
 use mediahub_core::media::{ContentType, MediaCommand, PolicyViolation, UploadPolicy};
-use mediahub_core::saga::{FAULT_INJECT_METADATA_KEY, FaultPoint};
+use mediahub_core::saga::{
+    FAULT_INJECT_METADATA_KEY, FaultPoint, MAX_SAGA_PACE_MS, SAGA_PACE_METADATA_KEY,
+};
 use poem::http::StatusCode;
 use poem::web::Multipart;
 use poem::{FromRequest, Request, RequestBody};
@@ -120,6 +122,7 @@ impl UploadApi {
     /// 形式はマジックバイトで判定し、パートの Content-Type と一致しなければ 415。
     /// 上限 (既定 50 MB = 50,000,000 バイト) を超えれば 413。どちらの場合も何も保存しません。
     #[oai(path = "/api/v1/media", method = "post", tag = "ApiTags::Media")]
+    #[allow(clippy::too_many_arguments)]
     async fn upload(
         &self,
         auth: BearerAuth,
@@ -138,6 +141,13 @@ impl UploadApi {
             validator(pattern = "^(process|album|notification)$")
         )]
         fault_inject: Header<Option<String>>,
+        /// スローモーション: Saga の各ステップの前に置く間 (ミリ秒、0〜5000)。障害注入が
+        /// 有効なとき (学習用の `make run`) だけ使われます。
+        #[oai(
+            name = "X-Saga-Pace-Ms",
+            validator(minimum(value = "0"), maximum(value = "5000"))
+        )]
+        saga_pace: Header<Option<u64>>,
         form: UploadForm,
     ) -> Result<UploadResponse, Problem> {
         let state = &self.state;
@@ -148,6 +158,12 @@ impl UploadApi {
             metadata.extra.insert(
                 FAULT_INJECT_METADATA_KEY.to_owned(),
                 fault.as_str().to_owned(),
+            );
+        }
+        if let Some(pace) = saga_pace.0.filter(|p| state.fault_injection && *p > 0) {
+            metadata.extra.insert(
+                SAGA_PACE_METADATA_KEY.to_owned(),
+                pace.min(MAX_SAGA_PACE_MS).to_string(),
             );
         }
         let id = MediaId::new_random();

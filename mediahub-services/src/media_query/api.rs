@@ -8,20 +8,20 @@ use mediahub_core::ids::{MediaId, UserId};
 use mediahub_core::media::{Media, MediaKind, MediaStatus};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{ApiResponse, OpenApi, Tags};
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::cursor::Cursor;
 use super::db::{self, ListFilter};
 use super::error::QueryError;
 use super::history::{self, MediaHistory};
 use super::projection::MediaProjection;
 use super::search::match_expression;
 use super::view::{MediaPage, MediaView};
-use crate::consumer::Consumer;
+use crate::consumer::{Consumer, ProjectionStatus, RebuildResult, projection_status};
 use crate::platform::auth::{BearerAuth, ServiceAuth, acting_user};
 use crate::platform::concurrency::etag;
+use crate::platform::paging::Cursor;
 use crate::platform::problem::Problem;
 use crate::platform::schema::LogPosition;
 use crate::store_client::EventStoreClient;
@@ -77,15 +77,6 @@ enum ApiTags {
     Internal,
 }
 
-/// 作り直しの結果。
-#[derive(Debug, Clone, Object)]
-pub struct RebuildResult {
-    /// 作り直し後のチェックポイント。
-    pub position: u64,
-    /// 再生した Media のイベントの数。
-    pub events: u64,
-}
-
 /// 誰として読むのかを決めます (ユーザー用トークンならそのユーザー、サービス用なら `X-User-ID`)。
 fn reader(auth: &BearerAuth, x_user_id: Option<&str>) -> Result<UserId, Problem> {
     acting_user(&auth.0, x_user_id)?.ok_or_else(|| QueryError::UserRequired.into())
@@ -125,6 +116,9 @@ fn check_kind(kind: Option<String>) -> Result<Option<String>, QueryError> {
     )
 }
 
+/// `status` に渡すと削除済みを含むすべての状態を返す値。
+const STATUS_ALL: &str = "all";
+
 fn check_status(status: Option<String>) -> Result<Option<String>, QueryError> {
     let known = [
         MediaStatus::Uploaded,
@@ -134,7 +128,9 @@ fn check_status(status: Option<String>) -> Result<Option<String>, QueryError> {
         MediaStatus::Invalidated,
     ]
     .map(MediaStatus::as_str);
-    check_one_of("status", status, &known)
+    let mut with_all = known.to_vec();
+    with_all.push(STATUS_ALL);
+    check_one_of("status", status, &with_all)
 }
 
 fn check_cursor(cursor: Option<String>) -> Result<Option<Cursor>, QueryError> {
@@ -167,7 +163,7 @@ impl MediaQueryApi {
     /// - `limit`: 1〜100 (既定 20)。範囲外は 400 (`request.invalid_parameter`)。
     /// - `cursor`: 前の応答の `next_cursor`。読めなければ 400。
     /// - `kind`: `image` / `video`。`status`: `uploaded` / `processed` / `failed` /
-    ///   `deleted` / `invalidated` (省略時は `deleted` 以外)。
+    ///   `deleted` / `invalidated` / `all` (省略時は `deleted` 以外、`all` は削除済みも含むすべて)。
     /// - `q`: ファイル名の前方一致検索 (空白区切りの語をすべて含む)。記号だけの語は無視します。
     /// - `min_position`: 読みモデルがこの位置に届くまで待ちます。届かなければ 503
     ///   (`read_model.not_caught_up`)。
@@ -183,7 +179,7 @@ impl MediaQueryApi {
         ))]
         cursor: Query<Option<String>>,
         #[oai(validator(pattern = "^(image|video)$"))] kind: Query<Option<String>>,
-        #[oai(validator(pattern = "^(uploaded|processed|failed|deleted|invalidated)$"))]
+        #[oai(validator(pattern = "^(uploaded|processed|failed|deleted|invalidated|all)$"))]
         status: Query<Option<String>>,
         q: Query<Option<String>>,
         min_position: Query<Option<LogPosition>>,
@@ -292,10 +288,17 @@ impl MediaQueryApi {
             events = progress.applied,
             "読みモデルを作り直しました"
         );
-        Ok(Json(RebuildResult {
-            position: progress.position,
-            events: progress.applied,
-        }))
+        Ok(Json(progress.into()))
+    }
+
+    /// 読みモデルの進み具合 (チェックポイント・ログの先頭・遅れ)。UI のプロジェクションパネル用。
+    #[oai(
+        path = "/internal/v1/projection",
+        method = "get",
+        tag = "ApiTags::Internal"
+    )]
+    async fn projection(&self, _auth: ServiceAuth) -> Result<Json<ProjectionStatus>, Problem> {
+        Ok(Json(projection_status(&self.state.consumer).await?))
     }
 }
 

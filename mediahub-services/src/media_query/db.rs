@@ -11,10 +11,10 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
-use super::cursor::Cursor;
 use super::error::QueryError;
 use super::view::{MediaView, thumbnail_url};
 use crate::consumer::open_database;
+use crate::platform::paging::Cursor;
 
 /// `media` から読む列 (この順で [`row_to_view`] が読みます)。
 const VIEW_COLUMNS: &str = "id, owner_id, filename, content_type, kind, size, sha256, status, \
@@ -110,7 +110,7 @@ fn row_to_view(row: &SqliteRow) -> Result<(MediaView, Cursor), QueryError> {
     };
     let cursor = Cursor {
         position: to_u64(row.try_get("created_position")?, "created_position")?,
-        id,
+        id: id.as_uuid(),
     };
     Ok((view, cursor))
 }
@@ -129,7 +129,7 @@ pub async fn list(
         "SELECT {VIEW_COLUMNS} FROM media
          WHERE owner_id = ?1
            AND (?2 IS NULL OR kind = ?2)
-           AND ((?3 IS NULL AND status <> 'deleted') OR status = ?3)
+           AND ((?3 IS NULL AND status <> 'deleted') OR ?3 = 'all' OR status = ?3)
            AND (?4 IS NULL OR pk IN (SELECT rowid FROM media_fts WHERE media_fts MATCH ?4))
            AND (?5 IS NULL OR created_position < ?5 OR (created_position = ?5 AND id < ?6))
          ORDER BY created_position DESC, id DESC

@@ -34,7 +34,6 @@
 //! ```
 
 pub mod api;
-pub mod cursor;
 pub mod db;
 pub mod error;
 pub mod history;
@@ -48,7 +47,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use self::api::{MediaQueryApi, QueryState, RebuildResult};
+pub use self::api::{MediaQueryApi, QueryState};
 pub use self::error::{QueryError, codes};
 pub use self::history::{HistoryEntry, MediaHistory};
 pub use self::projection::{CONSUMER_NAME, MediaProjection};

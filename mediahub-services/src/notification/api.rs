@@ -20,6 +20,7 @@ use super::stream;
 use super::view::NotificationView;
 use crate::platform::auth::{BearerAuth, acting_user};
 use crate::platform::metadata::{IdempotencyKey, request_metadata};
+use crate::platform::paging::parse_cursor;
 use crate::platform::problem::Problem;
 use crate::platform::schema::LogPosition;
 
@@ -43,6 +44,9 @@ enum ApiTags {
 pub struct NotificationList {
     /// 通知 (新しい順)。
     pub items: Vec<NotificationView>,
+    /// 次のページのカーソル (`cursor` に渡す)。最後のページなら `null`。
+    #[oai(nullable)]
+    pub next_cursor: Option<String>,
 }
 
 /// 未読の通知。
@@ -120,7 +124,8 @@ fn check_limit(limit: Option<u64>) -> Result<u64, ApiError> {
 
 #[OpenApi(prefix_path = "/api/v1")]
 impl NotificationApi {
-    /// 自分の通知を新しい順に返します (`limit` 1〜100、既定 20)。
+    /// 自分の通知を新しい順に 1 ページ返します (`limit` 1〜100、既定 20。続きは `next_cursor` を
+    /// `cursor` に渡す。読めないカーソルは 400)。
     ///
     /// `min_position` を付けると、読みモデルがその位置まで進むのを待ってから答えます
     /// (時間切れなら 503 `read_model.not_caught_up`)。
@@ -134,15 +139,23 @@ impl NotificationApi {
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u64>>,
+        #[oai(validator(
+            pattern = "^(3[0-9]){1,19}3a(3[0-9]|6[1-6]){8}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){12}$"
+        ))]
+        cursor: Query<Option<String>>,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<NotificationList>, Problem> {
         let user = acting(&auth, &x_user_id)?;
         let limit = check_limit(limit.0)?;
-        let items = self
+        let after = parse_cursor(cursor.0.as_deref())?;
+        let (items, next) = self
             .state
-            .list(user, limit, min_position.0.map(u64::from))
+            .list(user, after, limit, min_position.0.map(u64::from))
             .await?;
-        Ok(Json(NotificationList { items }))
+        Ok(Json(NotificationList {
+            items,
+            next_cursor: next.map(|c| c.encode()),
+        }))
     }
 
     /// 自分の未読の数と、未読の通知 (新しい順、`limit` 1〜100、既定 20) を返します。

@@ -155,6 +155,7 @@ pub async fn clear(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
 }
 
 /// ユーザーの通知を新しい順に最大 `limit` 件読みます (`unread_only` なら未読だけ)。
+/// `before` があれば、その位置より前 (古い) の通知から読みます (ページ送り)。
 ///
 /// # エラー
 /// データベースの失敗や壊れた行は [`ApiError`]。
@@ -162,15 +163,20 @@ pub async fn newest(
     conn: &mut SqliteConnection,
     user_id: Uuid,
     unread_only: bool,
+    before: Option<u64>,
     limit: u64,
 ) -> Result<Vec<NotificationView>, ApiError> {
     let unread = if unread_only { "AND read = 0" } else { "" };
     let sql = format!(
-        "SELECT {COLUMNS} FROM notifications WHERE user_id = ? {unread}
+        "SELECT {COLUMNS} FROM notifications
+         WHERE user_id = ? {unread} AND (? IS NULL OR position < ?)
          ORDER BY position DESC LIMIT ?"
     );
+    let before = before.map(db_int);
     let rows = sqlx::query(&sql)
         .bind(user_id.to_string())
+        .bind(before)
+        .bind(before)
         .bind(db_int(limit))
         .fetch_all(&mut *conn)
         .await?;

@@ -12,6 +12,7 @@ use super::api::PositionBody;
 use super::error::ApiError;
 use super::state::{NotificationState, SendNotification};
 use super::view::ApiNotificationKind;
+use crate::consumer::{ProjectionStatus, RebuildResult, projection_status};
 use crate::platform::auth::{ServiceAuth, acting_user};
 use crate::platform::metadata::{IdempotencyKey, request_metadata};
 use crate::platform::problem::Problem;
@@ -43,15 +44,6 @@ pub struct SendNotificationBody {
     /// `true` なら何も書かずに 503 `fault.injected` で失敗します (開発用の障害注入)。
     #[oai(default)]
     pub inject_fault: bool,
-}
-
-/// 作り直しの結果。
-#[derive(Debug, Clone, Object)]
-pub struct RebuildBody {
-    /// 作り直した後のチェックポイント。
-    pub position: u64,
-    /// 再生したイベントの数。
-    pub events: u64,
 }
 
 /// 通知サービスの内部 API。
@@ -116,11 +108,14 @@ impl InternalApi {
 
     /// 読みモデルを空にして位置 0 から作り直します (`{position, events}`)。
     #[oai(path = "/rebuild", method = "post", tag = "InternalTags::Internal")]
-    async fn rebuild(&self, _auth: ServiceAuth) -> Result<Json<RebuildBody>, Problem> {
+    async fn rebuild(&self, _auth: ServiceAuth) -> Result<Json<RebuildResult>, Problem> {
         let progress = self.state.rebuild().await?;
-        Ok(Json(RebuildBody {
-            position: progress.position,
-            events: progress.applied,
-        }))
+        Ok(Json(progress.into()))
+    }
+
+    /// 読みモデルの進み具合 (チェックポイント・ログの先頭・遅れ)。UI のプロジェクションパネル用。
+    #[oai(path = "/projection", method = "get", tag = "InternalTags::Internal")]
+    async fn projection(&self, _auth: ServiceAuth) -> Result<Json<ProjectionStatus>, Problem> {
+        Ok(Json(projection_status(self.state.consumer()).await?))
     }
 }

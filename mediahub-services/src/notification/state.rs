@@ -14,6 +14,7 @@ use super::error::ApiError;
 use super::projection::NotificationProjection;
 use super::view::{ApiNotificationKind, NotificationView};
 use crate::consumer::{Consumer, RebuildProgress};
+use crate::platform::paging::Cursor;
 use crate::platform::server::Shutdown;
 
 /// 通知を送るコマンドの中身 (内部 API の本体から作ります)。
@@ -114,13 +115,22 @@ impl NotificationState {
     pub async fn list(
         &self,
         user: UserId,
+        after: Option<Cursor>,
         limit: u64,
         min_position: Option<u64>,
-    ) -> Result<Vec<NotificationView>, ApiError> {
+    ) -> Result<(Vec<NotificationView>, Option<Cursor>), ApiError> {
         self.caught_up(min_position).await?;
         let mut conn = self.pool.acquire().await?;
-        let rows = db::newest(&mut conn, user.as_uuid(), false, limit).await?;
-        Ok(rows)
+        // 1 件多く読み、続きがあるかを知る (位置は通知ごとに違うので位置だけで境目が決まる)
+        let before = after.map(|c| c.position);
+        let mut rows = db::newest(&mut conn, user.as_uuid(), false, before, limit + 1).await?;
+        let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next = rows.last().filter(|_| more).map(|last| Cursor {
+            position: last.position,
+            id: last.id,
+        });
+        Ok((rows, next))
     }
 
     /// ユーザーの未読の数と、未読の通知を新しい順に最大 `limit` 件返します
@@ -137,7 +147,7 @@ impl NotificationState {
         self.caught_up(min_position).await?;
         let mut tx = self.pool.begin().await?;
         let count = db::unread_count(&mut tx, user.as_uuid()).await?;
-        let rows = db::newest(&mut tx, user.as_uuid(), true, limit).await?;
+        let rows = db::newest(&mut tx, user.as_uuid(), true, None, limit).await?;
         tx.commit().await?;
         Ok((count, rows))
     }

@@ -14,6 +14,7 @@
 //! - [`read_side`]: 読み側のサービス (media-query・album・notification) が共有する設定の形
 //! - [`http_client`]: サービス間の呼び出し用の HTTP クライアント (https の相手がいるときだけ TLS のルート証明書を読む)
 //! - [`openapi`]: 状態なしで API 型から文書を作る [`openapi::SpecOnly`] と、405 に `Allow` を付けるミドルウェア
+//! - [`paging`]: `next_cursor` / `cursor` による一覧のページ送りのカーソル
 //! - [`schema`]: `mediahub-core` のエンベロープ型を poem-openapi で扱うためのラッパー
 //! - [`cli`]: サービスのバイナリの `main` に共通する部品 (失敗の表示、待ち受けの一行、
 //!   シグナルで止まるまでの実行と終了コード)
@@ -25,6 +26,7 @@ pub mod config;
 pub mod http_client;
 pub mod metadata;
 pub mod openapi;
+pub mod paging;
 pub mod problem;
 pub mod read_side;
 pub mod schema;

@@ -1,32 +1,36 @@
-//! 一覧のページ送りのカーソル。
+//! 一覧のページ送りのカーソル (メディア・Saga・通知の一覧で共通)。
 //!
-//! 一覧は「アップロードの位置 (`MediaUploaded` のグローバル位置) の降順、同じならメディア ID の
-//! 降順」に並びます。カーソルはそのページの最後の行の `(位置, ID)` で、次のページは
-//! それより「後ろ」(= 古い) の行から始まります。並びのキーは後から変わらないので、
-//! ページの間にメディアが処理・削除されても、行が飛んだり重なったりしません。
+//! 一覧は「行ができたときのグローバル位置の降順、同じなら ID の降順」に並びます
+//! (メディアは `MediaUploaded`、Saga は `SagaStarted`、通知は `NotificationSent` の位置)。
+//! カーソルはそのページの最後の行の `(位置, ID)` で、次のページはそれより「後ろ」(= 古い) の
+//! 行から始まります。並びのキーは後から変わらないので、ページの間に行の状態が変わっても、
+//! 行が飛んだり重なったりしません。
 //!
 //! 外からは中身の分からない文字列 (`位置:ID` を 16 進にしたもの) として扱います。
+//! 読めない文字列は [`invalid_cursor`] の 400 にします。
 //!
 //! ```
-//! use mediahub_core::ids::MediaId;
-//! use mediahub_services::media_query::cursor::Cursor;
+//! use mediahub_services::platform::paging::Cursor;
+//! use uuid::Uuid;
 //!
-//! let cursor = Cursor { position: 42, id: MediaId::new_random() };
+//! let cursor = Cursor { position: 42, id: Uuid::new_v4() };
 //! assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
 //! assert_eq!(Cursor::decode("zz"), None);
 //! ```
 
 use std::fmt::Write as _;
 
-use mediahub_core::ids::MediaId;
+use uuid::Uuid;
+
+use super::problem::{Problem, codes};
 
 /// 一覧のページの境目。
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    /// 境目の行の、アップロードのグローバル位置。
+    /// 境目の行ができたときのグローバル位置。
     pub position: u64,
-    /// 境目の行のメディア ID。
-    pub id: MediaId,
+    /// 境目の行の ID。
+    pub id: Uuid,
 }
 
 /// 16 進にする前の文字列の最大の長さ (`u64` の桁数 + `:` + UUID)。
@@ -68,6 +72,25 @@ impl Cursor {
     }
 }
 
+/// `cursor` クエリを読みます (無ければ `None`)。
+///
+/// # エラー
+/// 読めなければ 400 [`codes::INVALID_PARAMETER`] (`cursor: 前の応答の next_cursor を…`)。
+pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<Cursor>, Problem> {
+    cursor
+        .map(|text| Cursor::decode(text).ok_or_else(invalid_cursor))
+        .transpose()
+}
+
+/// 読めないカーソルの 400。
+#[must_use]
+pub fn invalid_cursor() -> Problem {
+    Problem::bad_request(
+        codes::INVALID_PARAMETER,
+        "cursor: 前の応答の next_cursor をそのまま渡してください",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,7 +99,7 @@ mod tests {
     fn cursor_round_trips_through_its_opaque_text() {
         let cursor = Cursor {
             position: u64::try_from(i64::MAX).unwrap_or_default(),
-            id: MediaId::new_random(),
+            id: Uuid::new_v4(),
         };
         let text = cursor.encode();
         assert!(text.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -85,7 +108,7 @@ mod tests {
 
     #[test]
     fn malformed_cursor_texts_decode_to_none() {
-        let id = MediaId::new_random();
+        let id = Uuid::new_v4();
         let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
         for bad in [
             String::new(),

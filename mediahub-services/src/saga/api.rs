@@ -1,6 +1,6 @@
 //! saga サービスの HTTP API。
 //!
-//! - `GET /api/v1/sagas?limit&min_position` — 呼び出し側の Saga の一覧 (新しい順)
+//! - `GET /api/v1/sagas?limit&cursor&status&q&min_position` — 呼び出し側の Saga の一覧 (新しい順、ページ送り)
 //! - `GET /api/v1/sagas/{id}?min_position` — 要約 + タイムライン (`steps`) + Saga のイベント (`events`)
 //! - `POST /internal/v1/rebuild` — 読みモデルの作り直し (サービス用トークンのみ)
 //!
@@ -21,8 +21,9 @@ use uuid::Uuid;
 use super::db::{self, StepRow};
 use super::error::ApiError;
 use super::projection::SagaView;
-use crate::consumer::Consumer;
+use crate::consumer::{Consumer, ProjectionStatus, RebuildResult, projection_status};
 use crate::platform::auth::{BearerAuth, ServiceAuth, acting_user};
+use crate::platform::paging::parse_cursor;
 use crate::platform::problem::{Problem, codes};
 use crate::platform::schema::ApiEnvelope;
 use crate::platform::schema::LogPosition;
@@ -84,6 +85,13 @@ pub struct SagaSummary {
     pub current_step: Option<String>,
     /// 最後に始めた試行の番号。
     pub attempt: u32,
+    /// 実行中のステップの次の試行の予定時刻 (RFC 3339。再試行のバックオフとスローモーションの
+    /// 間を含む。終端なら `null`)。
+    #[oai(nullable)]
+    pub next_attempt_at: Option<String>,
+    /// アップロード時に注入した障害 (`process`・`album`・`notification`。無ければ `null`)。
+    #[oai(nullable)]
+    pub fault: Option<String>,
     /// 相関 ID (アップロード 1 回に共通)。
     #[oai(nullable)]
     pub correlation_id: Option<String>,
@@ -126,20 +134,14 @@ pub struct SagaDetail {
     pub events: Vec<ApiEnvelope>,
 }
 
-/// Saga の一覧。
+/// Saga の一覧 (1 ページ)。
 #[derive(Debug, Clone, Object)]
 pub struct SagaList {
     /// Saga (新しい順)。
     pub items: Vec<SagaSummary>,
-}
-
-/// 作り直しの結果。
-#[derive(Debug, Clone, Object)]
-pub struct RebuildResult {
-    /// 作り直し後のチェックポイント。
-    pub position: u64,
-    /// 反映したイベント数。
-    pub events: u64,
+    /// 次のページのカーソル (`cursor` に渡す)。最後のページなら `null`。
+    #[oai(nullable)]
+    pub next_cursor: Option<String>,
 }
 
 fn to_u32(value: i64) -> u32 {
@@ -180,16 +182,27 @@ impl SagaApi {
 
 #[OpenApi]
 impl SagaApi {
-    /// 呼び出し側の Saga を新しい順に返します。
+    /// 呼び出し側の Saga を新しい順に 1 ページ返します。
     ///
-    /// `limit` は 1〜100 (既定 20)。`min_position` を付けると、読みモデルがその位置に届くまで
-    /// (最長で設定の時間) 待ちます。届かなければ 503 (`read_model.not_caught_up`)。
+    /// - `limit`: 1〜100 (既定 20)。`cursor`: 前の応答の `next_cursor` (読めなければ 400)。
+    /// - `status`: `running`・`compensating`・`completed`・`compensated`・`failed` のどれか。
+    /// - `q`: ファイル名の部分一致、または Saga ID・メディア ID の前方一致 (短い ID でも探せます)。
+    /// - `min_position`: 読みモデルがその位置に届くまで (最長で設定の時間) 待ちます。届かなければ
+    ///   503 (`read_model.not_caught_up`)。
     #[oai(path = "/api/v1/sagas", method = "get", tag = "ApiTags::Sagas")]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         auth: BearerAuth,
         #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u32>>,
+        #[oai(validator(
+            pattern = "^(3[0-9]){1,19}3a(3[0-9]|6[1-6]){8}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){12}$"
+        ))]
+        cursor: Query<Option<String>>,
+        #[oai(validator(pattern = "^(running|compensating|completed|compensated|failed)$"))]
+        status: Query<Option<String>>,
+        #[oai(validator(max_length = 200))] q: Query<Option<String>>,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<SagaList>, Problem> {
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
@@ -202,10 +215,19 @@ impl SagaApi {
         let user = self
             .reader(&auth, x_user_id.0.as_deref(), min_position.0.map(u64::from))
             .await?;
-        let rows = db::list_for_owner(&self.state.pool, &user.to_string(), limit)
+        let filter = db::ListFilter {
+            status: status.0,
+            query: q.0,
+            after: parse_cursor(cursor.0.as_deref())?,
+            limit,
+        };
+        let (items, next) = db::list_for_owner(&self.state.pool, &user.to_string(), &filter)
             .await
             .map_err(ApiError::from)?;
-        Ok(Json(SagaList { items: rows }))
+        Ok(Json(SagaList {
+            items,
+            next_cursor: next.map(|c| c.encode()),
+        }))
     }
 
     /// Saga の要約・タイムライン・イベントを返します。他人の Saga や無い Saga は 404 (`saga.not_found`)。
@@ -256,9 +278,16 @@ impl SagaApi {
             .rebuild(|_| {})
             .await
             .map_err(ApiError::from)?;
-        Ok(Json(RebuildResult {
-            position: progress.position,
-            events: progress.applied,
-        }))
+        Ok(Json(progress.into()))
+    }
+
+    /// 読みモデルの進み具合 (チェックポイント・ログの先頭・遅れ)。UI のプロジェクションパネル用。
+    #[oai(
+        path = "/internal/v1/projection",
+        method = "get",
+        tag = "ApiTags::Internal"
+    )]
+    async fn projection(&self, _auth: ServiceAuth) -> Result<Json<ProjectionStatus>, Problem> {
+        Ok(Json(projection_status(&self.state.view).await?))
     }
 }

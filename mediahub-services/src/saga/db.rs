@@ -1,6 +1,6 @@
 //! saga サービスの読みモデル (SQLite): `sagas` (Saga ごとの要約) と `saga_steps` (タイムライン)。
 //!
-//! 表は [`migrate`] が `CREATE TABLE IF NOT EXISTS` で作ります (チェックポイント表と同じやり方)。
+//! 表は [`migrate`] が `migrations/saga/` のマイグレーションで作ります (ほかのサービスと同じ)。
 //! 書き込みはプロジェクション ([`super::projection`]) だけが、購読ランナーのトランザクションの中で
 //! 行います。時刻は RFC 3339 (UTC、マイクロ秒、`Z`) の文字列で保存します。
 
@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::api::SagaSummary;
+use crate::platform::paging::Cursor;
 
 /// 一覧で返す最大の件数。
 pub const MAX_LIST_LIMIT: u32 = 100;
@@ -15,7 +16,8 @@ pub const MAX_LIST_LIMIT: u32 = 100;
 /// 要約 ([`SagaSummary`]) として読む列。
 const SUMMARY_SELECT: &str =
     "SELECT id, media_id, owner_id, filename, status, current_step, attempt,
-        correlation_id, created_at, updated_at, failure_reason FROM sagas";
+        next_attempt_at, fault, correlation_id, created_at, updated_at, failure_reason,
+        started_position FROM sagas";
 
 /// `saga_steps` の 1 行 (タイムラインの 1 項目)。
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -60,6 +62,9 @@ pub struct SummaryUpdate<'a> {
     pub status: Option<&'a str>,
     /// 実行中のステップ (`Some(None)` で空にする)。
     pub current_step: Option<Option<&'a str>>,
+    /// 実行中のステップの次の試行の予定時刻 (`current_step` を変えるときだけ使い、
+    /// `current_step` を空にするときは一緒に空にします)。
+    pub next_attempt_at: Option<&'a str>,
     /// 試行の番号。
     pub attempt: Option<u32>,
     /// 理由。
@@ -72,44 +77,12 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// 表を (なければ) 作ります。
+/// 表を作り、足りない列を足します (`migrations/saga/`、`sqlx::migrate!`)。
 ///
 /// # エラー
-/// データベースの操作に失敗すれば `sqlx::Error`。
-pub async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    for sql in [
-        "CREATE TABLE IF NOT EXISTS sagas (
-            id               TEXT    PRIMARY KEY NOT NULL,
-            media_id         TEXT    NOT NULL,
-            owner_id         TEXT    NOT NULL,
-            filename         TEXT    NOT NULL,
-            status           TEXT    NOT NULL,
-            current_step     TEXT,
-            attempt          INTEGER NOT NULL DEFAULT 0,
-            correlation_id   TEXT,
-            created_at       TEXT    NOT NULL,
-            updated_at       TEXT    NOT NULL,
-            failure_reason   TEXT,
-            version          INTEGER NOT NULL,
-            position         INTEGER NOT NULL,
-            started_position INTEGER NOT NULL
-        )",
-        "CREATE INDEX IF NOT EXISTS sagas_by_owner ON sagas (owner_id, started_position DESC)",
-        "CREATE INDEX IF NOT EXISTS sagas_by_status ON sagas (status)",
-        "CREATE TABLE IF NOT EXISTS saga_steps (
-            saga_id  TEXT    NOT NULL,
-            position INTEGER NOT NULL,
-            step     TEXT    NOT NULL,
-            attempt  INTEGER NOT NULL,
-            outcome  TEXT    NOT NULL,
-            reason   TEXT,
-            at       TEXT    NOT NULL,
-            PRIMARY KEY (saga_id, position)
-        )",
-    ] {
-        sqlx::query(sql).execute(pool).await?;
-    }
-    Ok(())
+/// マイグレーションに失敗すれば `MigrateError`。
+pub async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("./migrations/saga").run(pool).await
 }
 
 /// 読みモデルを空にします (作り直しの最初)。
@@ -136,9 +109,9 @@ pub async fn insert_saga(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO sagas (id, media_id, owner_id, filename, status, current_step, attempt,
-                            correlation_id, created_at, updated_at, failure_reason, version,
-                            position, started_position)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            fault, correlation_id, created_at, updated_at, failure_reason,
+                            version, position, started_position)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(&row.id)
@@ -148,6 +121,7 @@ pub async fn insert_saga(
     .bind(&row.status)
     .bind(&row.current_step)
     .bind(row.attempt)
+    .bind(&row.fault)
     .bind(&row.correlation_id)
     .bind(&row.created_at)
     .bind(&row.updated_at)
@@ -180,6 +154,7 @@ pub async fn update_saga(
         "UPDATE sagas SET
             status         = COALESCE(?, status),
             current_step   = CASE WHEN ? THEN ? ELSE current_step END,
+            next_attempt_at = CASE WHEN ? THEN ? ELSE next_attempt_at END,
             attempt        = COALESCE(?, attempt),
             failure_reason = COALESCE(?, failure_reason),
             updated_at     = ?,
@@ -190,6 +165,8 @@ pub async fn update_saga(
     .bind(update.status)
     .bind(set_step)
     .bind(step)
+    .bind(set_step)
+    .bind(step.and(update.next_attempt_at))
     .bind(update.attempt)
     .bind(update.failure_reason)
     .bind(timestamp(at))
@@ -229,22 +206,92 @@ pub async fn insert_step(
     Ok(())
 }
 
-/// 所有者の Saga を新しい順に最大 `limit` 件返します。
+/// 一覧の絞り込みとページ。
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// 状態 (`running` など。`None` ならすべて)。
+    pub status: Option<String>,
+    /// 検索語: ファイル名の部分一致 (大文字小文字を区別しない)、または Saga ID・メディア ID の前方一致。
+    pub query: Option<String>,
+    /// 前のページの最後の行 (`None` なら最初のページ)。
+    pub after: Option<Cursor>,
+    /// 最大件数 (1〜[`MAX_LIST_LIMIT`])。
+    pub limit: u32,
+}
+
+/// `LIKE` の特殊文字 (`%`・`_`・`\`) を文字どおりに扱うよう逃がします。
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// 所有者の Saga を新しい順 (開始位置の降順) に 1 ページ返します。続きがあれば次のページの
+/// カーソルも返します。
 ///
 /// # エラー
 /// データベースの操作に失敗すれば `sqlx::Error`。
 pub async fn list_for_owner(
     pool: &SqlitePool,
     owner_id: &str,
-    limit: u32,
-) -> Result<Vec<SagaSummary>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{SUMMARY_SELECT} WHERE owner_id = ? ORDER BY started_position DESC LIMIT ?"
+    filter: &ListFilter,
+) -> Result<(Vec<SagaSummary>, Option<Cursor>), sqlx::Error> {
+    let limit = filter.limit.clamp(1, MAX_LIST_LIMIT);
+    let query = filter
+        .query
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty());
+    let contains = query.map(|q| format!("%{}%", like_escape(q)));
+    let prefix = query.map(|q| format!("{}%", like_escape(&q.to_lowercase())));
+    let after_position = filter
+        .after
+        .map(|c| i64::try_from(c.position).unwrap_or(i64::MAX));
+    let rows: Vec<SagaRow> = sqlx::query_as(&format!(
+        "{SUMMARY_SELECT}
+         WHERE owner_id = ?1
+           AND (?2 IS NULL OR status = ?2)
+           AND (?3 IS NULL OR filename LIKE ?3 ESCAPE '\\'
+                OR id LIKE ?4 ESCAPE '\\' OR media_id LIKE ?4 ESCAPE '\\')
+           AND (?5 IS NULL OR started_position < ?5 OR (started_position = ?5 AND id < ?6))
+         ORDER BY started_position DESC, id DESC
+         LIMIT ?7"
     ))
     .bind(owner_id)
-    .bind(limit.min(MAX_LIST_LIMIT))
+    .bind(filter.status.as_deref())
+    .bind(contains)
+    .bind(prefix)
+    .bind(after_position)
+    .bind(filter.after.map(|c| c.id.to_string()))
+    .bind(i64::from(limit) + 1)
     .fetch_all(pool)
-    .await
+    .await?;
+    let more = rows.len() > limit as usize;
+    let page: Vec<SagaRow> = rows.into_iter().take(limit as usize).collect();
+    let next = page.last().filter(|_| more).and_then(SagaRow::cursor);
+    Ok((page.into_iter().map(|r| r.summary).collect(), next))
+}
+
+/// 一覧の 1 行: 要約と並びのキー。
+#[derive(Debug, sqlx::FromRow)]
+struct SagaRow {
+    #[sqlx(flatten)]
+    summary: SagaSummary,
+    started_position: i64,
+}
+
+impl SagaRow {
+    fn cursor(&self) -> Option<Cursor> {
+        Some(Cursor {
+            position: u64::try_from(self.started_position).ok()?,
+            id: self.summary.id.parse().ok()?,
+        })
+    }
 }
 
 /// Saga を 1 件返します (タイムラインと同じ読み取りトランザクションで読むため、接続を受け取ります)。

@@ -116,6 +116,9 @@ pub enum SagaServiceError {
     /// データベースを開けなかった。
     #[error("saga のデータベースを開けません: {0}")]
     Database(#[from] sqlx::Error),
+    /// 読みモデルのマイグレーションに失敗した。
+    #[error("saga の読みモデルのマイグレーションに失敗しました: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
     /// データベースのディレクトリを作れなかった。
     #[error("saga のデータベースのディレクトリを作れません: {0}")]
     Io(#[from] std::io::Error),

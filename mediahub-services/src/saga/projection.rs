@@ -55,6 +55,7 @@ impl EventHandler for SagaView {
                 media_id,
                 owner_id,
                 filename,
+                fault,
                 ..
             } => {
                 let created_at = db::timestamp(at);
@@ -66,6 +67,8 @@ impl EventHandler for SagaView {
                     status: SagaStatus::Running.as_str().to_owned(),
                     current_step: None,
                     attempt: 0,
+                    next_attempt_at: None,
+                    fault: fault.map(|f| f.as_str().to_owned()),
                     correlation_id: event.metadata.correlation_id.map(|c| c.to_string()),
                     created_at: created_at.clone(),
                     updated_at: created_at,
@@ -74,14 +77,25 @@ impl EventHandler for SagaView {
                 db::insert_saga(tx, &row, version, position).await?;
                 return Ok(());
             }
-            SagaEvent::SagaStepStarted { step: s, attempt } => {
+            SagaEvent::SagaStepStarted {
+                step: s,
+                attempt,
+                delay_ms,
+            } => {
                 let outcome = if attempt > 1 { "retrying" } else { "started" };
                 db::insert_step(tx, step(s.as_str(), Some(attempt), outcome, None)).await?;
-                SummaryUpdate {
+                // 次の試行の予定時刻 = 始めた時刻 + 送る前に待つ時間 (バックオフ + スローモーション)
+                let delay =
+                    chrono::Duration::milliseconds(i64::try_from(delay_ms).unwrap_or(i64::MAX));
+                let next_attempt_at = db::timestamp(at.checked_add_signed(delay).unwrap_or(at));
+                let update = SummaryUpdate {
                     current_step: Some(Some(s.as_str())),
+                    next_attempt_at: Some(&next_attempt_at),
                     attempt: Some(attempt),
                     ..SummaryUpdate::default()
-                }
+                };
+                db::update_saga(tx, saga_id, update, at, version, position).await?;
+                return Ok(());
             }
             SagaEvent::SagaStepSucceeded { step: s, attempt } => {
                 db::insert_step(tx, step(s.as_str(), Some(attempt), "succeeded", None)).await?;

@@ -32,12 +32,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+
 use mediahub_core::saga::SagaPolicy;
 
 use crate::album::{AlbumConfig, AlbumError, AlbumHandle};
 use crate::eventstore::{EventStoreConfig, EventStoreError, EventStoreHandle};
 use crate::frontend::{FrontendConfig, FrontendError, FrontendHandle};
-use crate::gateway::{GatewayConfig, GatewayError, GatewayHandle, OAuthProvider, UpstreamUrls};
+use crate::gateway::{
+    GatewayConfig, GatewayError, GatewayHandle, LabAction, LabControl, LabFailure, LabRequest,
+    LabService, OAuthProvider, UpstreamUrls,
+};
 use crate::media_command::{MediaCommandConfig, MediaCommandError, MediaCommandHandle};
 use crate::media_query::{MediaQueryConfig, MediaQueryError, MediaQueryHandle};
 use crate::notification::{NotificationConfig, NotificationError, NotificationHandle};
@@ -123,6 +128,10 @@ pub struct SystemConfig {
     pub max_upload_bytes: u64,
     /// 各サービスのグレースフルシャットダウンの猶予。
     pub grace: Duration,
+    /// UI (ゲートウェイの `/api/v1/lab/services/{name}/stop|start`) からサービスを止めたり
+    /// 起こしたりできるようにするか (既定 `false`。`make run` は開発用ログインと同じ)。
+    /// 依頼は [`System::serve_until`] が実行します。
+    pub lab_controls: bool,
 }
 
 impl SystemConfig {
@@ -144,7 +153,15 @@ impl SystemConfig {
             saga_policy: SagaPolicy::default(),
             max_upload_bytes: mediahub_core::media::DEFAULT_MAX_UPLOAD_BYTES,
             grace: server::DEFAULT_GRACE,
+            lab_controls: false,
         }
+    }
+
+    /// UI からサービスを止めたり起こしたりできるかを変えたコピーを返します。
+    #[must_use]
+    pub fn lab_controls(mut self, enabled: bool) -> Self {
+        self.lab_controls = enabled;
+        self
     }
 
     /// ポートを変えたコピーを返します。
@@ -304,6 +321,7 @@ pub struct System {
     saga: Option<SagaHandle>,
     gateway: GatewayHandle,
     frontend: FrontendHandle,
+    lab_requests: Option<mpsc::Receiver<LabRequest>>,
 }
 
 /// album サービスの設定 (起動と再起動で同じもの)。
@@ -420,8 +438,17 @@ impl System {
         let gateway_addr = gateway_listener.local_addr().map_err(ServerError::from)?;
         urls.gateway = format!("http://{gateway_addr}");
         urls.public_gateway = config.public_url(gateway_addr.port());
-        let gateway =
-            crate::gateway::start_on(gateway_listener, gateway_config(&config, &urls)).await?;
+        let (lab_control, lab_requests) = if config.lab_controls {
+            let (control, requests) = LabControl::channel();
+            (Some(control), Some(requests))
+        } else {
+            (None, None)
+        };
+        let gateway = crate::gateway::start_on(
+            gateway_listener,
+            gateway_config(&config, &urls).lab_controls(lab_control),
+        )
+        .await?;
 
         // 5. frontend
         let service_urls = urls
@@ -445,6 +472,54 @@ impl System {
             saga: Some(saga),
             gateway,
             frontend,
+            lab_requests,
+        })
+    }
+
+    /// `until` が終わるまで、UI からの「止める・起こす」の依頼 ([`LabRequest`]) を実行します
+    /// ([`SystemConfig::lab_controls`] が無効なら、ただ `until` を待ちます)。
+    ///
+    /// 依頼は一つずつ順に実行します (同じサービスを同時に止めて起こすことはありません)。
+    pub async fn serve_until(&mut self, until: impl Future<Output = ()>) {
+        let Some(mut requests) = self.lab_requests.take() else {
+            until.await;
+            return;
+        };
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                () = &mut until => break,
+                Some(request) = requests.recv() => {
+                    let LabRequest { service, action, reply } = request;
+                    let result = self.apply_lab(service, action).await;
+                    if let Err(failure) = &result {
+                        tracing::warn!(%service, ?action, error = %failure, "学習用の操作に失敗しました");
+                    }
+                    if reply.send(result).is_err() {
+                        tracing::debug!(%service, "依頼したゲートウェイが答えを待たずに終わりました");
+                    }
+                }
+            }
+        }
+        self.lab_requests = Some(requests);
+    }
+
+    async fn apply_lab(
+        &mut self,
+        service: LabService,
+        action: LabAction,
+    ) -> Result<(), LabFailure> {
+        let result = match (service, action) {
+            (LabService::Album, LabAction::Stop) => self.stop_album().await,
+            (LabService::Album, LabAction::Start) => self.start_album().await,
+            (LabService::Saga, LabAction::Stop) => self.stop_saga().await,
+            (LabService::Saga, LabAction::Start) => self.start_saga().await,
+            (LabService::MediaQuery, LabAction::Stop) => self.stop_media_query().await,
+            (LabService::MediaQuery, LabAction::Start) => self.start_media_query().await,
+        };
+        result.map_err(|err| match err {
+            SystemError::WrongState { .. } => LabFailure::WrongState(err.to_string()),
+            other => LabFailure::Failed(other.to_string()),
         })
     }
 
@@ -659,7 +734,8 @@ fn gateway_config(config: &SystemConfig, urls: &SystemUrls) -> GatewayConfig {
         .github(config.github.clone())
         .google(config.google.clone())
         .dev_login(config.dev_login)
-        .max_upload_bytes(config.max_upload_bytes);
+        .max_upload_bytes(config.max_upload_bytes)
+        .frontend_probe_url(&urls.frontend);
     gateway.grace = config.grace;
     gateway
 }

@@ -9,11 +9,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mediahub_core::saga::SagaPolicy;
-use mediahub_services::system::{Ports, System, SystemConfig};
+use mediahub_services::platform::server::Shutdown;
+use mediahub_services::system::{Ports, System, SystemConfig, SystemUrls};
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tokio::task::JoinHandle;
 
 pub use super::services::{Caller, DEADLINE, keys, service_token, wait_until};
 
@@ -59,12 +61,37 @@ impl TestSystem {
 
     /// Saga の方針を指定して、全サービスをポート 0 で起動します。
     pub async fn start_with_policy(policy: SagaPolicy) -> Self {
+        Self::start_configured(policy, false).await
+    }
+
+    /// `make run` と同じく UI からサービスを止めたり起こしたりできる形で起動し、その依頼を
+    /// 実行するタスクを動かします ([`LabSystem`])。
+    pub async fn start_lab(policy: SagaPolicy) -> LabSystem {
+        let mut test = Self::start_configured(policy, true).await;
+        let shutdown = Shutdown::new();
+        let urls = test.system.urls().clone();
+        let task = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                test.system.serve_until(shutdown.wait()).await;
+                test
+            }
+        });
+        LabSystem {
+            urls,
+            shutdown,
+            task,
+        }
+    }
+
+    async fn start_configured(policy: SagaPolicy, lab_controls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let web = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web");
         let config = SystemConfig::new(dir.path(), web, keys())
             .ports(Ports::EPHEMERAL)
             .dev_login(true)
             .fault_injection(true)
+            .lab_controls(lab_controls)
             .saga_policy(policy);
         let system = System::start(config)
             .await
@@ -84,13 +111,7 @@ impl TestSystem {
 
     /// 開発用ログインでトークンを得て、ゲートウェイを呼ぶ人を作ります。
     pub async fn login(&self, login: &str) -> (Caller, String) {
-        let (status, body) = Caller::anonymous(self.gateway_url())
-            .post("/auth/dev-token", &json!({ "login": login }))
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let token = body["token"].as_str().unwrap_or_else(|| panic!("{body}"));
-        let user_id = body["user_id"].as_str().unwrap_or_else(|| panic!("{body}"));
-        (Caller::new(self.gateway_url(), token), user_id.to_owned())
+        dev_login(&self.gateway_url(), login).await
     }
 
     /// イベントストアをサービス用トークンで直接呼ぶ人。
@@ -167,8 +188,57 @@ impl TestSystem {
     }
 }
 
+/// UI からの「サービスを止める・起こす」を実行するタスクつきの全サービス
+/// ([`TestSystem::start_lab`])。
+pub struct LabSystem {
+    urls: SystemUrls,
+    shutdown: Shutdown,
+    task: JoinHandle<TestSystem>,
+}
+
+impl LabSystem {
+    /// 各サービスの URL。
+    pub fn urls(&self) -> &SystemUrls {
+        &self.urls
+    }
+
+    /// 開発用ログインでトークンを得て、ゲートウェイを呼ぶ人を作ります。
+    pub async fn login(&self, login: &str) -> (Caller, String) {
+        dev_login(&self.urls.gateway, login).await
+    }
+
+    /// 依頼を実行するタスクを終え、全サービスを止めます。
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        let test = self.task.await.unwrap_or_else(|e| panic!("{e}"));
+        test.stop().await;
+    }
+}
+
+/// 開発用ログインでトークンを得て、ゲートウェイを呼ぶ人と利用者 ID を返します。
+pub async fn dev_login(gateway_url: &str, login: &str) -> (Caller, String) {
+    let (status, body) = Caller::anonymous(gateway_url)
+        .post("/auth/dev-token", &json!({ "login": login }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap_or_else(|| panic!("{body}"));
+    let user_id = body["user_id"].as_str().unwrap_or_else(|| panic!("{body}"));
+    (Caller::new(gateway_url, token), user_id.to_owned())
+}
+
 /// `testdata/` のファイルを multipart でアップロードします (障害注入の指定つき)。
 pub async fn upload(caller: &Caller, relative: &str, fault: Option<&str>) -> (u16, Value) {
+    let headers: Vec<(&str, &str)> = fault.map(|f| ("X-Fault-Inject", f)).into_iter().collect();
+    upload_with(caller, relative, &headers).await
+}
+
+/// `testdata/` のファイルを、ヘッダー (`X-Fault-Inject`・`X-Saga-Pace-Ms` など) つきで
+/// multipart でアップロードします。
+pub async fn upload_with(
+    caller: &Caller,
+    relative: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
     let bytes = std::fs::read(testdata_path(relative)).unwrap_or_else(|e| panic!("{e}"));
     let filename = relative.rsplit('/').next().unwrap_or(relative).to_owned();
     let mime = match filename.rsplit('.').next() {
@@ -186,8 +256,8 @@ pub async fn upload(caller: &Caller, relative: &str, fault: Option<&str>) -> (u1
     let mut request = caller
         .request(Method::POST, "/api/v1/media")
         .multipart(Form::new().part("file", part));
-    if let Some(fault) = fault {
-        request = request.header("X-Fault-Inject", fault);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     caller.send(request).await
 }

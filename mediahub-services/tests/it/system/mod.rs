@@ -2,4 +2,5 @@
 
 mod browser_ui;
 mod concurrency;
+mod lab;
 mod upload_saga;
