@@ -40,6 +40,13 @@ const MESSAGES = {
     "error.badJson": "サーバーの応答を読めませんでした",
     "error.noToken": "応答にトークンがありません",
     "error.unexpected": "予期しないエラーが起きました",
+    "error.serverPrefix": "サーバーの応答",
+    "error.invalidCorrelation": "相関 ID の形が正しくありません",
+
+    "toast.repeat": "×{count}",
+    "toast.more": "ほかに {count} 件のお知らせを畳みました",
+    "toast.moreWithErrors": "ほかに {count} 件のお知らせを畳みました (うちエラー {errors} 件)",
+    "toast.label": "まとめたお知らせ",
 
     "live.idle": "オフライン",
     "live.connecting": "接続中…",
@@ -86,6 +93,9 @@ const MESSAGES = {
     "media.uploaded": "{name} を送信しました",
     "media.uploadAccepted": "{name} を受け付けました。Saga が始まります。",
     "media.uploadFailed": "アップロードに失敗しました",
+    "media.uploadRejected": "{name}: アップロードを受け付けられませんでした — {reason}",
+    "media.statusAll": "すべて (削除済み・失敗も)",
+    "media.originalPlayFailed": "このファイルをブラウザーで再生できませんでした。ダウンロードして確かめてください (ページの Content-Security-Policy に media-src blob: が無いと、動画は再生できません)。",
     "media.mediaId": "メディア",
     "media.position": "position",
     "media.showSaga": "Saga を見る",
@@ -159,6 +169,7 @@ const MESSAGES = {
     "albums.renamed": "名前を「{name}」に変えました",
     "albums.renameFailed": "名前を変えられませんでした",
     "albums.delete": "アルバムを削除",
+    "albums.defaultNotDeletable": "デフォルトアルバムは削除できません。",
     "albums.deleted": "アルバム「{name}」を削除しました",
     "albums.deleteFailed": "アルバムを削除できませんでした",
     "albums.contents": "中身",
@@ -195,6 +206,12 @@ const MESSAGES = {
     "sagas.compensation": "補償",
     "sagas.reason": "理由",
     "sagas.events": "Saga のイベント ({count} 件)",
+    "sagas.failureReason": "失敗の理由",
+    "sagas.fault": "障害注入",
+    "sagas.faultTag": "障害注入: {fault}",
+    "sagas.filename": "ファイル",
+    "sagas.outcome": "結果",
+    "sagas.fullId": "Saga ID: {id}",
 
     "step.process": "メディア処理",
     "step.process_media": "メディア処理",
@@ -218,6 +235,8 @@ const MESSAGES = {
     "outcome.timeout": "時間切れ",
     "outcome.compensated": "補償済み",
     "outcome.skipped": "省略",
+    "outcome.compensation_started": "補償開始",
+    "step.compensation_started": "補償開始",
 
     "events.lead": "あなたのイベントがグローバルログの順 (position) にライブで流れます。行を選ぶとエンベロープが見えます。",
     "events.filterAggregate": "集約の型",
@@ -247,6 +266,11 @@ const MESSAGES = {
     "events.flowHint": "{count} 件のイベント、最初から最後まで {ms} ms。上から下が時間の流れ、列はイベントを出したサービスです。イベントを選ぶと、その原因 (causation) と結果が印されます。",
     "events.cause": "原因",
     "events.effect": "結果",
+    "events.corrInvalid": "「{value}」は相関 ID として読めません。UUID 全体か、16 進数 8 文字以上の先頭部分を入れてください。",
+    "events.corrNotFound": "「{value}」で始まる相関 ID・イベント ID は、この画面に読み込んだイベントの中にありません。UUID 全体を入れてください (API は先頭一致の検索に対応していません)。",
+    "events.corrAmbiguous": "「{value}」で始まる相関 ID が {count} 個あります。もっと長く入れてください。",
+    "events.corrResolved": "「{value}」を相関 ID {id} と見なしました。",
+    "events.corrEmpty": "この相関 ID のイベントはありません (自分のイベントだけが見えます)。",
 
     "notifications.readAll": "すべて既読にする",
     "notifications.unreadOnly": "未読だけ表示",
@@ -261,6 +285,7 @@ const MESSAGES = {
     "notifications.new": "新しい通知があります",
     "notifications.openMedia": "メディア",
     "notifications.openSaga": "Saga",
+    "notifications.original": "サーバーの原文: {text}",
 
     "notificationKind.upload_completed": "アップロード完了",
     "notificationKind.upload_succeeded": "アップロード完了",
@@ -269,6 +294,54 @@ const MESSAGES = {
     "notificationKind.upload_compensated": "取り消し",
     "notificationKind.processing_failed": "処理の失敗",
     "notificationKind.media_invalidated": "無効化",
+
+    "problem.media.not_found": "メディアが見つかりません",
+    "problem.media.thumbnail_not_found": "サムネイルはまだありません",
+    "problem.media.too_large": "ファイルが大きすぎます",
+    "problem.media.unsupported_type": "対応していない種類のファイルです",
+    "problem.media.empty_file": "ファイルが空です",
+    "problem.media.missing_file": "ファイルが送られていません",
+    "problem.media.invalid_state": "メディアの今の状態ではできない操作です",
+    "problem.media.invalid_fault_inject": "障害注入の値が正しくありません",
+    "problem.album.not_found": "アルバムが見つかりません",
+    "problem.album.invalid_name": "アルバム名が正しくありません",
+    "problem.album.already_exists": "同じアルバムがすでにあります",
+    "problem.album.default_not_deletable": "デフォルトアルバムは削除できません",
+    "problem.album.media_not_in_album": "そのメディアはアルバムに入っていません",
+    "problem.saga.not_found": "Saga が見つかりません",
+    "problem.notification.not_found": "通知が見つかりません",
+    "problem.request.invalid_parameter": "リクエストのパラメーターが正しくありません",
+    "problem.request.invalid_body": "リクエストの本文が正しくありません",
+    "problem.request.invalid_path": "リクエストのパスが正しくありません",
+    "problem.request.payload_too_large": "リクエストが大きすぎます",
+    "problem.request.unsupported_media_type": "対応していない Content-Type です",
+    "problem.request.not_found": "見つかりません",
+    "problem.auth.missing_token": "ログインが必要です",
+    "problem.auth.invalid_token": "トークンが正しくありません",
+    "problem.auth.token_expired": "トークンの有効期限が切れました",
+    "problem.read_model.not_caught_up": "読みモデルがまだ追いついていません (少し待ってから再試行してください)",
+    "problem.upstream.unavailable": "奥のサービスに接続できません",
+    "problem.upstream.timeout": "奥のサービスが時間内に応答しませんでした",
+    "problem.service.unavailable": "サービスが一時的に使えません",
+    "problem.fault.injected": "障害注入による失敗です",
+    "problem.gateway.dev_login_disabled": "開発用ログインは無効です",
+    "problem.gateway.invalid_login": "ログイン名が正しくありません",
+    "problem.eventstore.version_conflict": "ほかの変更と衝突しました (版が違います)",
+    "problem.precondition_failed": "ほかの変更と衝突しました (If-Match が合いません)",
+    "problem.conflict": "ほかの変更と衝突しました",
+    "problem.internal.error": "サーバー内部のエラーです",
+
+    "server.uploadCompleted": "「{name}」のアップロードが完了しました",
+    "server.uploadRolledBack": "「{name}」のアップロードは失敗し、取り消されました: {reason}",
+    "server.participantReturned": "{url} が {status} を返しました: {detail}",
+    "server.participantUnreachable": "{url} を呼べません: {detail}",
+    "server.notificationFailed": "通知を届けられませんでした",
+    "server.compensationFailed": "補償 {step} を完了できませんでした: {reason}",
+    "server.deadline": "締め切り ({ms} ms) までに応答がありませんでした",
+    "server.deadlineNoEvent": "受け付けられましたが、締め切り ({ms} ms) までに結果のイベントが届きませんでした",
+    "server.imageUnreadable": "画像を読めません: {detail}",
+    "server.frameUnreadable": "フレームを読めません: {detail}",
+    "server.thumbnailUnwritable": "サムネイルを書けません: {detail}",
 
     "footer.swagger": "各サービスの Swagger UI",
     "footer.gateway": "ゲートウェイ",
@@ -300,6 +373,13 @@ const MESSAGES = {
     "error.badJson": "Could not read the server's response",
     "error.noToken": "The response has no token",
     "error.unexpected": "An unexpected error occurred",
+    "error.serverPrefix": "Server response",
+    "error.invalidCorrelation": "Malformed correlation ID",
+
+    "toast.repeat": "×{count}",
+    "toast.more": "{count} more messages collapsed",
+    "toast.moreWithErrors": "{count} more messages collapsed ({errors} errors)",
+    "toast.label": "Collapsed messages",
 
     "live.idle": "Offline",
     "live.connecting": "Connecting…",
@@ -346,6 +426,9 @@ const MESSAGES = {
     "media.uploaded": "Sent {name}",
     "media.uploadAccepted": "{name} accepted. The saga starts now.",
     "media.uploadFailed": "Upload failed",
+    "media.uploadRejected": "{name}: upload rejected — {reason}",
+    "media.statusAll": "All (incl. deleted and failed)",
+    "media.originalPlayFailed": "The browser could not play this file. Download it instead (videos cannot play unless the page's Content-Security-Policy allows media-src blob:).",
     "media.mediaId": "media",
     "media.position": "position",
     "media.showSaga": "Show saga",
@@ -419,6 +502,7 @@ const MESSAGES = {
     "albums.renamed": "Renamed to “{name}”",
     "albums.renameFailed": "Could not rename the album",
     "albums.delete": "Delete album",
+    "albums.defaultNotDeletable": "The default album cannot be deleted.",
     "albums.deleted": "Deleted album “{name}”",
     "albums.deleteFailed": "Could not delete the album",
     "albums.contents": "Contents",
@@ -455,6 +539,12 @@ const MESSAGES = {
     "sagas.compensation": "compensation",
     "sagas.reason": "Reason",
     "sagas.events": "Saga events ({count})",
+    "sagas.failureReason": "Failure reason",
+    "sagas.fault": "Fault injection",
+    "sagas.faultTag": "fault: {fault}",
+    "sagas.filename": "File",
+    "sagas.outcome": "Outcome",
+    "sagas.fullId": "Saga ID: {id}",
 
     "step.process": "Process media",
     "step.process_media": "Process media",
@@ -478,6 +568,8 @@ const MESSAGES = {
     "outcome.timeout": "timed out",
     "outcome.compensated": "compensated",
     "outcome.skipped": "skipped",
+    "outcome.compensation_started": "compensation started",
+    "step.compensation_started": "compensation started",
 
     "events.lead": "Your events stream in live, in global-log order (position). Pick a row to see its envelope.",
     "events.filterAggregate": "Aggregate type",
@@ -507,6 +599,11 @@ const MESSAGES = {
     "events.flowHint": "{count} events, {ms} ms from first to last. Time flows downwards; each column is the service that emitted the event. Pick an event to mark its cause (causation) and effects.",
     "events.cause": "cause",
     "events.effect": "effect",
+    "events.corrInvalid": "“{value}” is not a correlation ID. Enter a full UUID or a prefix of at least 8 hex characters.",
+    "events.corrNotFound": "No correlation ID or event ID loaded in this page starts with “{value}”. Enter the full UUID (the API has no prefix search).",
+    "events.corrAmbiguous": "{count} correlation IDs start with “{value}”. Type more characters.",
+    "events.corrResolved": "Resolved “{value}” to correlation ID {id}.",
+    "events.corrEmpty": "No events for this correlation ID (you only see your own events).",
 
     "notifications.readAll": "Mark all as read",
     "notifications.unreadOnly": "Unread only",
@@ -521,6 +618,7 @@ const MESSAGES = {
     "notifications.new": "New notification",
     "notifications.openMedia": "media",
     "notifications.openSaga": "saga",
+    "notifications.original": "Original server text: {text}",
 
     "notificationKind.upload_completed": "upload completed",
     "notificationKind.upload_succeeded": "upload completed",
@@ -529,6 +627,54 @@ const MESSAGES = {
     "notificationKind.upload_compensated": "rolled back",
     "notificationKind.processing_failed": "processing failed",
     "notificationKind.media_invalidated": "invalidated",
+
+    "problem.media.not_found": "Media not found",
+    "problem.media.thumbnail_not_found": "No thumbnail yet",
+    "problem.media.too_large": "The file is too large",
+    "problem.media.unsupported_type": "Unsupported file type",
+    "problem.media.empty_file": "The file is empty",
+    "problem.media.missing_file": "No file was sent",
+    "problem.media.invalid_state": "Not allowed in the media's current state",
+    "problem.media.invalid_fault_inject": "Invalid fault injection value",
+    "problem.album.not_found": "Album not found",
+    "problem.album.invalid_name": "Invalid album name",
+    "problem.album.already_exists": "The album already exists",
+    "problem.album.default_not_deletable": "The default album cannot be deleted",
+    "problem.album.media_not_in_album": "That media is not in the album",
+    "problem.saga.not_found": "Saga not found",
+    "problem.notification.not_found": "Notification not found",
+    "problem.request.invalid_parameter": "A request parameter is invalid",
+    "problem.request.invalid_body": "The request body is invalid",
+    "problem.request.invalid_path": "The request path is invalid",
+    "problem.request.payload_too_large": "The request is too large",
+    "problem.request.unsupported_media_type": "Unsupported Content-Type",
+    "problem.request.not_found": "Not found",
+    "problem.auth.missing_token": "You need to log in",
+    "problem.auth.invalid_token": "The token is invalid",
+    "problem.auth.token_expired": "The token has expired",
+    "problem.read_model.not_caught_up": "The read model has not caught up yet (retry in a moment)",
+    "problem.upstream.unavailable": "Cannot reach the upstream service",
+    "problem.upstream.timeout": "The upstream service did not answer in time",
+    "problem.service.unavailable": "The service is temporarily unavailable",
+    "problem.fault.injected": "Failed by fault injection",
+    "problem.gateway.dev_login_disabled": "Development login is disabled",
+    "problem.gateway.invalid_login": "Invalid login name",
+    "problem.eventstore.version_conflict": "Conflicts with another change (version mismatch)",
+    "problem.precondition_failed": "Conflicts with another change (If-Match does not match)",
+    "problem.conflict": "Conflicts with another change",
+    "problem.internal.error": "Internal server error",
+
+    "server.uploadCompleted": "Upload of “{name}” completed",
+    "server.uploadRolledBack": "Upload of “{name}” failed and was rolled back: {reason}",
+    "server.participantReturned": "{url} returned {status}: {detail}",
+    "server.participantUnreachable": "Cannot call {url}: {detail}",
+    "server.notificationFailed": "The notification could not be delivered",
+    "server.compensationFailed": "Could not complete compensation {step}: {reason}",
+    "server.deadline": "No answer before the deadline ({ms} ms)",
+    "server.deadlineNoEvent": "Accepted, but the result event did not arrive before the deadline ({ms} ms)",
+    "server.imageUnreadable": "Cannot read the image: {detail}",
+    "server.frameUnreadable": "Cannot read a frame: {detail}",
+    "server.thumbnailUnwritable": "Cannot write the thumbnail: {detail}",
 
     "footer.swagger": "Swagger UI of each service",
     "footer.gateway": "Gateway",
@@ -546,6 +692,60 @@ const MESSAGES = {
 export function t(key, params = {}, fallback) {
   const template = MESSAGES[store.locale]?.[key] ?? MESSAGES.ja[key] ?? fallback ?? key;
   return template.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+/**
+ * 今の言語 (または日本語) の辞書にキーがあるか。
+ * @param {string} key キー
+ * @returns {boolean} あれば true
+ */
+export function hasMessage(key) {
+  return Boolean(MESSAGES[store.locale]?.[key] ?? MESSAGES.ja[key]);
+}
+
+/**
+ * サーバーが日本語で作る文 (通知の本文・Saga の失敗の理由など) の型と、それを訳すキー。
+ * 型に合わなければ原文のまま表示します。{reason}・{detail} の部分は入れ子で訳します。
+ * @type {Array<[RegExp, string, string[]]>}
+ */
+const SERVER_TEXTS = [
+  [/^「(.+)」のアップロードが完了しました$/s, "server.uploadCompleted", ["name"]],
+  [/^「(.+)」のアップロードは失敗し、取り消されました: (.*)$/s, "server.uploadRolledBack", ["name", "reason"]],
+  [/^補償 (\S+) を完了できませんでした: (.*)$/s, "server.compensationFailed", ["step", "reason"]],
+  [/^(\S+) が (.+?) を返しました: (.*)$/s, "server.participantReturned", ["url", "status", "detail"]],
+  [/^(\S+) を呼べません: (.*)$/s, "server.participantUnreachable", ["url", "detail"]],
+  [/^通知を届けられませんでした$/, "server.notificationFailed", []],
+  [/^締め切り \((\d+) ms\) までに応答がありませんでした$/, "server.deadline", ["ms"]],
+  [/^受け付けられましたが、締め切り \((\d+) ms\) までに結果のイベントが届きませんでした$/, "server.deadlineNoEvent", ["ms"]],
+  [/^画像を読めません: (.*)$/s, "server.imageUnreadable", ["detail"]],
+  [/^フレームを読めません: (.*)$/s, "server.frameUnreadable", ["detail"]],
+  [/^サムネイルを書けません: (.*)$/s, "server.thumbnailUnwritable", ["detail"]],
+];
+
+/**
+ * サーバーが作った日本語の文を、今の言語に訳します (日本語なら原文のまま)。
+ * 知らない型の文は原文のまま返します。
+ * @param {unknown} text サーバーの文
+ * @returns {string} 表示する文
+ */
+export function localizeServerText(text) {
+  const source = String(text ?? "");
+  if (store.locale === "ja" || !source) {
+    return source;
+  }
+  for (const [pattern, key, names] of SERVER_TEXTS) {
+    const m = pattern.exec(source);
+    if (m) {
+      /** @type {Record<string, string>} */
+      const params = {};
+      names.forEach((name, i) => {
+        const value = m[i + 1] ?? "";
+        params[name] = name === "reason" || name === "detail" ? localizeServerText(value) : value;
+      });
+      return t(key, params);
+    }
+  }
+  return source;
 }
 
 /**

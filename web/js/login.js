@@ -6,7 +6,7 @@
 import { GATEWAY_URL } from "../config.js";
 import * as api from "./api.js";
 import { t } from "./i18n.js";
-import { h, replaceChildren, showError } from "./ui.js";
+import { describeError, h, replaceChildren, showError } from "./ui.js";
 
 const PROVIDER_LABELS = Object.freeze({ github: "GitHub", google: "Google" });
 
@@ -48,10 +48,11 @@ export function mountLogin(view, { onToken, signal }) {
       replaceChildren(providersBox);
       // ゲートウェイに届かないときも開発用ログインの欄は出しておく (起動したらそのまま使える)
       devForm.hidden = false;
-      const e = /** @type {any} */ (error);
+      const d = describeError(error);
       replaceChildren(
         errorBanner,
-        h("p", null, h("strong", { text: t("login.providersFailed") }), " ", e?.detail || e?.title || e?.message || String(error)),
+        h("p", null, h("strong", { text: t("login.providersFailed") }), " ", d.text),
+        d.server ? h("p", { class: "hint", text: d.server }) : null,
         h("button", { type: "button", class: "button", "data-testid": "retry-button", text: t("common.retry"), onclick: loadProviders }),
       );
       errorBanner.hidden = false;

@@ -12,7 +12,7 @@ import { startLiveEvents } from "./live.js";
 import { mountLogin } from "./login.js";
 import { emit, on, resetSession, store } from "./state.js";
 import { createThumbnailLoader } from "./thumbs.js";
-import { h, replaceChildren, showError, showToast } from "./ui.js";
+import { h, relabelToasts, replaceChildren, showError, showToast } from "./ui.js";
 import { createAlbumsTab } from "./tabs/albums.js";
 import { createEventsTab } from "./tabs/events.js";
 import { createMediaTab } from "./tabs/media.js";
@@ -234,7 +234,10 @@ function wireHeader() {
   const langButton = document.querySelector('[data-testid="lang-toggle"]');
   langButton?.addEventListener("click", () => setLocale(getLocale() === "ja" ? "en" : "ja"));
   on("live-status", ({ stream, status }) => stream === "events" && store.token && setLive(status));
-  on("locale-changed", () => setLive(liveStatus.dataset.state ?? "idle"));
+  on("locale-changed", () => {
+    setLive(liveStatus.dataset.state ?? "idle");
+    relabelToasts();
+  });
   on("unauthorized", () => endSession(t("login.expired")));
 }
 

@@ -9,7 +9,7 @@
 //   "live-status"       detail: {stream: "events"|"notifications", status}
 //   "notification"      detail: 通知 (SSE で届いた)
 //   "unread-changed"    detail: {count}
-//   "upload-accepted"   detail: {media_id, saga_id, position} (アップロードが受け付けられた)
+//   "upload-accepted"   detail: {media_id, saga_id, position, correlation_id, fault} (アップロードが受け付けられた)
 //   "navigate"          detail: {tab, sagaId?, mediaId?, correlationId?}
 //   "locale-changed"    detail: {locale}
 //   "unauthorized"      detail: なし (トークンが無効になった)
@@ -40,6 +40,11 @@ export const store = {
   locale: "ja",
   /** @type {Map<string,string>} 画像 Blob の Object URL (キー → URL) */
   blobUrls: new Map(),
+  /**
+   * @type {Map<string,string>} このセッションでアップロードしたメディアの障害注入 (メディア ID → "process" など)。
+   * Saga の一覧の API (SagaSummary) には障害注入の欄が無いので、ここと受け取ったイベントから補います。
+   */
+  faults: new Map(),
 };
 
 /** 画面どうしの連絡に使うイベントバス。 */
@@ -118,4 +123,5 @@ export function resetSession() {
     URL.revokeObjectURL(url);
   }
   store.blobUrls.clear();
+  store.faults = new Map();
 }

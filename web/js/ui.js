@@ -3,7 +3,7 @@
 // 値は必ず textContent / 属性として入れ、innerHTML は使いません (API の値をそのまま HTML に
 // しないため)。
 
-import { t } from "./i18n.js";
+import { getLocale, hasMessage, localizeServerText, t } from "./i18n.js";
 
 /**
  * 要素を作ります。
@@ -113,22 +113,47 @@ export function reconcile(container, items, keyOf, create, update) {
 
 // --- トースト -------------------------------------------------------------------------
 
+/** 同時に見せるトーストの最大数 (まとめの「ほかに N 件」を含む) */
+const MAX_VISIBLE_TOASTS = 3;
+/** まとめのトーストを出しておく時間 (ミリ秒、畳むたびに延びます) */
+const SUMMARY_TIMEOUT_MS = 8000;
+
 /**
  * トーストを表示します。エラーは role="alert"、ほかは role="status" で読み上げられます。
- * 同じ文のトーストが表示中なら重ねて出しません。
+ *
+ * 積み上がらないようにまとめます:
+ * - 同じ文のトーストが表示中なら新しく出さず、その回数 (`data-count`、「×N」) を増やして時間を延ばします。
+ * - 見えるのは最大 3 つ (`data-testid="toast"`、まとめを含む)。あふれたら古いもの (エラーは後回し) を
+ *   畳み、先頭の 1 つ (`data-testid="toast-summary"`) に「ほかに N 件」とまとめます。
+ *
+ * 種類ごとの testid (`error-toast` / `success-toast` / `info-toast`) は本文の要素に付いています。
  * @param {string} message 本文
- * @param {{kind?: "error"|"info"|"success", detail?: string, timeoutMs?: number}} [options] 種類・補足・表示時間
- * @returns {HTMLElement|null} トーストの要素 (重複で出さなかったときは null)
+ * @param {{kind?: "error"|"info"|"success", detail?: string, timeoutMs?: number, code?: string, httpStatus?: number}} [options] 種類・補足・表示時間・エラーコード・HTTP 状態
+ * @returns {HTMLElement|null} トーストの要素 (表示できなかったときは null)
  */
 export function showToast(message, options = {}) {
-  const { kind = "info", detail = "", timeoutMs = kind === "error" ? 10000 : 4000 } = options;
+  const { kind = "info", detail = "", timeoutMs = kind === "error" ? 10000 : 4000, code = "", httpStatus } = options;
   const region = document.getElementById("toasts");
   if (!region) {
     return null;
   }
-  for (const el of region.children) {
-    if (/** @type {HTMLElement} */ (el).dataset.message === message) {
-      return null;
+  for (const el of region.querySelectorAll(':scope > [data-testid="toast"]')) {
+    const existing = /** @type {HTMLElement} */ (el);
+    if (existing.dataset.message === message) {
+      const count = Number(existing.dataset.count || "1") + 1;
+      existing.dataset.count = String(count);
+      const counter = /** @type {HTMLElement|null} */ (existing.querySelector(".toast__count"));
+      if (counter) {
+        counter.hidden = false;
+        counter.textContent = t("toast.repeat", { count });
+      }
+      const detailEl = existing.querySelector(".toast__detail");
+      if (detail && detailEl) {
+        detailEl.textContent = detail;
+        /** @type {HTMLElement} */ (detailEl).hidden = false;
+      }
+      armToastTimer(existing, timeoutMs);
+      return existing;
     }
   }
   const toast = h(
@@ -137,43 +162,154 @@ export function showToast(message, options = {}) {
       class: ["toast", `toast--${kind}`],
       role: kind === "error" ? "alert" : "status",
       "aria-live": kind === "error" ? "assertive" : "polite",
-      dataset: { message, testid: kind === "error" ? "error-toast" : `${kind}-toast` },
+      dataset: { message, testid: "toast", kind, count: "1", code: code || undefined, httpStatus: httpStatus || undefined },
     },
-    h("div", { class: "toast__body" }, h("p", { class: "toast__message", text: message }), detail ? h("p", { class: "toast__detail", text: detail }) : null),
+    h(
+      "div",
+      { class: "toast__body", dataset: { testid: kind === "error" ? "error-toast" : `${kind}-toast` } },
+      h("p", { class: "toast__message" }, h("span", { text: message }), " ", h("span", { class: "toast__count", dataset: { testid: "toast-count" }, hidden: true })),
+      detail ? h("p", { class: "toast__detail", text: detail }) : h("p", { class: "toast__detail", hidden: true }),
+    ),
     h("button", { type: "button", class: "toast__close", "aria-label": t("common.close"), text: "×", onclick: () => toast.remove() }),
   );
   region.append(toast);
-  // 多すぎるときは古いものから消す (エラーは最後まで残す)
-  const MAX_TOASTS = 5;
-  while (region.childElementCount > MAX_TOASTS) {
-    const oldest = Array.from(region.children).find((el) => !el.classList.contains("toast--error")) ?? region.firstElementChild;
-    oldest?.remove();
-  }
-  if (timeoutMs > 0) {
-    setTimeout(() => toast.remove(), timeoutMs);
-  }
+  collapseToasts(region);
+  armToastTimer(toast, timeoutMs);
   return toast;
 }
 
 /**
+ * トーストを消すタイマーを (掛け直して) 掛けます。タイマーの番号は要素の data-timer に置きます。
+ * @param {HTMLElement} toast トースト
+ * @param {number} timeoutMs 表示時間 (0 以下なら消さない)
+ */
+function armToastTimer(toast, timeoutMs) {
+  clearTimeout(Number(toast.dataset.timer));
+  if (timeoutMs > 0) {
+    toast.dataset.timer = String(window.setTimeout(() => toast.remove(), timeoutMs));
+  }
+}
+
+/**
+ * 見えるトーストが多すぎるとき、古いものを畳んで「ほかに N 件」のまとめに数えます。
+ * @param {HTMLElement} region トーストの置き場
+ */
+function collapseToasts(region) {
+  const visible = () => /** @type {HTMLElement[]} */ (Array.from(region.querySelectorAll(':scope > [data-testid="toast"]')));
+  let summary = /** @type {HTMLElement|null} */ (region.querySelector(':scope > [data-testid="toast-summary"]'));
+  let toasts = visible();
+  if (toasts.length + (summary ? 1 : 0) <= MAX_VISIBLE_TOASTS) {
+    return;
+  }
+  let folded = 0;
+  let foldedErrors = 0;
+  // まとめが 1 枠を使うので、個別のトーストは MAX_VISIBLE_TOASTS - 1 個まで
+  while (toasts.length > MAX_VISIBLE_TOASTS - 1) {
+    const victim = toasts.find((el) => el.dataset.kind !== "error") ?? toasts[0];
+    folded += Number(victim.dataset.count || "1");
+    if (victim.dataset.kind === "error") {
+      foldedErrors += 1;
+    }
+    clearTimeout(Number(victim.dataset.timer));
+    victim.remove();
+    toasts = visible();
+  }
+  if (!summary) {
+    summary = h("div", {
+      class: "toast toast--summary",
+      role: "status",
+      "aria-live": "polite",
+      dataset: { testid: "toast-summary", count: "0", errors: "0" },
+    });
+    region.prepend(summary);
+  }
+  summary.dataset.count = String(Number(summary.dataset.count || "0") + folded);
+  summary.dataset.errors = String(Number(summary.dataset.errors || "0") + foldedErrors);
+  renderToastSummary(summary);
+  armToastTimer(summary, SUMMARY_TIMEOUT_MS);
+}
+
+/**
+ * まとめのトーストの文を (今の言語で) 書きます。
+ * @param {HTMLElement} summary まとめのトースト
+ */
+function renderToastSummary(summary) {
+  const count = Number(summary.dataset.count || "0");
+  const errors = Number(summary.dataset.errors || "0");
+  summary.dataset.kind = errors > 0 ? "error" : "info";
+  summary.setAttribute("aria-label", t("toast.label"));
+  replaceChildren(
+    summary,
+    h("p", { class: "toast__message", text: errors > 0 ? t("toast.moreWithErrors", { count, errors }) : t("toast.more", { count }) }),
+    h("button", { type: "button", class: "toast__close", "aria-label": t("common.close"), text: "×", onclick: () => summary.remove() }),
+  );
+}
+
+/**
+ * 表示中のトーストのうち、UI が作る部分 (まとめの文・閉じるボタンのラベル) を今の言語で書き直します
+ * (言語を切り替えたときに呼びます。本文は出したときの文のままです)。
+ */
+export function relabelToasts() {
+  const region = document.getElementById("toasts");
+  if (!region) {
+    return;
+  }
+  const summary = /** @type {HTMLElement|null} */ (region.querySelector(':scope > [data-testid="toast-summary"]'));
+  if (summary) {
+    renderToastSummary(summary);
+  }
+  for (const button of region.querySelectorAll(".toast__close")) {
+    button.setAttribute("aria-label", t("common.close"));
+  }
+}
+
+/**
+ * エラーを画面に出す文にします。problem+json の `code` が辞書 (`problem.<code>`) にあれば
+ * 今の言語の文を使い (日本語で、サーバーの detail があるときはそちらを優先)、無ければサーバーの
+ * detail (無ければ title) を使います。サーバーの title・detail は `server` に「サーバーの応答」の
+ * 前置きつきで入ります。
+ * @param {unknown} error エラー
+ * @returns {{text: string, server: string, code: string, status: number, translated: boolean}} 表示する文
+ */
+export function describeError(error) {
+  const e = /** @type {any} */ (error);
+  const code = typeof e?.code === "string" ? e.code : "";
+  const status = Number(e?.status) || 0;
+  const title = typeof e?.title === "string" ? e.title : "";
+  const detail = typeof e?.detail === "string" ? e.detail : "";
+  const key = code && code !== "network" ? `problem.${code}` : "";
+  const preferServer = getLocale() === "ja" && Boolean(detail);
+  const translated = key && hasMessage(key) && !preferServer ? t(key) : "";
+  const serverText = localizeServerText(detail || title);
+  const text = translated || serverText || e?.message || String(error);
+  const head = [status ? `HTTP ${status}` : "", title && title !== detail && title !== text ? title : "", code].filter(Boolean).join(" · ");
+  let server = "";
+  if (code === "network") {
+    server = "";
+  } else if (head || (translated && detail)) {
+    server = `${t("error.serverPrefix")}: ${head}${translated && detail ? ` — ${detail}` : ""}`;
+  }
+  return { text, server, code, status, translated: Boolean(translated) };
+}
+
+/**
  * エラーをトーストで表示します (中止されたものは黙って無視します)。
- * @param {unknown} error エラー (ApiError なら detail・code を使います)
+ * 本文は「何をしていたか: 理由」、補足は「サーバーの応答: HTTP 状態 · title · code — detail」です。
+ * @param {unknown} error エラー (ApiError なら title・detail・code を使います)
  * @param {string} [context] 何をしていたか (例: "アップロード")
  */
 export function showError(error, context = "") {
   if (isAbort(error)) {
     return;
   }
-  const e = /** @type {any} */ (error);
-  const text = e?.detail || e?.title || e?.message || String(error);
-  if (e?.code === "network") {
+  const d = describeError(error);
+  if (d.code === "network") {
     // 原因は 1 つ (ゲートウェイに届かない) なので、何をしていたかは補足に回し、同じトーストにまとめる
-    showToast(text, { kind: "error", detail: context });
+    showToast(d.text, { kind: "error", detail: context, code: d.code });
     return;
   }
-  const message = context ? `${context}: ${text}` : text;
-  const extra = [e?.status ? `HTTP ${e.status}` : "", e?.code ?? ""].filter(Boolean).join(" · ");
-  showToast(message, { kind: "error", detail: extra });
+  const message = context ? `${context}: ${d.text}` : d.text;
+  showToast(message, { kind: "error", detail: d.server, code: d.code, httpStatus: d.status });
 }
 
 /**
@@ -218,7 +354,9 @@ export function formatBytes(bytes) {
 }
 
 /**
- * 日時を表示言語の書式にします (ミリ秒まで)。
+ * 日時を表示言語の書式にします。どちらの言語でも並びは同じ「YYYY-MM-DD HH:mm:ss.SSS」(24 時間制、
+ * ブラウザーのタイムゾーン) で、数字の書き方だけを Intl.DateTimeFormat に選んだ言語で任せます
+ * (言語を切り替えても日と月が入れ替わらないように)。
  * @param {unknown} value ISO 8601 の文字列
  * @returns {string} 表示用の文字列
  */
@@ -230,10 +368,24 @@ export function formatTime(value) {
   if (Number.isNaN(d.getTime())) {
     return String(value);
   }
-  const locale = document.documentElement.lang === "en" ? "en-GB" : "ja-JP";
-  const date = d.toLocaleDateString(locale, { month: "2-digit", day: "2-digit" });
-  const time = d.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-  return `${date} ${time}.${String(d.getMilliseconds()).padStart(3, "0")}`;
+  const locale = getLocale() === "en" ? "en-US" : "ja-JP";
+  const parts = new Intl.DateTimeFormat(locale, {
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
+    numberingSystem: "latn",
+  }).formatToParts(d);
+  /** @type {Record<string, string>} */
+  const p = {};
+  for (const part of parts) {
+    p[part.type] = part.value;
+  }
+  const pad = (v, n = 2) => String(v ?? "").padStart(n, "0");
+  return `${pad(p.year, 4)}-${pad(p.month)}-${pad(p.day)} ${pad(p.hour)}:${pad(p.minute)}:${pad(p.second)}.${String(d.getMilliseconds()).padStart(3, "0")}`;
 }
 
 /**
@@ -328,12 +480,12 @@ export function placeholder(message, kind = "empty") {
  * @returns {HTMLElement} 要素
  */
 export function errorPlaceholder(message, error, onRetry) {
-  const e = /** @type {any} */ (error);
-  const reason = e?.detail || e?.title || e?.message || "";
+  const d = describeError(error);
   return h(
     "div",
-    { class: "placeholder placeholder--error", role: "alert", "data-testid": "load-error" },
-    h("p", null, h("strong", { text: message }), reason ? ` — ${reason}` : ""),
+    { class: "placeholder placeholder--error", role: "alert", "data-testid": "load-error", dataset: { code: d.code || undefined } },
+    h("p", null, h("strong", { text: message }), d.text ? ` — ${d.text}` : ""),
+    d.server ? h("p", { class: "hint", text: d.server }) : null,
     h("button", { type: "button", class: "button", text: t("common.retry"), onclick: onRetry }),
   );
 }

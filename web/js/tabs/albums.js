@@ -194,6 +194,13 @@ export function createAlbumsTab({ panel, signal, thumbs }) {
       addButton: h("button", { type: "submit", class: "button", "data-testid": "album-add-button", text: t("albums.add") }),
       contents: h("ul", { class: "album-items", "data-testid": "album-items" }),
       contentsEmpty: placeholder(t("albums.contentsEmpty")),
+      // デフォルトアルバム (is_default) は削除できないので、削除ボタンの代わりに案内を出す
+      deleteActions: h(
+        "div",
+        { class: "detail__actions", "data-testid": "album-delete-actions", dataset: { state: "unknown" } },
+        confirmButton({ label: t("albums.delete"), confirmLabel: t("common.confirmDelete"), testid: "album-delete-button", action: () => removeAlbum() }),
+        h("p", { class: "hint", "data-testid": "album-delete-unavailable", text: t("albums.defaultNotDeletable"), hidden: true }),
+      ),
     };
     replaceChildren(
       detail,
@@ -212,11 +219,7 @@ export function createAlbumsTab({ panel, signal, thumbs }) {
         parts.renameInput,
         h("button", { type: "submit", class: "button", "data-testid": "album-rename-button", text: t("albums.renameButton") }),
       ),
-      h(
-        "div",
-        { class: "detail__actions" },
-        confirmButton({ label: t("albums.delete"), confirmLabel: t("common.confirmDelete"), testid: "album-delete-button", action: () => removeAlbum() }),
-      ),
+      parts.deleteActions,
       h("h3", { text: t("albums.contents") }),
       h(
         "form",
@@ -255,6 +258,16 @@ export function createAlbumsTab({ panel, signal, thumbs }) {
     replaceChildren(parts.title, album.is_default ? h("span", { class: "badge badge--default", text: `★ ${t("albums.default")}` }) : null, " ", album.name ?? "—");
     replaceChildren(parts.meta, t("albums.id"), " ", idCode(album.id), " · ", t("albums.count", { count: album.media_count ?? items.length }), " · ", formatTime(album.created_at));
     parts.defaultHint.hidden = !album.is_default;
+    // is_default が分かるまで (アルバムを読み終わるまで) は削除ボタンを出さない
+    const deletable = album.is_default === false;
+    parts.deleteActions.dataset.state = album.is_default === true ? "default" : deletable ? "deletable" : "unknown";
+    const deleteButton = /** @type {HTMLButtonElement|null} */ (parts.deleteActions.querySelector('[data-testid="album-delete-button"]'));
+    if (deleteButton) {
+      deleteButton.hidden = !deletable;
+      deleteButton.disabled = !deletable;
+    }
+    const unavailable = /** @type {HTMLElement|null} */ (parts.deleteActions.querySelector('[data-testid="album-delete-unavailable"]'));
+    if (unavailable) unavailable.hidden = album.is_default !== true;
     const input = /** @type {HTMLInputElement} */ (parts.renameInput);
     if (document.activeElement !== input && input.dataset.original !== (album.name ?? "")) {
       input.value = album.name ?? "";
@@ -346,7 +359,7 @@ export function createAlbumsTab({ panel, signal, thumbs }) {
   }
 
   async function removeAlbum() {
-    if (!selected) return;
+    if (!selected || selected.album.is_default !== false) return;
     const name = selected.album.name ?? selected.id;
     try {
       const result = await api.deleteAlbum(selected.id);

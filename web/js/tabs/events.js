@@ -4,7 +4,7 @@
 import * as api from "../api.js";
 import { t } from "../i18n.js";
 import { on, store } from "../state.js";
-import { debounce, formatTime, h, idCode, isAbort, jsonView, placeholder, reconcile, replaceChildren, showError, showToast } from "../ui.js";
+import { debounce, describeError, formatTime, h, idCode, isAbort, jsonView, placeholder, reconcile, replaceChildren, showError, showToast } from "../ui.js";
 
 /** 画面に並べる最大の行数 (バッファはもっと持っています) */
 const MAX_ROWS = 300;
@@ -18,6 +18,50 @@ const SERVICE_OF = Object.freeze({
   Notification: "notification",
 });
 const LANE_ORDER = ["gateway", "media-command", "saga", "album", "notification"];
+
+/** 完全な UUID */
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** 先頭部分として受け付ける形 (区切りの "-" を除いて 16 進 8 文字以上) */
+const PREFIX_RE = /^[0-9a-f-]+$/i;
+
+/**
+ * 入力された相関 ID (UUID 全体、または 16 進 8 文字以上の先頭部分) を、読み込み済みのイベントの
+ * 相関 ID に解決します。先頭部分は相関 ID、イベント ID、集約 ID (Saga・メディアの ID など) の順に
+ * 照らし、最初に見つかった種類で相関 ID が 1 つに決まれば採ります。
+ * API (GET /api/v1/events) の correlation_id は UUID 全体の完全一致だけなので、先頭一致はこの画面に
+ * 読み込んだイベントの中でしか探せません。
+ * @param {string} raw 入力
+ * @param {any[]} events 読み込み済みのエンベロープ
+ * @returns {{kind: "uuid"|"resolved", id: string} | {kind: "invalid"|"not-found"} | {kind: "ambiguous", count: number}} 結果
+ */
+export function resolveCorrelation(raw, events) {
+  const value = String(raw ?? "").trim().toLowerCase();
+  if (UUID_RE.test(value)) {
+    return { kind: "uuid", id: value };
+  }
+  if (!PREFIX_RE.test(value) || value.replace(/-/g, "").length < 8) {
+    return { kind: "invalid" };
+  }
+  /** @type {Array<(e: any) => unknown>} */
+  const sources = [(e) => e?.metadata?.correlation_id, (e) => e?.id, (e) => e?.aggregate_id];
+  for (const source of sources) {
+    const found = new Set();
+    for (const e of events) {
+      const key = String(source(e) ?? "").toLowerCase();
+      const correlationId = e?.metadata?.correlation_id;
+      if (key && correlationId && key.startsWith(value)) {
+        found.add(String(correlationId));
+      }
+    }
+    if (found.size === 1) {
+      return { kind: "resolved", id: [...found][0] };
+    }
+    if (found.size > 1) {
+      return { kind: "ambiguous", count: found.size };
+    }
+  }
+  return { kind: "not-found" };
+}
 
 /**
  * イベントを出したサービスの名前。
@@ -64,7 +108,11 @@ export function createEventsTab({ panel, signal }) {
   let missed = 0;
   /** @type {any|null} */
   let selected = null;
-  /** @type {{id: string, events: Map<number, any>}|null} */
+  /**
+   * 追っている相関 ID。state: "loading" (サーバーから読んでいる) / "ready" / "empty" (イベントなし) /
+   * "error" (読めなかった) / "invalid" (形が違う) / "not-found" (先頭部分に合うものがない) / "ambiguous"。
+   * @type {{id: string, input: string, events: Map<number, any>, state: string, error?: unknown, count?: number, resolvedFrom?: string}|null}
+   */
   let following = null;
 
   const filterValues = () => {
@@ -182,13 +230,36 @@ export function createEventsTab({ panel, signal }) {
 
   /**
    * 相関 ID で絞り込み、その流れをサービスごとの列に並べて表示します。
-   * 画面のバッファにない古いイベントはサーバーから読みます。
-   * @param {string} correlationId 相関 ID
+   * 画面のバッファにない古いイベントはサーバーから読みます。16 進 8 文字以上の先頭部分は、
+   * 読み込み済みのイベントから相関 ID を探して解決します。形が違う・見つからない・サーバーが
+   * 断ったときは、流れの欄に理由を出します (読み込み中のまま止まらないように)。
+   * @param {string} raw 相関 ID (または先頭部分)
    */
-  async function follow(correlationId) {
+  async function follow(raw) {
     const input = /** @type {HTMLInputElement} */ (filters.elements.namedItem("correlation_id"));
+    const typed = String(raw ?? "").trim();
+    const resolved = resolveCorrelation(typed, store.events);
+    if (resolved.kind !== "uuid" && resolved.kind !== "resolved") {
+      following = {
+        id: typed,
+        input: typed,
+        events: new Map(),
+        state: resolved.kind,
+        count: resolved.kind === "ambiguous" ? resolved.count : undefined,
+      };
+      renderList();
+      renderFlow();
+      return;
+    }
+    const correlationId = resolved.id;
     input.value = correlationId;
-    following = { id: correlationId, events: new Map() };
+    following = {
+      id: correlationId,
+      input: typed,
+      events: new Map(),
+      state: "loading",
+      resolvedFrom: resolved.kind === "resolved" ? typed : undefined,
+    };
     for (const e of store.events) {
       if (e.metadata?.correlation_id === correlationId) following.events.set(Number(e.position), e);
     }
@@ -203,9 +274,16 @@ export function createEventsTab({ panel, signal }) {
           current.events.set(Number(e.position), e);
         }
       }
+      current.state = current.events.size > 0 ? "ready" : "empty";
       renderFlow();
     } catch (error) {
-      if (!isAbort(error)) showError(error, t("events.followFailed"));
+      if (isAbort(error)) return;
+      if (following === current) {
+        current.state = current.events.size > 0 ? "ready" : "error";
+        current.error = error;
+        renderFlow();
+      }
+      showError(error, t("events.followFailed"));
     }
   }
 
@@ -218,9 +296,67 @@ export function createEventsTab({ panel, signal }) {
     renderList();
   }
 
+  /**
+   * 追跡の状態の案内 (読み込み中・エラー・イベントなしなど)。`data-testid="correlation-error"` の
+   * `data-state` が状態です (読み込み中は `correlation-loading`)。
+   * @param {NonNullable<typeof following>} f 追跡
+   * @returns {HTMLElement|null} 案内 (流れを描けるときは null)
+   */
+  function flowStatus(f) {
+    if (f.state === "loading" && f.events.size === 0) {
+      const el = placeholder(t("common.loading"), "loading");
+      el.dataset.testid = "correlation-loading";
+      el.dataset.state = "loading";
+      return el;
+    }
+    /** @type {Record<string, string>} */
+    const messages = {
+      invalid: t("events.corrInvalid", { value: f.input }),
+      "not-found": t("events.corrNotFound", { value: f.input }),
+      ambiguous: t("events.corrAmbiguous", { value: f.input, count: f.count ?? 0 }),
+      empty: t("events.corrEmpty"),
+    };
+    if (f.state === "error") {
+      const d = describeError(f.error);
+      return h(
+        "div",
+        { class: "placeholder placeholder--error flow__status", role: "alert", "data-testid": "correlation-error", dataset: { state: "error", code: d.code || undefined } },
+        h("p", null, h("strong", { text: t("events.followFailed") }), d.text ? ` — ${d.text}` : ""),
+        d.server ? h("p", { class: "hint", text: d.server }) : null,
+      );
+    }
+    if (messages[f.state]) {
+      return h("p", {
+        class: ["placeholder", f.state === "empty" ? "placeholder--empty" : "placeholder--error", "flow__status"],
+        role: f.state === "empty" ? "status" : "alert",
+        "data-testid": "correlation-error",
+        dataset: { state: f.state },
+        text: messages[f.state],
+      });
+    }
+    return null;
+  }
+
   function renderFlow() {
     if (!following) {
       flow.hidden = true;
+      delete flow.dataset.state;
+      return;
+    }
+    flow.dataset.state = following.state;
+    const status = flowStatus(following);
+    if (status && following.events.size === 0) {
+      flow.hidden = false;
+      replaceChildren(
+        flow,
+        h(
+          "header",
+          { class: "flow__header" },
+          h("h2", null, t("events.flowTitle"), " ", following.state === "loading" || following.state === "empty" || following.state === "error" ? idCode(following.id) : h("code", { class: "id", text: following.input })),
+          h("button", { type: "button", class: "button", "data-testid": "unfollow-button", text: t("events.unfollow"), onclick: unfollow }),
+        ),
+        status,
+      );
       return;
     }
     const events = [...following.events.values()].sort((a, b) => Number(a.position) - Number(b.position));
@@ -271,12 +407,15 @@ export function createEventsTab({ panel, signal }) {
         h("h2", null, t("events.flowTitle"), " ", idCode(following.id)),
         h("button", { type: "button", class: "button", "data-testid": "unfollow-button", text: t("events.unfollow"), onclick: unfollow }),
       ),
+      following.resolvedFrom
+        ? h("p", { class: "hint flow__status", "data-testid": "correlation-resolved", dataset: { state: "resolved" }, text: t("events.corrResolved", { value: following.resolvedFrom, id: following.id }) })
+        : null,
       h(
         "p",
         { class: "hint" },
         t("events.flowHint", { count: events.length, ms: Number.isFinite(first) && Number.isFinite(last) ? last - first : "—" }),
       ),
-      events.length === 0 ? placeholder(t("common.loading"), "loading") : grid,
+      grid,
     );
   }
 
@@ -306,7 +445,7 @@ export function createEventsTab({ panel, signal }) {
 
   function applyFilters() {
     const { correlation_id: correlationId } = filterValues();
-    if (correlationId && correlationId !== following?.id) {
+    if (correlationId && correlationId !== following?.id && correlationId !== following?.input) {
       follow(correlationId);
     } else if (!correlationId && following) {
       unfollow();
@@ -331,6 +470,7 @@ export function createEventsTab({ panel, signal }) {
     (e) => {
       if (following && e.metadata?.correlation_id === following.id) {
         following.events.set(Number(e.position), e);
+        if (following.state !== "loading") following.state = "ready";
         renderFlow();
       }
       if (paused) {

@@ -5,12 +5,13 @@
 // 処理中のメディアがあればバックオフつきで読み直します。
 
 import * as api from "../api.js";
-import { t } from "../i18n.js";
+import { localizeServerText, t } from "../i18n.js";
 import { emit, forgetBlobUrl, on, rememberBlobUrl, store } from "../state.js";
 import {
   backoffLoop,
   confirmButton,
   debounce,
+  describeError,
   formatBytes,
   formatDuration,
   formatTime,
@@ -64,7 +65,18 @@ export function createMediaTab({ panel, signal, thumbs }) {
   let items = [];
   /** @type {string|null} */
   let nextCursor = null;
+  /** @type {string|null} 削除済みのメディアの次のページ (状態が「すべて」のときだけ使います) */
+  let deletedCursor = null;
   let loaded = false;
+  /** @type {unknown} 最初の読み込みの失敗 (言語を切り替えたら案内を描き直すため) */
+  let loadError = null;
+  /**
+   * 直前のアップロードの結果 (言語を切り替えたら描き直すため)。
+   * @type {{kind: "accepted", name: string, result: any, fault: string}|{kind: "rejected", name: string, error: unknown}|null}
+   */
+  let lastResult = null;
+  /** @type {{state: "uploading"|"done"|"error", name: string}|null} 進捗の文 (同上) */
+  let lastProgress = null;
   let pendingPosition = 0;
   /** @type {{id: string, media: any, history: any[], version: number|null, followLatest: boolean, controller: AbortController}|null} */
   let selected = null;
@@ -98,25 +110,46 @@ export function createMediaTab({ panel, signal, thumbs }) {
    */
   async function uploadOne(file, index, total) {
     const label = total > 1 ? `(${index + 1}/${total}) ${file.name}` : file.name;
+    const fault = faultSelect.value;
+    lastProgress = { state: "uploading", name: file.name };
     setProgress(0, label);
     progress.dataset.state = "uploading";
     try {
       const result = await api.uploadMedia(file, {
-        fault: faultSelect.value,
+        fault,
         signal,
         onProgress: (fraction) => setProgress(fraction, label),
       });
+      if (result?.media_id && fault) {
+        store.faults.set(String(result.media_id), fault);
+      }
       progress.dataset.state = "done";
-      progressText.textContent = t("media.uploaded", { name: file.name });
-      showUploadResult(result, file.name);
-      emit("upload-accepted", result);
+      lastProgress = { state: "done", name: file.name };
+      renderProgressText();
+      lastResult = { kind: "accepted", name: file.name, result, fault };
+      renderUploadResult();
+      emit("upload-accepted", { ...result, fault });
       showToast(t("media.uploadAccepted", { name: file.name }), { kind: "success" });
       await refresh();
       fallback.kick();
     } catch (error) {
       progress.dataset.state = "error";
-      progressText.textContent = t("media.uploadFailed");
+      lastProgress = { state: "error", name: file.name };
+      renderProgressText();
+      if (!isAbort(error)) {
+        lastResult = { kind: "rejected", name: file.name, error };
+        renderUploadResult();
+      }
       showError(error, t("media.uploadFailed"));
+    }
+  }
+
+  /** 進捗の文を今の言語で書きます (送信中は「ファイル名 — n%」のまま)。 */
+  function renderProgressText() {
+    if (lastProgress?.state === "done") {
+      progressText.textContent = t("media.uploaded", { name: lastProgress.name });
+    } else if (lastProgress?.state === "error") {
+      progressText.textContent = t("media.uploadFailed");
     }
   }
 
@@ -131,11 +164,30 @@ export function createMediaTab({ panel, signal, thumbs }) {
   }
 
   /**
-   * 直前のアップロードの受け付け結果 (メディア ID・Saga ID・position) を表示します。
-   * @param {any} result 応答
-   * @param {string} name ファイル名
+   * 直前のアップロードの結果を今の言語で表示します。受け付けられたらメディア ID・Saga ID・position、
+   * 断られたら理由 (problem+json の title・detail を「サーバーの応答」の前置きつきで) を出します。
+   * `upload-result` の `data-state` は `accepted` / `rejected`。
    */
-  function showUploadResult(result, name) {
+  function renderUploadResult() {
+    if (!lastResult) {
+      uploadResult.dataset.state = "idle";
+      replaceChildren(uploadResult);
+      return;
+    }
+    const name = lastResult.name;
+    if (lastResult.kind === "rejected") {
+      const d = describeError(lastResult.error);
+      uploadResult.dataset.state = "rejected";
+      replaceChildren(
+        uploadResult,
+        h("span", { class: "upload__error", "data-testid": "upload-error", dataset: { code: d.code || undefined }, text: t("media.uploadRejected", { name, reason: d.text }) }),
+        d.server ? " " : null,
+        d.server ? h("span", { class: "hint", text: d.server }) : null,
+      );
+      return;
+    }
+    const { result, fault } = lastResult;
+    uploadResult.dataset.state = "accepted";
     replaceChildren(
       uploadResult,
       h("span", { text: `${name}: ` }),
@@ -145,6 +197,8 @@ export function createMediaTab({ panel, signal, thumbs }) {
       " · ",
       h("span", { text: t("media.position") }),
       ` ${result.position ?? "—"} · `,
+      fault ? h("span", { class: "tag tag--fault", "data-testid": "upload-result-fault", dataset: { fault }, text: t("sagas.faultTag", { fault }) }) : null,
+      fault ? " · " : null,
       result.saga_id
         ? h("button", {
             type: "button",
@@ -175,20 +229,58 @@ export function createMediaTab({ panel, signal, thumbs }) {
     };
   };
 
+  /**
+   * 状態が「すべて」(指定なし) なら、削除済みのメディアも一覧に入れます。GET /api/v1/media は
+   * status を省くと deleted を除くので、status=deleted の一覧も別に読んで混ぜます
+   * (補償で削除された失敗のアップロードも見えるように)。
+   * @param {{status: string}} f 絞り込み
+   * @returns {boolean} 削除済みも読むなら true
+   */
+  const includesDeleted = (f) => f.status === "";
+
+  /**
+   * 2 つの一覧を ID で重ねずに混ぜ、新しいアップロードから順に並べます。同じ ID は position の大きい方を使います。
+   * @param {any[]} a 一覧
+   * @param {any[]} b 一覧
+   * @returns {any[]} 混ぜた一覧
+   */
+  function mergeMedia(a, b) {
+    /** @type {Map<string, any>} */
+    const byId = new Map();
+    for (const m of [...a, ...b]) {
+      const key = String(m.id);
+      const known = byId.get(key);
+      if (!known || Number(m.position ?? 0) >= Number(known.position ?? 0)) {
+        byId.set(key, m);
+      }
+    }
+    return [...byId.values()].sort(
+      (x, y) => String(y.created_at ?? "").localeCompare(String(x.created_at ?? "")) || String(y.id).localeCompare(String(x.id)),
+    );
+  }
+
   const refresh = serialized(async () => {
     const minPosition = pendingPosition;
     pendingPosition = 0;
     try {
+      const f = filterValues();
       const limit = Math.min(Math.max(items.length, PAGE_SIZE), MAX_REFRESH_LIMIT);
-      const page = await api.listMedia({ ...filterValues(), limit, minPosition });
-      items = page.items;
+      const [page, gone] = await Promise.all([
+        api.listMedia({ ...f, limit, minPosition }),
+        includesDeleted(f) ? api.listMedia({ ...f, status: "deleted", limit, minPosition }) : Promise.resolve(null),
+      ]);
+      items = mergeMedia(page.items, gone?.items ?? []);
       nextCursor = page.next_cursor;
+      deletedCursor = gone?.next_cursor ?? null;
+      grid.dataset.includesDeleted = String(includesDeleted(f));
       loaded = true;
+      loadError = null;
       render();
     } catch (error) {
       if (!isAbort(error)) {
         showError(error, t("media.loadFailed"));
         if (!loaded) {
+          loadError = error;
           replaceChildren(gridStatus, errorPlaceholder(t("media.loadFailed"), error, () => refresh()));
         }
       }
@@ -196,15 +288,19 @@ export function createMediaTab({ panel, signal, thumbs }) {
   });
 
   async function loadMore() {
-    if (!nextCursor) {
+    if (!nextCursor && !deletedCursor) {
       return;
     }
     moreButton.disabled = true;
     try {
-      const page = await api.listMedia({ ...filterValues(), limit: PAGE_SIZE, cursor: nextCursor });
-      const known = new Set(items.map((m) => m.id));
-      items = items.concat(page.items.filter((m) => !known.has(m.id)));
-      nextCursor = page.next_cursor;
+      const f = filterValues();
+      const [page, gone] = await Promise.all([
+        nextCursor ? api.listMedia({ ...f, limit: PAGE_SIZE, cursor: nextCursor }) : Promise.resolve(null),
+        deletedCursor && includesDeleted(f) ? api.listMedia({ ...f, status: "deleted", limit: PAGE_SIZE, cursor: deletedCursor }) : Promise.resolve(null),
+      ]);
+      items = mergeMedia(items, [...(page?.items ?? []), ...(gone?.items ?? [])]);
+      if (page) nextCursor = page.next_cursor;
+      if (gone) deletedCursor = gone.next_cursor;
       render();
     } catch (error) {
       showError(error, t("media.loadFailed"));
@@ -220,7 +316,7 @@ export function createMediaTab({ panel, signal, thumbs }) {
     } else {
       replaceChildren(gridStatus);
     }
-    moreButton.hidden = !nextCursor;
+    moreButton.hidden = !nextCursor && !deletedCursor;
     for (const m of items) {
       if (wantsThumbnail(m) && !thumbs.cached(m.id) && !thumbs.failed(m.id)) {
         thumbs.load(m.id).then((url) => {
@@ -261,7 +357,7 @@ export function createMediaTab({ panel, signal, thumbs }) {
     card.dataset.mediaId = String(m.id);
     card.dataset.status = String(m.status ?? "");
     card.classList.toggle("is-selected", selected?.id === m.id);
-    const signature = JSON.stringify([m.status, m.filename, m.size, m.kind, document.documentElement.lang, selected?.id === m.id]);
+    const signature = JSON.stringify([m.status, m.filename, m.size, m.kind, m.failure_reason, document.documentElement.lang, selected?.id === m.id]);
     if (card.dataset.signature === signature) {
       setThumb(card, m);
       return;
@@ -286,6 +382,14 @@ export function createMediaTab({ panel, signal, thumbs }) {
         h("span", { text: t(`kind.${m.kind}`, {}, m.kind ?? "") }),
         h("span", { text: formatBytes(m.size) }),
       ),
+      m.failure_reason
+        ? h("span", {
+            class: "media-card__reason failure-reason",
+            "data-testid": "media-failure-reason",
+            title: `${t("media.failureReason")}: ${m.failure_reason}`,
+            text: localizeServerText(m.failure_reason),
+          })
+        : null,
     );
     replaceChildren(card, button);
     setThumb(card, m);
@@ -454,7 +558,9 @@ export function createMediaTab({ panel, signal, thumbs }) {
         prop(t("media.dimensions"), m.width && m.height ? `${m.width} × ${m.height}` : "—"),
         m.kind === "video" ? prop(t("media.duration"), formatDuration(m.duration_ms)) : null,
         prop(t("media.createdAt"), formatTime(m.created_at)),
-        m.failure_reason ? prop(t("media.failureReason"), h("span", { class: "failure-reason", "data-testid": "media-failure-reason", text: m.failure_reason })) : null,
+        m.failure_reason
+          ? prop(t("media.failureReason"), h("span", { class: "failure-reason", "data-testid": "media-failure-reason", title: m.failure_reason, text: localizeServerText(m.failure_reason) }))
+          : null,
         m.sha256 ? prop("SHA-256", h("code", { class: "id", title: m.sha256, text: `${String(m.sha256).slice(0, 16)}…` })) : null,
       ),
       historyView(),
@@ -506,14 +612,23 @@ export function createMediaTab({ panel, signal, thumbs }) {
    */
   function originalPreview(url, m) {
     const isVideo = m.kind === "video" || String(m.content_type ?? "").startsWith("video/");
-    return h(
+    const caption = h("figcaption", null, h("a", { href: url, download: m.filename ?? "media", text: t("media.download") }));
+    // 再生・表示できなければ (CSP に media-src blob: が無い、形式に対応していないなど) 案内を出す
+    const onError = () => {
+      figure.dataset.state = "error";
+      if (!figure.querySelector('[data-testid="original-error"]')) {
+        figure.insertBefore(h("p", { class: "placeholder placeholder--error", role: "alert", "data-testid": "original-error", text: t("media.originalPlayFailed") }), caption);
+      }
+    };
+    const figure = h(
       "figure",
-      { class: "original" },
+      { class: "original", dataset: { state: "loading", testid: "original-figure" } },
       isVideo
-        ? h("video", { src: url, controls: true, preload: "metadata", "data-testid": "original" })
-        : h("img", { src: url, alt: m.filename ?? "", "data-testid": "original" }),
-      h("figcaption", null, h("a", { href: url, download: m.filename ?? "media", text: t("media.download") })),
+        ? h("video", { src: url, controls: true, preload: "metadata", "data-testid": "original", onerror: onError, onloadedmetadata: () => (figure.dataset.state = "ready") })
+        : h("img", { src: url, alt: m.filename ?? "", "data-testid": "original", onerror: onError, onload: () => (figure.dataset.state = "ready") }),
+      caption,
     );
+    return figure;
   }
 
   /** @param {any} m メディア */
@@ -684,8 +799,14 @@ export function createMediaTab({ panel, signal, thumbs }) {
   on(
     "locale-changed",
     () => {
-      render();
+      if (loaded) {
+        render();
+      } else if (loadError) {
+        replaceChildren(gridStatus, errorPlaceholder(t("media.loadFailed"), loadError, () => refresh()));
+      }
       renderDetail();
+      renderProgressText();
+      renderUploadResult();
     },
     signal,
   );

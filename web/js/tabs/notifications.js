@@ -5,7 +5,7 @@
 // 未読数を読み直すので、バッジは動き続けます。
 
 import * as api from "../api.js";
-import { t } from "../i18n.js";
+import { localizeServerText, t } from "../i18n.js";
 import { emit, on, store } from "../state.js";
 import { runEventStream } from "../sse.js";
 import {
@@ -106,7 +106,7 @@ export function createNotificationsTab({ panel, signal, badge }) {
         "div",
         { class: "notification__body" },
         h("p", { class: "notification__title" }, h("span", { class: "badge badge--kind", dataset: { kind: n.kind }, text: t(`notificationKind.${n.kind}`, {}, n.kind ?? "—") }), " ", n.read ? "" : h("span", { class: "dot", "aria-label": t("notifications.unread") })),
-        h("p", { class: "notification__message", text: n.message ?? "" }),
+        notificationMessage(n),
         h(
           "p",
           { class: "notification__meta" },
@@ -119,6 +119,24 @@ export function createNotificationsTab({ panel, signal, badge }) {
       ),
       n.read ? null : h("button", { type: "button", class: "button", "data-testid": "mark-read-button", text: t("notifications.markRead"), onclick: () => markRead(n) }),
     );
+  }
+
+  /**
+   * 通知の本文。本文はサーバーが日本語で作るので、英語のときは知っている型の文を訳し、
+   * 原文は title に残します (`data-localized="true"`)。
+   * @param {any} n 通知
+   * @returns {HTMLElement} 本文の要素
+   */
+  function notificationMessage(n) {
+    const original = String(n.message ?? "");
+    const shown = localizeServerText(original);
+    return h("p", {
+      class: "notification__message",
+      "data-testid": "notification-message",
+      dataset: { localized: shown !== original ? "true" : "false" },
+      title: shown !== original ? t("notifications.original", { text: original }) : null,
+      text: shown,
+    });
   }
 
   /** @param {any} n 通知 */
@@ -164,7 +182,7 @@ export function createNotificationsTab({ panel, signal, badge }) {
       items.unshift(n);
       if (!n.read) {
         setBadge(unread + 1);
-        showToast(n.message ? String(n.message) : t("notifications.new"), { kind: "info" });
+        showToast(n.message ? localizeServerText(n.message) : t("notifications.new"), { kind: "info" });
       }
     }
     if (loaded) render();
