@@ -299,11 +299,12 @@ export async function deleteMedia(id) {
 /**
  * ファイルをアップロードします。進捗を出すため XMLHttpRequest を使います。
  * @param {File} file ファイル
- * @param {{fault?: string, onProgress?: (fraction: number) => void, signal?: AbortSignal}} [options] 障害注入・進捗・中止
+ * @param {{fault?: string, paceMs?: number, onProgress?: (fraction: number) => void, signal?: AbortSignal}} [options]
+ *   障害注入・スローモーション (Saga の各ステップの前に置く間、ミリ秒。0 なら送らない)・進捗・中止
  * @returns {Promise<{media_id:string, saga_id:string, position:number}>} 受け付けの結果
  */
 export function uploadMedia(file, options = {}) {
-  const { fault = "", onProgress = () => {}, signal } = options;
+  const { fault = "", paceMs = 0, onProgress = () => {}, signal } = options;
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", apiUrl("/api/v1/media"));
@@ -313,6 +314,9 @@ export function uploadMedia(file, options = {}) {
     }
     if (fault) {
       xhr.setRequestHeader("X-Fault-Inject", fault);
+    }
+    if (paceMs > 0) {
+      xhr.setRequestHeader("X-Saga-Pace-Ms", String(Math.min(Math.round(paceMs), 5000)));
     }
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable && e.total > 0) {
@@ -448,11 +452,17 @@ export async function removeMediaFromAlbum(albumId, mediaId) {
 // --- Saga ---------------------------------------------------------------------------
 
 /**
- * Saga の一覧 (新しい順)。
- * @returns {Promise<any[]>} Saga
+ * Saga の一覧 (新しい順、カーソルでページ送り)。
+ * @param {{limit?:number, cursor?:string|null, status?:string, q?:string}} [params] 条件
+ *   (status は running / compensating / completed / compensated / failed、q はファイル名の部分一致か
+ *   Saga ID・メディア ID の前方一致)
+ * @returns {Promise<{items:any[], next_cursor:string|null}>} 1 ページ
  */
-export async function listSagas() {
-  return pickItems(await request("/api/v1/sagas"), "items", "sagas");
+export async function listSagas(params = {}) {
+  const body = await request("/api/v1/sagas", {
+    query: { limit: params.limit, cursor: params.cursor, status: params.status, q: params.q },
+  });
+  return { items: pickItems(body, "items", "sagas"), next_cursor: body?.next_cursor ?? null };
 }
 
 /**
@@ -467,8 +477,9 @@ export function getSaga(id) {
 // --- イベント -----------------------------------------------------------------------
 
 /**
- * 自分のイベントのログを位置の順に読みます。
- * @param {{after?:number, limit?:number, aggregate_type?:string, event_type?:string, correlation_id?:string}} params 条件
+ * 自分のイベントのログを位置の順に読みます。`before` を付けると、その位置より前の (一致する) イベントの
+ * うち新しい方から `limit` 件を、位置の昇順で返します (ログを後ろ向きにページ送りするとき)。
+ * @param {{after?:number, before?:number, limit?:number, aggregate_type?:string, aggregate_id?:string, event_type?:string, correlation_id?:string}} params 条件
  * @returns {Promise<any[]>} エンベロープ (position の昇順)
  */
 export async function listEvents(params = {}) {
@@ -479,11 +490,13 @@ export async function listEvents(params = {}) {
 // --- 通知 ---------------------------------------------------------------------------
 
 /**
- * 通知の一覧 (新しい順)。
- * @returns {Promise<any[]>} 通知
+ * 通知の一覧 (新しい順、カーソルでページ送り)。
+ * @param {{limit?:number, cursor?:string|null}} [params] 条件
+ * @returns {Promise<{items:any[], next_cursor:string|null}>} 1 ページ
  */
-export async function listNotifications() {
-  return pickItems(await request("/api/v1/notifications"), "items", "notifications");
+export async function listNotifications(params = {}) {
+  const body = await request("/api/v1/notifications", { query: { limit: params.limit, cursor: params.cursor } });
+  return { items: pickItems(body, "items", "notifications"), next_cursor: body?.next_cursor ?? null };
 }
 
 /**
@@ -518,4 +531,54 @@ export function markNotificationRead(id) {
  */
 export function markAllNotificationsRead() {
   return request("/api/v1/notifications/read-all", { method: "PUT" });
+}
+
+// --- ラボ (学習用の操作) -------------------------------------------------------------
+
+/**
+ * サービスの地図 (8 サービスの状態)。
+ * @returns {Promise<{controls_enabled: boolean, rebuild_enabled: boolean, items: Array<{name: string, state: string, latency_ms: number|null, controllable: boolean}>}>} 状態
+ */
+export async function getLabServices() {
+  const body = await request("/api/v1/lab/services");
+  return {
+    controls_enabled: Boolean(body?.controls_enabled),
+    rebuild_enabled: Boolean(body?.rebuild_enabled),
+    items: pickItems(body, "items", "services"),
+  };
+}
+
+/**
+ * サービスを本当に止めます (make run の開発モードだけ。album・saga・media-query)。
+ * @param {string} name サービス名
+ * @returns {Promise<{name: string, state: string}>} 操作の後の状態
+ */
+export function stopService(name) {
+  return request(`/api/v1/lab/services/${encodeURIComponent(name)}/stop`, { method: "POST" });
+}
+
+/**
+ * 止めたサービスを起こします。
+ * @param {string} name サービス名
+ * @returns {Promise<{name: string, state: string}>} 操作の後の状態
+ */
+export function startService(name) {
+  return request(`/api/v1/lab/services/${encodeURIComponent(name)}/start`, { method: "POST" });
+}
+
+/**
+ * 読み側 4 サービスのプロジェクションの進み具合。
+ * @returns {Promise<Array<{service: string, status: {name: string, checkpoint: number, head: number, lag: number}|null}>>} 一覧
+ */
+export async function getProjections() {
+  return pickItems(await request("/api/v1/lab/projections"), "items", "projections");
+}
+
+/**
+ * 読みモデルを位置 0 から作り直します (終わるまで待ちます)。
+ * @param {string} name サービス名 (media-query / album / notification / saga)
+ * @returns {Promise<{position: number, events: number}>} 作り直した後のチェックポイントと再生したイベントの数
+ */
+export function rebuildProjection(name) {
+  return request(`/api/v1/lab/projections/${encodeURIComponent(name)}/rebuild`, { method: "POST" });
 }

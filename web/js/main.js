@@ -15,11 +15,12 @@ import { createThumbnailLoader } from "./thumbs.js";
 import { h, relabelToasts, replaceChildren, showError, showToast } from "./ui.js";
 import { createAlbumsTab } from "./tabs/albums.js";
 import { createEventsTab } from "./tabs/events.js";
+import { createLabTab } from "./tabs/lab.js";
 import { createMediaTab } from "./tabs/media.js";
 import { createNotificationsTab } from "./tabs/notifications.js";
 import { createSagasTab } from "./tabs/sagas.js";
 
-const TABS = /** @type {const} */ (["media", "albums", "sagas", "events", "notifications"]);
+const TABS = /** @type {const} */ (["media", "albums", "sagas", "events", "notifications", "lab"]);
 const TAB_KEY = "mediahub.tab";
 
 const loginView = /** @type {HTMLElement} */ (document.getElementById("login-view"));
@@ -75,6 +76,7 @@ function startSession(token) {
     sagas: createSagasTab({ panel: panel("sagas"), signal, thumbs }),
     events: createEventsTab({ panel: panel("events"), signal, thumbs }),
     notifications: createNotificationsTab({ panel: panel("notifications"), signal, thumbs, badge }),
+    lab: createLabTab({ panel: panel("lab"), signal, thumbs }),
   };
   wireTabs(signal);
   on("tab-selected", ({ tab }) => controllers[/** @type {keyof typeof controllers} */ (tab)]?.activate(), signal);

@@ -9,7 +9,7 @@
 //   "live-status"       detail: {stream: "events"|"notifications", status}
 //   "notification"      detail: 通知 (SSE で届いた)
 //   "unread-changed"    detail: {count}
-//   "upload-accepted"   detail: {media_id, saga_id, position, correlation_id, fault} (アップロードが受け付けられた)
+//   "upload-accepted"   detail: {media_id, saga_id, position, correlation_id, fault, pace_ms} (アップロードが受け付けられた)
 //   "navigate"          detail: {tab, sagaId?, mediaId?, correlationId?}
 //   "locale-changed"    detail: {locale}
 //   "unauthorized"      detail: なし (トークンが無効になった)

@@ -1,13 +1,21 @@
 // イベントのタブ: 自分のグローバルログをライブで表示し、絞り込み、エンベロープを表示し、
 // 1 つの相関 ID をサービスをまたいで追います (サービスごとの列に並べた「流れ」)。
+// 「ストリームを開く」では集約 1 つのストリーム (版の順のイベント) を表示し、
+// 「さらに古いイベントを読む」でログを後ろ向きに (before=) ページ送りします。
 
 import * as api from "../api.js";
 import { t } from "../i18n.js";
 import { on, store } from "../state.js";
 import { debounce, describeError, formatTime, h, idCode, isAbort, jsonView, placeholder, reconcile, replaceChildren, showError, showToast } from "../ui.js";
 
-/** 画面に並べる最大の行数 (バッファはもっと持っています) */
+/** 画面に並べる最大の行数 (バッファはもっと持っています。「さらに古い」で増えます) */
 const MAX_ROWS = 300;
+/** 「さらに古いイベントを読む」1 回で読む件数 */
+const OLDER_PAGE = 50;
+/** ストリームを開くときに読む最大の件数 (API の上限) */
+const STREAM_LIMIT = 1000;
+/** before の上限 (バッファが空のときに使う。API の最大値) */
+const MAX_POSITION = 1000000000000000;
 
 /** 集約の型 → それを出すサービス (DESIGN §3) */
 const SERVICE_OF = Object.freeze({
@@ -64,6 +72,39 @@ export function resolveCorrelation(raw, events) {
 }
 
 /**
+ * 入力された集約 ID (UUID 全体、または 16 進 8 文字以上の先頭部分) の形を確かめます。
+ * @param {string} raw 入力
+ * @returns {{kind: "uuid", id: string} | {kind: "prefix", prefix: string} | {kind: "invalid"}} 結果
+ */
+export function parseIdInput(raw) {
+  const value = String(raw ?? "").trim().toLowerCase();
+  if (UUID_RE.test(value)) {
+    return { kind: "uuid", id: value };
+  }
+  if (!PREFIX_RE.test(value) || value.replace(/-/g, "").length < 8) {
+    return { kind: "invalid" };
+  }
+  return { kind: "prefix", prefix: value };
+}
+
+/**
+ * 先頭部分に合う ID を候補から選びます (重なりは 1 つに数えます)。
+ * @param {string} prefix 先頭部分 (小文字)
+ * @param {Iterable<unknown>} candidates 候補の ID
+ * @returns {{kind: "resolved", id: string} | {kind: "not-found"} | {kind: "ambiguous", count: number}} 結果
+ */
+export function matchPrefix(prefix, candidates) {
+  const found = new Set();
+  for (const c of candidates) {
+    const id = String(c ?? "");
+    if (id && id.toLowerCase().startsWith(prefix)) found.add(id);
+  }
+  if (found.size === 1) return { kind: "resolved", id: [...found][0] };
+  if (found.size > 1) return { kind: "ambiguous", count: found.size };
+  return { kind: "not-found" };
+}
+
+/**
  * イベントを出したサービスの名前。
  * @param {any} envelope エンベロープ
  * @returns {string} サービス名 (知らない型は集約の型そのもの)
@@ -101,6 +142,13 @@ export function createEventsTab({ panel, signal }) {
   const list = $("list");
   const listStatus = $("list-status");
   const detail = $("detail");
+  const olderButton = /** @type {HTMLButtonElement} */ ($("older"));
+  const olderStatus = $("older-status");
+  const streamForm = /** @type {HTMLFormElement} */ ($("stream-form"));
+  const streamTypeSelect = /** @type {HTMLSelectElement} */ (panel.querySelector('[data-testid="stream-type"]'));
+  const streamIdInput = /** @type {HTMLInputElement} */ (panel.querySelector('[data-testid="stream-id"]'));
+  const streamStatus = $("stream-status");
+  const streamView = $("stream-view");
 
   let paused = false;
   /** 前回描いたときの最新の position (それより新しい行だけを「新着」として光らせる) */
@@ -114,6 +162,20 @@ export function createEventsTab({ panel, signal }) {
    * @type {{id: string, input: string, events: Map<number, any>, state: string, error?: unknown, count?: number, resolvedFrom?: string}|null}
    */
   let following = null;
+  /** 一覧に並べる最大の行数 (「さらに古い」を読むたびに増やします) */
+  let rowLimit = MAX_ROWS;
+  /** これまでのイベント (バックログ) を読み終えたか (それまで「さらに古い」は押せません) */
+  let backlogLoaded = false;
+  /** @type {"idle"|"loading"|"end"|"error"} 「さらに古い」の状態 */
+  let olderState = "idle";
+  /** 「さらに古い」で読み足した件数 (直近の 1 回) */
+  let olderAdded = /** @type {number|null} */ (null);
+  /**
+   * 開いているストリーム。state: "resolving" (短い ID を探している) / "loading" / "ready" / "empty" /
+   * "error" / "invalid" / "not-found" / "ambiguous"。
+   * @type {{type: string, id: string, input: string, state: string, events: Map<number, any>, error?: unknown, count?: number, resolvedFrom?: string}|null}
+   */
+  let stream = null;
 
   const filterValues = () => {
     const data = new FormData(filters);
@@ -127,7 +189,7 @@ export function createEventsTab({ panel, signal }) {
   function renderList() {
     const f = filterValues();
     const rows = [];
-    for (let i = store.events.length - 1; i >= 0 && rows.length < MAX_ROWS; i -= 1) {
+    for (let i = store.events.length - 1; i >= 0 && rows.length < rowLimit; i -= 1) {
       const e = store.events[i];
       if (matchesFilter(e, f)) rows.push(e);
     }
@@ -144,6 +206,272 @@ export function createEventsTab({ panel, signal }) {
     if (typeList.childElementCount !== types.length) {
       replaceChildren(typeList, types.map((type) => h("option", { value: type })));
     }
+    renderOlder();
+  }
+
+  // --- さらに古いイベント (before= で後ろ向きにページ送り) ---------------------------
+
+  function renderOlder() {
+    olderButton.dataset.state = olderState;
+    olderButton.disabled = !backlogLoaded || olderState === "loading" || olderState === "end";
+    olderButton.textContent = olderState === "loading" ? t("common.loading") : t("events.older");
+    let text = "";
+    if (olderState === "end") text = t("events.olderEnd");
+    else if (olderAdded !== null) text = t("events.olderAdded", { count: olderAdded });
+    if (olderStatus.textContent !== text) olderStatus.textContent = text;
+  }
+
+  /**
+   * 一覧の下に、さらに古いイベントを足します。画面に出していないバッファの行があればまずそれを見せ、
+   * 無ければ `GET /api/v1/events?before=<読み込み済みの最小の position>&limit=50` で読みます
+   * (一覧は新しい順なので、古いイベントは下に付きます)。空のページが返ったら終わり (`data-state="end"`)。
+   */
+  async function loadOlder() {
+    if (olderState === "loading" || olderState === "end" || !backlogLoaded) return;
+    const f = filterValues();
+    const matching = store.events.reduce((n, e) => n + (matchesFilter(e, f) ? 1 : 0), 0);
+    if (matching > rowLimit) {
+      rowLimit += OLDER_PAGE;
+      olderAdded = Math.min(OLDER_PAGE, matching - (rowLimit - OLDER_PAGE));
+      renderList();
+      return;
+    }
+    olderState = "loading";
+    renderOlder();
+    const first = store.events.length > 0 ? Number(store.events[0].position) : null;
+    try {
+      const page = await api.listEvents({ before: first ?? MAX_POSITION, limit: OLDER_PAGE });
+      const older = page
+        .filter((e) => Number.isFinite(Number(e?.position)) && (first === null || Number(e.position) < first))
+        .sort((a, b) => Number(a.position) - Number(b.position));
+      if (older.length === 0) {
+        olderState = "end";
+        olderAdded = null;
+      } else {
+        store.events.unshift(...older);
+        if (first === null) {
+          // バッファが空だった (これまでの分を読めなかった): ライブ購読はこの続きから
+          const last = Number(older[older.length - 1].position);
+          if (store.lastPosition === null || last > store.lastPosition) store.lastPosition = last;
+        }
+        rowLimit += older.length;
+        olderState = "idle";
+        olderAdded = older.length;
+      }
+    } catch (error) {
+      if (isAbort(error)) return;
+      olderState = "error";
+      showError(error, t("events.olderFailed"));
+    }
+    renderList();
+  }
+
+  // --- ストリーム (集約 1 つのイベント) ------------------------------------------------
+
+  /**
+   * 短い ID (先頭部分) を、その型の集約 ID に解決します。
+   * Saga・Media は Saga の検索 (`GET /api/v1/sagas?q=`) で、Album はアルバムの一覧で、
+   * ほかは読み込み済みのイベントの中で探します (どの型も、読み込み済みのイベントも候補に入れます)。
+   * @param {string} type 集約の型
+   * @param {string} prefix 先頭部分 (小文字)
+   * @returns {Promise<{kind: "resolved", id: string} | {kind: "not-found"} | {kind: "ambiguous", count: number} | {kind: "error", error: unknown}>} 結果
+   */
+  async function resolveStreamId(type, prefix) {
+    const candidates = new Set(store.events.filter((e) => e.aggregate_type === type).map((e) => String(e.aggregate_id)));
+    /** @type {unknown} */
+    let failure = null;
+    try {
+      if (type === "Saga" || type === "Media") {
+        const page = await api.listSagas({ q: prefix, limit: 100 });
+        for (const s of page.items) candidates.add(String(type === "Saga" ? s.id : s.media_id));
+      } else if (type === "Album") {
+        for (const a of await api.listAlbums()) candidates.add(String(a.id));
+      }
+    } catch (error) {
+      if (isAbort(error)) throw error;
+      failure = error;
+    }
+    const result = matchPrefix(prefix, candidates);
+    if (result.kind === "not-found" && failure) {
+      return { kind: "error", error: failure };
+    }
+    return result;
+  }
+
+  /**
+   * ストリームを開きます: 型と ID (または先頭部分) からストリームのイベントを読み、版の順に並べます。
+   * @param {string} type 集約の型
+   * @param {string} raw ID (UUID 全体、または 16 進 8 文字以上の先頭部分)
+   */
+  async function openStream(type, raw) {
+    const typed = String(raw ?? "").trim();
+    streamTypeSelect.value = type;
+    streamIdInput.value = typed;
+    const parsed = parseIdInput(typed);
+    if (parsed.kind === "invalid") {
+      stream = { type, id: "", input: typed, state: "invalid", events: new Map() };
+      renderStream();
+      return;
+    }
+    const current = { type, id: parsed.kind === "uuid" ? parsed.id : "", input: typed, state: parsed.kind === "uuid" ? "loading" : "resolving", events: new Map() };
+    stream = current;
+    renderStream();
+    if (parsed.kind === "prefix") {
+      try {
+        const resolved = await resolveStreamId(type, parsed.prefix);
+        if (stream !== current) return;
+        if (resolved.kind !== "resolved") {
+          current.state = resolved.kind;
+          if (resolved.kind === "ambiguous") current.count = resolved.count;
+          if (resolved.kind === "error") current.error = resolved.error;
+          renderStream();
+          return;
+        }
+        current.id = resolved.id;
+        current.resolvedFrom = typed;
+        current.state = "loading";
+        streamIdInput.value = resolved.id;
+        renderStream();
+      } catch (error) {
+        if (isAbort(error) || stream !== current) return;
+        current.state = "error";
+        current.error = error;
+        renderStream();
+        return;
+      }
+    }
+    try {
+      const events = await api.listEvents({ aggregate_type: type, aggregate_id: current.id, after: 0, limit: STREAM_LIMIT });
+      if (stream !== current) return;
+      for (const e of events) {
+        if (e.aggregate_type === type && String(e.aggregate_id) === current.id) current.events.set(Number(e.position), e);
+      }
+      current.state = current.events.size > 0 ? "ready" : "empty";
+    } catch (error) {
+      if (isAbort(error) || stream !== current) return;
+      current.state = "error";
+      current.error = error;
+    }
+    renderStream();
+  }
+
+  function closeStream() {
+    stream = null;
+    renderStream();
+  }
+
+  /**
+   * ストリームの状態の案内。`data-testid="stream-error"` の `data-state` が理由です
+   * (`invalid` / `not-found` / `ambiguous` / `error`)。
+   * @param {NonNullable<typeof stream>} st ストリーム
+   * @returns {HTMLElement|null} 案内
+   */
+  function streamMessage(st) {
+    if (st.state === "resolving" || (st.state === "loading" && st.events.size === 0)) {
+      const el = placeholder(st.state === "resolving" ? t("stream.resolving", { value: st.input }) : t("common.loading"), "loading");
+      el.dataset.testid = "stream-loading";
+      el.dataset.state = st.state;
+      return el;
+    }
+    /** @type {Record<string, string>} */
+    const messages = {
+      invalid: t("stream.invalid", { value: st.input }),
+      "not-found": t("stream.notFound", { value: st.input, type: st.type }),
+      ambiguous: t("stream.ambiguous", { value: st.input, type: st.type, count: st.count ?? 0 }),
+    };
+    if (st.state === "error") {
+      const d = describeError(st.error);
+      return h(
+        "div",
+        { class: "placeholder placeholder--error", role: "alert", "data-testid": "stream-error", dataset: { state: "error", code: d.code || undefined } },
+        h("p", null, h("strong", { text: t("stream.failed") }), d.text ? ` — ${d.text}` : ""),
+        d.server ? h("p", { class: "hint", text: d.server }) : null,
+      );
+    }
+    if (messages[st.state]) {
+      return h("p", { class: "placeholder placeholder--error", role: "alert", "data-testid": "stream-error", dataset: { state: st.state }, text: messages[st.state] });
+    }
+    return null;
+  }
+
+  function renderStream() {
+    if (!stream) {
+      replaceChildren(streamStatus);
+      replaceChildren(streamView);
+      streamView.hidden = true;
+      delete streamView.dataset.testid;
+      return;
+    }
+    const st = stream;
+    const message = streamMessage(st);
+    const showView = Boolean(st.id) && (st.state === "loading" || st.state === "ready" || st.state === "empty" || (st.state === "error" && st.events.size > 0));
+    replaceChildren(streamStatus, showView && st.state !== "error" ? null : message);
+    if (!showView) {
+      replaceChildren(streamView);
+      streamView.hidden = true;
+      delete streamView.dataset.testid;
+      return;
+    }
+    const events = [...st.events.values()].sort((a, b) => Number(a.version) - Number(b.version) || Number(a.position) - Number(b.position));
+    streamView.hidden = false;
+    streamView.dataset.testid = "stream-view";
+    streamView.dataset.aggregateId = st.id;
+    streamView.dataset.aggregateType = st.type;
+    streamView.dataset.state = st.state;
+    streamView.dataset.count = String(events.length);
+    const first = events[0];
+    const last = events[events.length - 1];
+    /** @type {HTMLElement} */
+    let ol = /** @type {any} */ (streamView.querySelector('ol[data-role="stream-events"]'));
+    const header = h(
+      "header",
+      { class: "flow__header" },
+      h("h3", { class: "stream__title" }, t("stream.viewTitle", { type: st.type }), " ", idCode(st.id)),
+      h("button", { type: "button", class: "button button--ghost", "data-testid": "stream-close", text: t("stream.close"), onclick: closeStream }),
+    );
+    const summary = h(
+      "p",
+      { class: "hint" },
+      st.resolvedFrom ? h("span", { "data-testid": "stream-resolved", text: `${t("stream.resolved", { value: st.resolvedFrom, id: st.id })} ` }) : null,
+      events.length > 0 ? t("stream.summary", { count: events.length, first: first.version ?? "—", last: last.version ?? "—" }) : null,
+    );
+    if (!ol) {
+      ol = h("ol", { class: "stream-events", dataset: { role: "stream-events" } });
+    }
+    reconcile(ol, events, (e) => String(e.position), createStreamRow, () => {});
+    replaceChildren(
+      streamView,
+      header,
+      summary,
+      st.state === "loading" && events.length === 0 ? message : null,
+      st.state === "empty" ? h("p", { class: "placeholder", "data-testid": "stream-empty", text: t("stream.empty") }) : null,
+      ol,
+    );
+  }
+
+  /**
+   * ストリームの 1 行 (版・型・position・時刻、開くと JSON)。
+   * @param {any} e エンベロープ
+   * @returns {HTMLElement} 行
+   */
+  function createStreamRow(e) {
+    return h(
+      "li",
+      { class: "stream-event", dataset: { testid: "stream-event", version: e.version, eventType: e.event_type, position: e.position } },
+      h(
+        "details",
+        null,
+        h(
+          "summary",
+          { class: "stream-event__summary" },
+          h("span", { class: "stream-event__version", text: `v${e.version ?? "—"}` }),
+          h("strong", { class: "stream-event__type", text: e.event_type ?? "?" }),
+          h("span", { class: "hint", text: `#${e.position}` }),
+          h("time", { class: "hint", datetime: e.created_at ?? "", text: formatTime(e.created_at) }),
+        ),
+        jsonView(e, { testid: "stream-event-json" }),
+      ),
+    );
   }
 
   /**
@@ -197,6 +525,18 @@ export function createEventsTab({ panel, signal }) {
         { class: "detail__actions" },
         correlationId
           ? h("button", { type: "button", class: "button button--primary", "data-testid": "follow-correlation-button", text: t("events.follow"), onclick: () => follow(correlationId) })
+          : null,
+        e.aggregate_type && e.aggregate_id
+          ? h("button", {
+              type: "button",
+              class: "button",
+              "data-testid": "open-stream-button",
+              text: t("stream.openThis"),
+              onclick: () => {
+                openStream(String(e.aggregate_type), String(e.aggregate_id));
+                streamForm.scrollIntoView({ block: "nearest" });
+              },
+            })
           : null,
         h("button", { type: "button", class: "button", text: t("events.copy"), onclick: () => copy(e) }),
       ),
@@ -454,6 +794,12 @@ export function createEventsTab({ panel, signal }) {
     }
   }
 
+  streamForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    openStream(streamTypeSelect.value, streamIdInput.value);
+  });
+  olderButton.addEventListener("click", loadOlder);
+
   pauseButton.addEventListener("click", () => {
     paused = !paused;
     pauseButton.setAttribute("aria-pressed", String(paused));
@@ -468,6 +814,11 @@ export function createEventsTab({ panel, signal }) {
   on(
     "domain-event",
     (e) => {
+      if (stream && stream.id && e.aggregate_type === stream.type && String(e.aggregate_id) === stream.id && (stream.state === "ready" || stream.state === "empty")) {
+        stream.events.set(Number(e.position), e);
+        stream.state = "ready";
+        renderStream();
+      }
       if (following && e.metadata?.correlation_id === following.id) {
         following.events.set(Number(e.position), e);
         if (following.state !== "loading") following.state = "ready";
@@ -482,7 +833,14 @@ export function createEventsTab({ panel, signal }) {
     },
     signal,
   );
-  on("events-reset", renderList, signal);
+  on(
+    "events-reset",
+    () => {
+      backlogLoaded = true;
+      renderList();
+    },
+    signal,
+  );
   on(
     "locale-changed",
     () => {
@@ -490,6 +848,8 @@ export function createEventsTab({ panel, signal }) {
       renderList();
       if (selected) select(selected);
       renderFlow();
+      replaceChildren(streamView);
+      renderStream();
       pauseButton.textContent = paused ? t("events.resume") : t("events.pause");
     },
     signal,

@@ -30,6 +30,10 @@ import {
 } from "../ui.js";
 
 const PAGE_SIZE = 24;
+/** スローモーションのとき、Saga の各ステップの前に置く間 (ミリ秒、X-Saga-Pace-Ms) */
+const SLOW_MOTION_PACE_MS = 1500;
+/** スローモーションの選択を覚えておく localStorage のキー */
+const SLOW_MOTION_KEY = "mediahub.slowMotion";
 const MAX_REFRESH_LIMIT = 100;
 /** 処理中 (サーバーで次のイベントを待っている) とみなす状態 */
 const PENDING_STATUSES = new Set(["uploaded", "processing"]);
@@ -51,6 +55,7 @@ export function createMediaTab({ panel, signal, thumbs }) {
   const uploadForm = /** @type {HTMLFormElement} */ ($("upload-form"));
   const fileInput = /** @type {HTMLInputElement} */ (panel.querySelector('[data-testid="upload-input"]'));
   const faultSelect = /** @type {HTMLSelectElement} */ (panel.querySelector('[data-testid="fault-select"]'));
+  const slowMotion = /** @type {HTMLInputElement} */ (panel.querySelector('[data-testid="slow-motion-toggle"]'));
   const uploadButton = /** @type {HTMLButtonElement} */ (panel.querySelector('[data-testid="upload-button"]'));
   const progress = /** @type {HTMLProgressElement} */ (panel.querySelector('[data-testid="upload-progress"]'));
   const progressText = $("progress-text");
@@ -65,14 +70,12 @@ export function createMediaTab({ panel, signal, thumbs }) {
   let items = [];
   /** @type {string|null} */
   let nextCursor = null;
-  /** @type {string|null} 削除済みのメディアの次のページ (状態が「すべて」のときだけ使います) */
-  let deletedCursor = null;
   let loaded = false;
   /** @type {unknown} 最初の読み込みの失敗 (言語を切り替えたら案内を描き直すため) */
   let loadError = null;
   /**
    * 直前のアップロードの結果 (言語を切り替えたら描き直すため)。
-   * @type {{kind: "accepted", name: string, result: any, fault: string}|{kind: "rejected", name: string, error: unknown}|null}
+   * @type {{kind: "accepted", name: string, result: any, fault: string, paceMs: number}|{kind: "rejected", name: string, error: unknown}|null}
    */
   let lastResult = null;
   /** @type {{state: "uploading"|"done"|"error", name: string}|null} 進捗の文 (同上) */
@@ -82,6 +85,20 @@ export function createMediaTab({ panel, signal, thumbs }) {
   let selected = null;
 
   // --- アップロード ------------------------------------------------------------------
+
+  // スローモーションの選択は localStorage に覚えます (ログインし直しても残るように)
+  try {
+    slowMotion.checked = window.localStorage.getItem(SLOW_MOTION_KEY) === "true";
+  } catch {
+    slowMotion.checked = false;
+  }
+  slowMotion.addEventListener("change", () => {
+    try {
+      window.localStorage.setItem(SLOW_MOTION_KEY, String(slowMotion.checked));
+    } catch {
+      // 覚えられなくても、このページの間は効く
+    }
+  });
 
   uploadForm.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -111,12 +128,14 @@ export function createMediaTab({ panel, signal, thumbs }) {
   async function uploadOne(file, index, total) {
     const label = total > 1 ? `(${index + 1}/${total}) ${file.name}` : file.name;
     const fault = faultSelect.value;
+    const paceMs = slowMotion.checked ? SLOW_MOTION_PACE_MS : 0;
     lastProgress = { state: "uploading", name: file.name };
     setProgress(0, label);
     progress.dataset.state = "uploading";
     try {
       const result = await api.uploadMedia(file, {
         fault,
+        paceMs,
         signal,
         onProgress: (fraction) => setProgress(fraction, label),
       });
@@ -126,9 +145,9 @@ export function createMediaTab({ panel, signal, thumbs }) {
       progress.dataset.state = "done";
       lastProgress = { state: "done", name: file.name };
       renderProgressText();
-      lastResult = { kind: "accepted", name: file.name, result, fault };
+      lastResult = { kind: "accepted", name: file.name, result, fault, paceMs };
       renderUploadResult();
-      emit("upload-accepted", { ...result, fault });
+      emit("upload-accepted", { ...result, fault, pace_ms: paceMs });
       showToast(t("media.uploadAccepted", { name: file.name }), { kind: "success" });
       await refresh();
       fallback.kick();
@@ -186,7 +205,7 @@ export function createMediaTab({ panel, signal, thumbs }) {
       );
       return;
     }
-    const { result, fault } = lastResult;
+    const { result, fault, paceMs } = lastResult;
     uploadResult.dataset.state = "accepted";
     replaceChildren(
       uploadResult,
@@ -199,6 +218,8 @@ export function createMediaTab({ panel, signal, thumbs }) {
       ` ${result.position ?? "—"} · `,
       fault ? h("span", { class: "tag tag--fault", "data-testid": "upload-result-fault", dataset: { fault }, text: t("sagas.faultTag", { fault }) }) : null,
       fault ? " · " : null,
+      paceMs > 0 ? h("span", { class: "tag tag--dev", "data-testid": "upload-result-slow-motion", text: t("media.slowMotionTag", { ms: paceMs }) }) : null,
+      paceMs > 0 ? " · " : null,
       result.saga_id
         ? h("button", {
             type: "button",
@@ -230,49 +251,25 @@ export function createMediaTab({ panel, signal, thumbs }) {
   };
 
   /**
-   * 状態が「すべて」(指定なし) なら、削除済みのメディアも一覧に入れます。GET /api/v1/media は
-   * status を省くと deleted を除くので、status=deleted の一覧も別に読んで混ぜます
-   * (補償で削除された失敗のアップロードも見えるように)。
-   * @param {{status: string}} f 絞り込み
-   * @returns {boolean} 削除済みも読むなら true
+   * 一覧の問い合わせの条件。状態が「すべて」(選択肢の値は "") のときは status=all を送り、
+   * 削除済み (補償で削除された失敗のアップロードを含む) も一覧に入れます。
+   * @returns {{kind: string, status: string, q: string}} 条件
    */
-  const includesDeleted = (f) => f.status === "";
-
-  /**
-   * 2 つの一覧を ID で重ねずに混ぜ、新しいアップロードから順に並べます。同じ ID は position の大きい方を使います。
-   * @param {any[]} a 一覧
-   * @param {any[]} b 一覧
-   * @returns {any[]} 混ぜた一覧
-   */
-  function mergeMedia(a, b) {
-    /** @type {Map<string, any>} */
-    const byId = new Map();
-    for (const m of [...a, ...b]) {
-      const key = String(m.id);
-      const known = byId.get(key);
-      if (!known || Number(m.position ?? 0) >= Number(known.position ?? 0)) {
-        byId.set(key, m);
-      }
-    }
-    return [...byId.values()].sort(
-      (x, y) => String(y.created_at ?? "").localeCompare(String(x.created_at ?? "")) || String(y.id).localeCompare(String(x.id)),
-    );
-  }
+  const queryValues = () => {
+    const f = filterValues();
+    return { ...f, status: f.status || "all" };
+  };
 
   const refresh = serialized(async () => {
     const minPosition = pendingPosition;
     pendingPosition = 0;
     try {
-      const f = filterValues();
+      const f = queryValues();
       const limit = Math.min(Math.max(items.length, PAGE_SIZE), MAX_REFRESH_LIMIT);
-      const [page, gone] = await Promise.all([
-        api.listMedia({ ...f, limit, minPosition }),
-        includesDeleted(f) ? api.listMedia({ ...f, status: "deleted", limit, minPosition }) : Promise.resolve(null),
-      ]);
-      items = mergeMedia(page.items, gone?.items ?? []);
+      const page = await api.listMedia({ ...f, limit, minPosition });
+      items = page.items;
       nextCursor = page.next_cursor;
-      deletedCursor = gone?.next_cursor ?? null;
-      grid.dataset.includesDeleted = String(includesDeleted(f));
+      grid.dataset.includesDeleted = String(f.status === "all");
       loaded = true;
       loadError = null;
       render();
@@ -288,19 +285,15 @@ export function createMediaTab({ panel, signal, thumbs }) {
   });
 
   async function loadMore() {
-    if (!nextCursor && !deletedCursor) {
+    if (!nextCursor) {
       return;
     }
     moreButton.disabled = true;
     try {
-      const f = filterValues();
-      const [page, gone] = await Promise.all([
-        nextCursor ? api.listMedia({ ...f, limit: PAGE_SIZE, cursor: nextCursor }) : Promise.resolve(null),
-        deletedCursor && includesDeleted(f) ? api.listMedia({ ...f, status: "deleted", limit: PAGE_SIZE, cursor: deletedCursor }) : Promise.resolve(null),
-      ]);
-      items = mergeMedia(items, [...(page?.items ?? []), ...(gone?.items ?? [])]);
-      if (page) nextCursor = page.next_cursor;
-      if (gone) deletedCursor = gone.next_cursor;
+      const page = await api.listMedia({ ...queryValues(), limit: PAGE_SIZE, cursor: nextCursor });
+      const known = new Set(items.map((m) => String(m.id)));
+      items = [...items, ...page.items.filter((m) => !known.has(String(m.id)))];
+      nextCursor = page.next_cursor;
       render();
     } catch (error) {
       showError(error, t("media.loadFailed"));
@@ -316,7 +309,8 @@ export function createMediaTab({ panel, signal, thumbs }) {
     } else {
       replaceChildren(gridStatus);
     }
-    moreButton.hidden = !nextCursor && !deletedCursor;
+    moreButton.hidden = !nextCursor;
+    moreButton.dataset.state = nextCursor ? "more" : "end";
     for (const m of items) {
       if (wantsThumbnail(m) && !thumbs.cached(m.id) && !thumbs.failed(m.id)) {
         thumbs.load(m.id).then((url) => {

@@ -23,6 +23,11 @@ import {
   showToast,
 } from "../ui.js";
 
+/** 一覧の 1 ページの件数 */
+const PAGE_SIZE = 20;
+/** 読み直すときに一度に読む最大の件数 (API の上限) */
+const MAX_REFRESH_LIMIT = 100;
+
 /**
  * 通知のタブを作ります。
  * @param {import("./media.js").TabContext & {badge: HTMLElement}} ctx 文脈 (badge はヘッダーの未読バッジ)
@@ -34,9 +39,12 @@ export function createNotificationsTab({ panel, signal, badge }) {
   const listStatus = $("list-status");
   const readAllButton = /** @type {HTMLButtonElement} */ ($("read-all"));
   const unreadOnly = /** @type {HTMLInputElement} */ ($("unread-only"));
+  const moreButton = /** @type {HTMLButtonElement} */ ($("more"));
 
   /** @type {any[]} */
   let items = [];
+  /** @type {string|null} 次のページのカーソル */
+  let nextCursor = null;
   let loaded = false;
   let unread = 0;
 
@@ -60,7 +68,11 @@ export function createNotificationsTab({ panel, signal, badge }) {
 
   const refreshList = serialized(async () => {
     try {
-      items = await api.listNotifications();
+      // 読み込み済みの件数ぶん (最大 100) を最初から読み直す (「さらに読み込む」で読んだ分も保つ)
+      const limit = Math.min(Math.max(items.length, PAGE_SIZE), MAX_REFRESH_LIMIT);
+      const page = await api.listNotifications({ limit });
+      items = page.items;
+      nextCursor = page.next_cursor;
       loaded = true;
       render();
     } catch (error) {
@@ -71,11 +83,30 @@ export function createNotificationsTab({ panel, signal, badge }) {
     }
   });
 
+  /** 次のページを読み、一覧の後ろに足します。 */
+  async function loadMore() {
+    if (!nextCursor) return;
+    moreButton.disabled = true;
+    try {
+      const page = await api.listNotifications({ limit: PAGE_SIZE, cursor: nextCursor });
+      const known = new Set(items.map((n) => String(n.id)));
+      items = [...items, ...page.items.filter((n) => !known.has(String(n.id)))];
+      nextCursor = page.next_cursor;
+      render();
+    } catch (error) {
+      if (!isAbort(error)) showError(error, t("notifications.loadFailed"));
+    } finally {
+      moreButton.disabled = false;
+    }
+  }
+
   function render() {
     const shown = unreadOnly.checked ? items.filter((n) => !n.read) : items;
     reconcile(list, shown, (n) => String(n.id), createRow, updateRow);
     replaceChildren(listStatus, shown.length === 0 ? placeholder(t("notifications.empty")) : null);
     readAllButton.disabled = !items.some((n) => !n.read) && unread === 0;
+    moreButton.hidden = !nextCursor;
+    moreButton.dataset.state = nextCursor ? "more" : "end";
   }
 
   /**
@@ -166,6 +197,7 @@ export function createNotificationsTab({ panel, signal, badge }) {
     }
   });
   unreadOnly.addEventListener("change", render);
+  moreButton.addEventListener("click", loadMore);
 
   // --- ライブ更新 --------------------------------------------------------------------
 

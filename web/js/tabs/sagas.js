@@ -1,7 +1,10 @@
-// Saga のタブ: 一覧 (状態つき) と、選んだ Saga の縦のタイムライン (ステップ・試行・再試行・補償)。
+// Saga のタブ: 一覧 (状態つき、サーバーでの絞り込み・検索・ページ送り) と、選んだ Saga の縦の
+// タイムライン (ステップ・試行・再試行・補償)、実行中なら「次の試行」の秒読み。
 //
-// 実行中の Saga は、その Saga・そのメディア・その相関 ID のイベントが SSE で届くたびに読み直します。
-// ライブ接続が無いときだけ、タブが見えていて実行中の Saga がある間、バックオフつきで読み直します。
+// 実行中の Saga は、その Saga・そのメディア・その相関 ID のイベントが SSE で届くたびに読み直し、
+// さらに詳細を開いている間は 0.5 秒ごとに読み直します (終わるまで)。一覧はライブ接続が無いときだけ、
+// タブが見えていて実行中の Saga がある間、バックオフつきで読み直します。
+// 「新しい Saga を自動で開く」に印があれば、アップロードが受け付けられたときにその Saga を開きます。
 
 import * as api from "../api.js";
 import { localizeServerText, t } from "../i18n.js";
@@ -26,6 +29,35 @@ import {
 
 /** 終わった (もう変わらない) Saga の状態 */
 export const TERMINAL_STATUSES = new Set(["completed", "compensated", "failed"]);
+
+/** 一覧の 1 ページの件数 */
+const PAGE_SIZE = 20;
+/** 読み直すときに一度に読む最大の件数 (API の上限) */
+const MAX_REFRESH_LIMIT = 100;
+/** 開いている実行中の Saga を読み直す間隔 (ミリ秒) */
+const DETAIL_POLL_MS = 500;
+/** 秒読みを書き換える間隔 (ミリ秒) */
+const COUNTDOWN_MS = 100;
+/** 開いたばかりの Saga が読みモデルにまだ無い (404) とき、エラーにせず待つ時間 (ミリ秒) */
+const NOT_YET_GRACE_MS = 15000;
+
+/**
+ * 次の試行までの残り時間の文。
+ * @param {unknown} nextAttemptAt 次の試行の予定時刻 (RFC 3339)
+ * @param {number} now 今の時刻 (ミリ秒)
+ * @returns {{state: "waiting"|"sent"|"none", text: string, remainingMs: number|null}} 状態と文
+ */
+export function countdown(nextAttemptAt, now) {
+  const at = Date.parse(String(nextAttemptAt ?? ""));
+  if (!nextAttemptAt || !Number.isFinite(at)) {
+    return { state: "none", text: "—", remainingMs: null };
+  }
+  const remaining = at - now;
+  if (remaining > 0) {
+    return { state: "waiting", text: t("sagas.countdown", { s: (Math.ceil(remaining / 100) / 10).toFixed(1) }), remainingMs: remaining };
+  }
+  return { state: "sent", text: t("sagas.sentWaiting"), remainingMs: 0 };
+}
 
 /**
  * タイムラインの 1 件を分類します (色分けのため)。
@@ -82,15 +114,23 @@ export function createSagasTab({ panel, signal }) {
   const list = $("list");
   const listStatus = $("list-status");
   const statusFilter = /** @type {HTMLSelectElement} */ ($("status-filter"));
+  const searchInput = /** @type {HTMLInputElement} */ ($("search"));
+  const followBox = /** @type {HTMLInputElement} */ ($("follow"));
   const refreshButton = $("refresh");
+  const moreButton = /** @type {HTMLButtonElement} */ ($("more"));
   const detail = $("detail");
 
   /** @type {any[]} */
   let sagas = [];
   let loaded = false;
-  /** @type {{id: string, saga: any|null}|null} */
+  /** @type {string|null} 次のページのカーソル */
+  let nextCursor = null;
+  /** 一覧の条件が変わった回数 (古い条件の応答を捨てるため) */
+  let generation = 0;
+  /** @type {{id: string, saga: any|null, openedAt: number, notYet?: boolean}|null} */
   let selected = null;
   let settleTimer = 0;
+  let detailTimer = 0;
   /** @type {Map<string, string>} 詳細のイベントから分かった障害注入 (Saga ID → 値) */
   const detailFaults = new Map();
 
@@ -128,9 +168,20 @@ export function createSagasTab({ panel, signal }) {
 
   const isVisible = () => !panel.hidden;
 
+  /**
+   * 一覧の問い合わせの条件 (状態はサーバーの status、検索は q)。
+   * @returns {{status: string, q: string}} 条件
+   */
+  const queryValues = () => ({ status: statusFilter.value, q: searchInput.value.trim() });
+
   const refreshList = serialized(async () => {
+    const current = generation;
     try {
-      sagas = await api.listSagas();
+      const limit = Math.min(Math.max(sagas.length, PAGE_SIZE), MAX_REFRESH_LIMIT);
+      const page = await api.listSagas({ ...queryValues(), limit });
+      if (current !== generation) return;
+      sagas = page.items;
+      nextCursor = page.next_cursor;
       loaded = true;
       renderList();
     } catch (error) {
@@ -143,6 +194,33 @@ export function createSagasTab({ panel, signal }) {
     }
   });
 
+  /** 次のページを読み、一覧の後ろに足します。 */
+  async function loadMore() {
+    if (!nextCursor) return;
+    const current = generation;
+    moreButton.disabled = true;
+    try {
+      const page = await api.listSagas({ ...queryValues(), limit: PAGE_SIZE, cursor: nextCursor });
+      if (current !== generation) return;
+      const known = new Set(sagas.map((s) => String(s.id)));
+      sagas = [...sagas, ...page.items.filter((s) => !known.has(String(s.id)))];
+      nextCursor = page.next_cursor;
+      renderList();
+    } catch (error) {
+      if (!isAbort(error)) showError(error, t("sagas.loadFailed"));
+    } finally {
+      moreButton.disabled = false;
+    }
+  }
+
+  /** 条件が変わったので、一覧を最初のページから読み直します。 */
+  function resetList() {
+    generation += 1;
+    sagas = [];
+    nextCursor = null;
+    refreshList();
+  }
+
   const refreshDetail = serialized(async () => {
     if (!selected) {
       return;
@@ -150,6 +228,7 @@ export function createSagasTab({ panel, signal }) {
     const current = selected;
     try {
       const saga = await api.getSaga(current.id);
+      current.notYet = false;
       const fault = (Array.isArray(saga?.events) ? saga.events : []).map(sagaStartedFault).find(Boolean);
       if (fault && !detailFaults.has(String(current.id))) {
         detailFaults.set(String(current.id), fault);
@@ -161,21 +240,50 @@ export function createSagasTab({ panel, signal }) {
       }
     } catch (error) {
       if (!isAbort(error) && selected === current) {
+        // アップロード直後は、Saga がまだ読みモデルに無いことがある (404)。しばらくは黙って待つ
+        const e = /** @type {any} */ (error);
+        if (!current.saga && e?.status === 404 && Date.now() - current.openedAt < NOT_YET_GRACE_MS) {
+          if (!current.notYet) {
+            current.notYet = true;
+            renderDetail();
+          }
+          return;
+        }
         showError(error, t("sagas.detailFailed"));
         if (!current.saga) {
           delete detail.dataset.signature;
           replaceChildren(detail, detailHeader(current.id), placeholder(t("sagas.detailFailed"), "error"));
         }
       }
+    } finally {
+      scheduleDetailPoll();
     }
   });
+
+  /**
+   * 開いている Saga が終わっていなければ、0.5 秒後にもう一度読みます (タブが見えている間だけ。
+   * 見えていなければ、タブを開いたときに activate() が読み直します)。
+   */
+  function scheduleDetailPoll() {
+    clearTimeout(detailTimer);
+    if (signal.aborted || !selected) return;
+    const status = selected.saga?.status;
+    if (status && TERMINAL_STATUSES.has(status)) return;
+    if (!selected.saga && !selected.notYet) return;
+    detailTimer = window.setTimeout(() => {
+      if (!signal.aborted && isVisible() && document.visibilityState === "visible") refreshDetail();
+    }, DETAIL_POLL_MS);
+  }
 
   function renderList() {
     const filter = statusFilter.value;
     const shown = filter ? sagas.filter((s) => s.status === filter) : sagas;
     const index = faultIndex();
     reconcile(list, shown, (s) => String(s.id), createRow, (li, s) => updateRow(li, s, index));
-    replaceChildren(listStatus, shown.length === 0 ? placeholder(t("sagas.empty")) : null);
+    const searching = Boolean(searchInput.value.trim()) || Boolean(filter);
+    replaceChildren(listStatus, shown.length === 0 ? placeholder(searching ? t("sagas.noMatch") : t("sagas.empty")) : null);
+    moreButton.hidden = !nextCursor;
+    moreButton.dataset.state = nextCursor ? "more" : "end";
   }
 
   /**
@@ -257,12 +365,23 @@ export function createSagasTab({ panel, signal }) {
   /**
    * Saga を開きます。
    * @param {string} id Saga ID
+   * @param {{justStarted?: boolean}} [options] justStarted: アップロードの直後 (Saga がまだ読みモデルに
+   *   無いかもしれないので、すぐには読まず、その Saga のイベントが届くか 0.5 秒後に読みます)
    */
-  function open(id) {
-    selected = { id, saga: null };
+  function open(id, options = {}) {
+    if (selected?.id === id) {
+      refreshDetail();
+      return;
+    }
+    clearTimeout(detailTimer);
+    selected = { id, saga: null, openedAt: Date.now(), notYet: Boolean(options.justStarted) };
     detail.hidden = false;
     renderList();
     renderDetail();
+    if (options.justStarted) {
+      scheduleDetailPoll();
+      return;
+    }
     refreshDetail().then(() => fallback.kick());
   }
 
@@ -273,8 +392,14 @@ export function createSagasTab({ panel, signal }) {
   async function openForMedia(mediaId) {
     let saga = sagas.find((s) => s.media_id === mediaId);
     if (!saga) {
-      await refreshList();
-      saga = sagas.find((s) => s.media_id === mediaId);
+      try {
+        // 一覧に読み込んでいない古い Saga も、メディア ID の検索 (q) で探せます
+        const page = await api.listSagas({ q: mediaId, limit: 5 });
+        saga = page.items.find((s) => s.media_id === mediaId);
+      } catch (error) {
+        if (!isAbort(error)) showError(error, t("sagas.loadFailed"));
+        return;
+      }
     }
     if (saga) {
       open(saga.id);
@@ -284,6 +409,7 @@ export function createSagasTab({ panel, signal }) {
   }
 
   function close() {
+    clearTimeout(detailTimer);
     selected = null;
     detail.hidden = true;
     delete detail.dataset.signature;
@@ -320,7 +446,9 @@ export function createSagasTab({ panel, signal }) {
     const saga = selected.saga;
     if (!saga) {
       delete detail.dataset.signature;
-      replaceChildren(detail, detailHeader(selected.id), placeholder(t("common.loading"), "loading"));
+      const waiting = placeholder(selected.notYet ? t("sagas.waitingForSaga") : t("common.loading"), "loading");
+      if (selected.notYet) waiting.dataset.testid = "saga-waiting";
+      replaceChildren(detail, detailHeader(selected.id), waiting);
       return;
     }
     // 同じ内容なら作り直さない (確かめのための再取得で画面がちらつかないように)
@@ -370,6 +498,7 @@ export function createSagasTab({ panel, signal }) {
         h("dt", { text: t("sagas.updatedAt") }),
         h("dd", { text: formatTime(saga.updated_at) }),
       ),
+      running ? pendingView(saga) : null,
       pipeline(steps),
       h("h3", { text: t("sagas.timeline") }),
       steps.length === 0 ? placeholder(t("sagas.noSteps")) : timeline(steps),
@@ -388,6 +517,73 @@ export function createSagasTab({ panel, signal }) {
       ),
     );
   }
+
+  /**
+   * 実行中・補償中の Saga の「次の試行」: ステップ・試行の番号・送る予定の時刻と秒読み。
+   * 秒読みの文は tickCountdown() が 0.1 秒ごとに書き換えます (要素は作り直しません)。
+   * @param {any} saga Saga の詳細
+   * @returns {HTMLElement|null} 表示 (ステップが分からなければ null)
+   */
+  function pendingView(saga) {
+    if (!saga.current_step) return null;
+    const attempt = Number(saga.attempt ?? 1) || 1;
+    const c = countdown(saga.next_attempt_at, Date.now());
+    return h(
+      "section",
+      {
+        class: ["saga-pending", attempt > 1 ? "is-retry" : ""],
+        "data-testid": "saga-pending",
+        "aria-label": t("sagas.pendingTitle"),
+        dataset: { step: saga.current_step, attempt, status: saga.status },
+      },
+      h("p", { class: "saga-pending__title" }, h("span", { class: "spinner spinner--small", "aria-hidden": "true" }), h("strong", { text: t("sagas.pendingTitle") })),
+      h(
+        "dl",
+        { class: "props" },
+        h("dt", { text: t("sagas.pendingStep") }),
+        h("dd", { "data-testid": "saga-pending-step", dataset: { step: saga.current_step }, text: t(`step.${saga.current_step}`, {}, saga.current_step) }),
+        h("dt", { text: t("sagas.pendingAttempt") }),
+        h("dd", { "data-testid": "saga-pending-attempt", dataset: { attempt }, text: t("sagas.attemptNth", { attempt }) }),
+        h("dt", { text: t("sagas.nextAttempt") }),
+        h(
+          "dd",
+          { "data-testid": "saga-next-attempt", dataset: { state: c.state, at: saga.next_attempt_at ?? undefined } },
+          saga.next_attempt_at ? h("time", { datetime: saga.next_attempt_at, text: formatTime(saga.next_attempt_at) }) : null,
+          saga.next_attempt_at ? " " : null,
+          h("span", { class: "saga-pending__countdown", "data-testid": "saga-countdown", dataset: { role: "countdown" }, text: c.text }),
+        ),
+      ),
+      h("p", { class: "hint", text: t(attempt > 1 ? "sagas.pendingRetryHint" : "sagas.pendingHint") }),
+    );
+  }
+
+  /** 秒読みの文を書き換えます (詳細に「次の試行」が出ている間だけ)。 */
+  function tickCountdown() {
+    const el = /** @type {HTMLElement|null} */ (detail.querySelector('[data-testid="saga-next-attempt"]'));
+    if (!el) return;
+    const c = countdown(el.dataset.at, Date.now());
+    if (el.dataset.state !== c.state) el.dataset.state = c.state;
+    const text = /** @type {HTMLElement|null} */ (el.querySelector('[data-role="countdown"]'));
+    if (text && text.textContent !== c.text) text.textContent = c.text;
+  }
+  const countdownTimer = window.setInterval(() => {
+    if (!detail.hidden && selected?.saga && !TERMINAL_STATUSES.has(selected.saga.status)) tickCountdown();
+  }, COUNTDOWN_MS);
+  signal.addEventListener(
+    "abort",
+    () => {
+      clearInterval(countdownTimer);
+      clearTimeout(detailTimer);
+    },
+    { once: true },
+  );
+  document.addEventListener(
+    "visibilitychange",
+    () => {
+      if (document.visibilityState === "visible" && isVisible() && selected) refreshDetail();
+    },
+    { signal },
+  );
 
   /**
    * ステップの流れ (各ステップの最新の結果) を横並びで表示します。
@@ -520,11 +716,33 @@ export function createSagasTab({ panel, signal }) {
   });
   on("live-status", ({ stream, status }) => stream === "events" && status !== "open" && fallback.kick(), signal);
 
-  statusFilter.addEventListener("change", renderList);
+  statusFilter.addEventListener("change", resetList);
+  const searchLater = debounce(resetList, 300);
+  searchInput.addEventListener("input", searchLater);
+  searchInput.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      searchLater.cancel();
+      resetList();
+    }
+  });
+  moreButton.addEventListener("click", loadMore);
   refreshButton.addEventListener("click", () => {
     refreshList();
     refreshDetail();
   });
+
+  // 新しい Saga を自動で開く: アップロードが受け付けられたら、その Saga を詳細に出す
+  // (ほかのタブにいても。Saga のタブを開けばそれが見えます)
+  on(
+    "upload-accepted",
+    (result) => {
+      if (!followBox.checked || !result?.saga_id) return;
+      open(String(result.saga_id), { justStarted: true });
+      if (loaded) listSoon();
+    },
+    signal,
+  );
   on(
     "locale-changed",
     () => {

@@ -144,6 +144,40 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
+    /// CSS セレクターに合う要素の数 (今の時点)。
+    pub async fn count(&self, css: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map(|found| found.len())
+            .unwrap_or_default()
+    }
+
+    /// 要素の数が `accept` を満たすまで待ち、その数を返します (期限つき)。
+    pub async fn wait_for_count(&self, css: &str, accept: impl Fn(usize) -> bool) -> usize {
+        let deadline = tokio::time::Instant::now() + UI_DEADLINE;
+        let mut last = 0;
+        while tokio::time::Instant::now() < deadline {
+            last = self.count(css).await;
+            if accept(last) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.screenshot(&format!("timeout-count-{}", sanitize(css)))
+            .await;
+        panic!("期限内に {css} の数が期待どおりになりませんでした (最後: {last})")
+    }
+
+    /// `<select>` の選択肢を値で選びます。
+    pub async fn select(&self, css: &str, value: &str) {
+        self.wait_for(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("{css} で {value} を選べません: {e}"));
+    }
+
     /// 画面を PNG で保存し、そのパスを返します。
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self

@@ -202,6 +202,11 @@ impl LabSystem {
         &self.urls
     }
 
+    /// UI の URL。
+    pub fn frontend_url(&self) -> String {
+        self.urls.frontend.clone()
+    }
+
     /// 開発用ログインでトークンを得て、ゲートウェイを呼ぶ人を作ります。
     pub async fn login(&self, login: &str) -> (Caller, String) {
         dev_login(&self.urls.gateway, login).await

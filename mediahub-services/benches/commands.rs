@@ -1,0 +1,375 @@
+//! コマンドの経路のベンチマーク (`cargo bench -p mediahub-services --bench commands`、`make bench`)。
+//!
+//! MediaHub の代わりに選ばれうるもの ─ 1 プロセスの `cqrs-es` + `sqlite-es` ─ を基準に、同じ
+//! 「アルバムの改名」を同じ条件で実行して比べます (issue #17、DESIGN §10)。
+//!
+//! | 経路 | 中身 |
+//! |---|---|
+//! | 基準 (1 プロセス) | `CqrsFramework<Album, PersistedEventStore<SqliteEventRepository, Album>>` (公開されている `cqrs-es` と `sqlite-es` のクレートそのまま。WAL・`synchronous=NORMAL` の SQLite ファイル)。要求ごとに `execute` を 1 回 |
+//! | MediaHub | ゲートウェイの `PATCH /api/v1/albums/{id}` (ゲートウェイ → album → イベントストア、すべて本物の HTTP。全サービスを `mediahub run` と同じ起動でポート 0 に) |
+//!
+//! どちらも 1,000 個のアルバムを作ってから、ランダムに選んだアルバムを毎回違う名前に改名します。
+//! 同時実行 16 は、16 本の作業者がそれぞれ次の改名を待たずに送り続け、同時実行 1 は 1 本です。
+//! 基準は同じ集約への同時のコマンドが版の衝突 (`AggregateConflict`) でそのまま失敗し、それを
+//! 「エラー」と数えます (MediaHub は衝突を読み直して再実行するので 0 のはず)。
+//!
+//! 計測は 基準 → MediaHub → 基準 → … と交互に 3 回ずつ行い、中央値を Markdown の表で出します。
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{AggregateError, CqrsFramework};
+use mediahub_core::album::{Album, AlbumCommand};
+use mediahub_core::ids::{AlbumId, UserId};
+use mediahub_services::platform::auth::JwtKeys;
+use mediahub_services::system::{Ports, System, SystemConfig};
+use serde_json::{Value, json};
+use sqlite_es::SqliteEventRepository;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const SECRET: &[u8] = b"bench-secret-0123456789abcdef-0123456789";
+/// 改名の対象にするアルバムの数。
+const ALBUMS: usize = 1_000;
+/// 繰り返しの回数 (中央値をとる)。
+const REPEATS: usize = 3;
+/// 同時実行 1 の 1 回の計測のコマンド数。
+const SERIAL_COMMANDS: usize = 500;
+/// 同時実行 16 の 1 回の計測のコマンド数。
+const CONCURRENT_COMMANDS: usize = 4_000;
+
+/// 再現できる乱数 (xorshift64)。
+fn next_random(state: &AtomicU64) -> u64 {
+    let mut x = state.load(Ordering::Relaxed);
+    loop {
+        let mut y = x;
+        y ^= y << 13;
+        y ^= y >> 7;
+        y ^= y << 17;
+        match state.compare_exchange_weak(x, y, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return y,
+            Err(current) => x = current,
+        }
+    }
+}
+
+/// 1 回の計測の結果。
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    per_second: f64,
+    errors: usize,
+    p50: Duration,
+}
+
+/// 改名を `commands` 回、`workers` 本で実行し、速さ・エラー数・p50 を返します。
+async fn measure<F, Fut>(workers: usize, commands: usize, rename: F) -> Run
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let rename = Arc::new(rename);
+    let next = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let random = Arc::new(AtomicU64::new(0x9E37_79B9_7F4A_7C15));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (rename, next, errors, random) = (
+            Arc::clone(&rename),
+            Arc::clone(&next),
+            Arc::clone(&errors),
+            Arc::clone(&random),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= commands {
+                    return latencies;
+                }
+                let pick = next_random(&random);
+                let sent = Instant::now();
+                if !rename(n, pick).await {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                latencies.push(sent.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(commands);
+    for task in tasks {
+        latencies.extend(task.await.unwrap_or_default());
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Run {
+        per_second: commands as f64 / elapsed.as_secs_f64(),
+        errors: errors.load(Ordering::Relaxed),
+        p50: latencies
+            .get(latencies.len() / 2)
+            .copied()
+            .unwrap_or_default(),
+    }
+}
+
+// ---- 基準: 1 プロセスの cqrs-es + sqlite-es ----
+
+type Baseline = CqrsFramework<Album, PersistedEventStore<SqliteEventRepository, Album>>;
+
+struct BaselineSide {
+    cqrs: Arc<Baseline>,
+    owner: UserId,
+    albums: Arc<Vec<String>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn baseline() -> BenchResult<BaselineSide> {
+    let dir = tempfile::tempdir()?;
+    let options = SqliteConnectOptions::new()
+        .filename(dir.path().join("baseline.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(10)
+        .connect_with(options)
+        .await?;
+    // sqlite-es が前提にする表 (そのクレートの README の形)
+    for sql in [
+        "CREATE TABLE events (aggregate_type text NOT NULL, aggregate_id text NOT NULL,
+           sequence integer CHECK (sequence >= 0) NOT NULL, event_type text NOT NULL,
+           event_version text NOT NULL, payload text NOT NULL, metadata text NOT NULL,
+           PRIMARY KEY (aggregate_type, aggregate_id, sequence)) STRICT",
+        "CREATE TABLE snapshots (aggregate_type text NOT NULL, aggregate_id text NOT NULL,
+           last_sequence integer CHECK (last_sequence >= 0) NOT NULL,
+           current_snapshot integer CHECK (current_snapshot >= 0) NOT NULL,
+           payload text NOT NULL, PRIMARY KEY (aggregate_type, aggregate_id, last_sequence)) STRICT",
+    ] {
+        sqlx::query(sql).execute(&pool).await?;
+    }
+    let repo = SqliteEventRepository::new(pool);
+    let cqrs = Arc::new(CqrsFramework::new(
+        PersistedEventStore::new_event_store(repo),
+        vec![],
+        (),
+    ));
+    let owner = UserId::new_random();
+    let mut albums = Vec::with_capacity(ALBUMS);
+    for n in 0..ALBUMS {
+        let album_id = AlbumId::new_random();
+        cqrs.execute(
+            &album_id.to_string(),
+            AlbumCommand::Create {
+                album_id,
+                owner_id: owner,
+                name: format!("album {n}"),
+                is_default: false,
+            },
+        )
+        .await?;
+        albums.push(album_id.to_string());
+    }
+    Ok(BaselineSide {
+        cqrs,
+        owner,
+        albums: Arc::new(albums),
+        _dir: dir,
+    })
+}
+
+async fn run_baseline(side: &BaselineSide, workers: usize, commands: usize, round: usize) -> Run {
+    let (cqrs, albums, owner) = (Arc::clone(&side.cqrs), Arc::clone(&side.albums), side.owner);
+    measure(workers, commands, move |n, pick| {
+        let cqrs = Arc::clone(&cqrs);
+        let id = albums[(pick as usize) % albums.len()].clone();
+        async move {
+            let command = AlbumCommand::Rename {
+                requested_by: owner,
+                name: format!("r{round}-{workers}-{n}"),
+            };
+            match cqrs.execute(&id, command).await {
+                Ok(()) => true,
+                Err(AggregateError::AggregateConflict) => false,
+                Err(other) => {
+                    eprintln!("基準の改名が失敗しました: {other}");
+                    false
+                }
+            }
+        }
+    })
+    .await
+}
+
+// ---- MediaHub: ゲートウェイ越しの PATCH ----
+
+struct MediaHubSide {
+    system: System,
+    client: reqwest::Client,
+    token: String,
+    albums: Arc<Vec<String>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn mediahub() -> BenchResult<MediaHubSide> {
+    let dir = tempfile::tempdir()?;
+    let web = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web");
+    let config = SystemConfig::new(dir.path(), web, JwtKeys::from_secret(SECRET)?)
+        .ports(Ports::EPHEMERAL)
+        .dev_login(true);
+    let system = System::start(config).await?;
+    let client = mediahub_services::platform::http_client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let gateway = system.urls().gateway.clone();
+    let login: Value = client
+        .post(format!("{gateway}/auth/dev-token"))
+        .json(&json!({"login": "bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["token"]
+        .as_str()
+        .ok_or("トークンがありません")?
+        .to_owned();
+    let mut albums = Vec::with_capacity(ALBUMS);
+    for n in 0..ALBUMS {
+        let created: Value = client
+            .post(format!("{gateway}/api/v1/albums"))
+            .bearer_auth(&token)
+            .json(&json!({"name": format!("album {n}")}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        albums.push(
+            created["id"]
+                .as_str()
+                .ok_or("アルバム ID がありません")?
+                .to_owned(),
+        );
+    }
+    Ok(MediaHubSide {
+        system,
+        client,
+        token,
+        albums: Arc::new(albums),
+        _dir: dir,
+    })
+}
+
+async fn run_mediahub(side: &MediaHubSide, workers: usize, commands: usize, round: usize) -> Run {
+    let gateway = Arc::new(side.system.urls().gateway.clone());
+    let (client, token, albums) = (
+        side.client.clone(),
+        Arc::new(side.token.clone()),
+        Arc::clone(&side.albums),
+    );
+    measure(workers, commands, move |n, pick| {
+        let id = &albums[(pick as usize) % albums.len()];
+        let request = client
+            .patch(format!("{gateway}/api/v1/albums/{id}"))
+            .bearer_auth(token.as_str())
+            .json(&json!({"name": format!("r{round}-{workers}-{n}")}));
+        async move {
+            match request.send().await {
+                Ok(response) if response.status().is_success() => true,
+                Ok(response) => {
+                    eprintln!("MediaHub の改名が {} で失敗しました", response.status());
+                    false
+                }
+                Err(err) => {
+                    eprintln!("MediaHub の改名が届きません: {err}");
+                    false
+                }
+            }
+        }
+    })
+    .await
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+fn median_duration(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+fn main() -> BenchResult<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let base = baseline().await?;
+        let hub = mediahub().await?;
+        let mut rows = Vec::new();
+        for (workers, commands) in [(16, CONCURRENT_COMMANDS), (1, SERIAL_COMMANDS)] {
+            let (mut base_runs, mut hub_runs) = (Vec::new(), Vec::new());
+            for round in 0..REPEATS {
+                base_runs.push(run_baseline(&base, workers, commands, round).await);
+                hub_runs.push(run_mediahub(&hub, workers, commands, round).await);
+            }
+            rows.push((workers, base_runs, hub_runs));
+        }
+        println!();
+        println!("## コマンドの経路: ゲートウェイ越しの改名 vs 1 プロセスの cqrs-es + sqlite-es");
+        println!();
+        println!(
+            "アルバム {ALBUMS} 個からランダムに改名。各 {REPEATS} 回を交互に測った中央値 \
+             (同時実行 16 は {CONCURRENT_COMMANDS} コマンド、1 は {SERIAL_COMMANDS} コマンド)。"
+        );
+        println!();
+        println!("| 同時実行 | 経路 | コマンド/秒 | エラー (中央値) | p50 |");
+        println!("|---|---|---|---|---|");
+        let mut summary = Vec::new();
+        for (workers, base_runs, hub_runs) in &rows {
+            for (label, runs) in [
+                ("基準 cqrs-es + sqlite-es (1 プロセス)", base_runs),
+                ("MediaHub (ゲートウェイ → album → イベントストア)", hub_runs),
+            ] {
+                let rate = median(runs.iter().map(|r| r.per_second).collect());
+                let errors = median(runs.iter().map(|r| r.errors as f64).collect());
+                let p50 = median_duration(runs.iter().map(|r| r.p50).collect());
+                println!(
+                    "| {workers} | {label} | {rate:.0} | {errors:.0} / {} | {:.2} ms |",
+                    if *workers == 1 {
+                        SERIAL_COMMANDS
+                    } else {
+                        CONCURRENT_COMMANDS
+                    },
+                    p50.as_secs_f64() * 1000.0
+                );
+                summary.push((*workers, label, rate, p50));
+            }
+        }
+        let pick = |workers: usize, index: usize| {
+            summary
+                .iter()
+                .filter(|(w, ..)| *w == workers)
+                .nth(index)
+                .map(|(_, _, rate, p50)| (*rate, *p50))
+                .unwrap_or_default()
+        };
+        let (base16, _) = pick(16, 0);
+        let (hub16, _) = pick(16, 1);
+        let (_, base1) = pick(1, 0);
+        let (_, hub1) = pick(1, 1);
+        println!();
+        println!(
+            "- 同時実行 16 の速さの比 (MediaHub / 基準): **{:.2}×** (目標 ≥ 1.0×)",
+            hub16 / base16.max(f64::MIN_POSITIVE)
+        );
+        println!(
+            "- 同時実行 1 の p50 の比 (MediaHub / 基準): **{:.2}×** (目標 ≤ 2×)",
+            hub1.as_secs_f64() / base1.as_secs_f64().max(f64::MIN_POSITIVE)
+        );
+        hub.system.stop().await?;
+        Ok(())
+    })
+}
