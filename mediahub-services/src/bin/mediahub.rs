@@ -99,6 +99,12 @@ struct RunArgs {
     #[arg(long, env = "DEV_LOGIN", default_value_t = true, action = clap::ArgAction::Set)]
     dev_login: bool,
 
+    /// UI (ゲートウェイの /api/v1/lab/services/{name}/stop|start) からサービスを本当に止めたり
+    /// 起こしたりできるようにするか。既定で有効 (開発用ログインも有効なときだけ働きます)。
+    /// 外から API を無差別に叩く検査 (make fuzz) では無効にします。
+    #[arg(long, env = "LAB_CONTROLS", default_value_t = true, action = clap::ArgAction::Set)]
+    lab_controls: bool,
+
     /// 学習用の障害注入 (X-Fault-Inject) を有効にするか。既定で有効。
     #[arg(long, env = "FAULT_INJECTION", default_value_t = true, action = clap::ArgAction::Set)]
     fault_injection: bool,
@@ -173,7 +179,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             Ports::DEFAULT
         })
         .dev_login(args.dev_login)
-        .lab_controls(args.dev_login)
+        .lab_controls(args.dev_login && args.lab_controls)
         .fault_injection(args.fault_injection)
         .saga_policy(args.saga.policy().map_err(|err| err.to_string())?);
     let config = SystemConfig {
@@ -229,9 +235,11 @@ fn announce(system: &System, data_dir: &Path, generated_secret: bool, started_at
         println!(
             "  !!! 学習用のローカル環境だけで使ってください (無効にする: --dev-login false)。"
         );
-        println!(
-            "  !!! UI の「サービス」タブから album・saga・media-query を本当に止めたり起こしたりできます。"
-        );
+        if config.lab_controls {
+            println!(
+                "  !!! UI の「ラボ」タブから album・saga・media-query を本当に止めたり起こしたりできます (無効にする: --lab-controls false)。"
+            );
+        }
     }
     if config.fault_injection {
         println!(

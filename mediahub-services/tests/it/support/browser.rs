@@ -144,6 +144,24 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
+    /// UI (`url`) を開き、起動が終わる (`html[data-ready='true']`) まで待ちます。
+    pub async fn open(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("{url} を開けません: {e}"));
+        self.wait_for("html[data-ready='true']").await;
+    }
+
+    /// 開発用ログインでログインし、イベントのライブ接続が開くまで待ちます。
+    pub async fn dev_login(&self, login: &str) {
+        self.type_into("[data-testid='dev-login-input']", login)
+            .await;
+        self.click("[data-testid='dev-login-button']").await;
+        self.wait_for("[data-testid='live-status'][data-state='open']")
+            .await;
+    }
+
     /// CSS セレクターに合う要素の数 (今の時点)。
     pub async fn count(&self, css: &str) -> usize {
         self.client

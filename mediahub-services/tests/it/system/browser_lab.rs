@@ -56,19 +56,8 @@ async fn learner_stops_album_uploads_in_slow_motion_sees_retries_starts_album_an
     let lab = TestSystem::start_lab(patient_policy()).await;
     let (alice, _) = lab.login("alice").await;
     let browser = Browser::launch("browser-ui").await;
-    browser
-        .client
-        .goto(&lab.frontend_url())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    browser.wait_for("html[data-ready='true']").await;
-    browser
-        .type_into("[data-testid='dev-login-input']", "alice")
-        .await;
-    browser.click("[data-testid='dev-login-button']").await;
-    browser
-        .wait_for("[data-testid='live-status'][data-state='open']")
-        .await;
+    browser.open(&lab.frontend_url()).await;
+    browser.dev_login("alice").await;
 
     // 1. サービスの地図: 8 つとも ready、開発モードの告知
     browser.click("[data-testid='tab-lab']").await;

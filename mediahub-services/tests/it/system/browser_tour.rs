@@ -31,23 +31,7 @@ use crate::support::system::{TestSystem, testdata_path, upload, wait_for_saga};
 
 /// UI を開き、起動が終わるまで待ちます。
 async fn open_ui(browser: &Browser, system: &TestSystem) {
-    browser
-        .client
-        .goto(&system.frontend_url())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    browser.wait_for("html[data-ready='true']").await;
-}
-
-/// 開発用ログインでログインし、イベントのライブ接続が開くまで待ちます。
-async fn dev_login(browser: &Browser, login: &str) {
-    browser
-        .type_into("[data-testid='dev-login-input']", login)
-        .await;
-    browser.click("[data-testid='dev-login-button']").await;
-    browser
-        .wait_for("[data-testid='live-status'][data-state='open']")
-        .await;
+    browser.open(&system.frontend_url()).await;
 }
 
 /// 障害注入を選び (`""` はなし)、ファイルを選んでアップロードします。受け付けられたら、結果の行に
@@ -278,7 +262,7 @@ async fn login_screen_has_no_oauth_buttons_dev_login_relogin_and_non_image_shows
     browser.screenshot("tour-01-login-screen").await;
 
     // 開発用ログイン → ヘッダーにログイン名、メディアのタブ
-    dev_login(&browser, "alice").await;
+    browser.dev_login("alice").await;
     let user = browser
         .wait_for_text("[data-role='user-name']", |text| text == "alice")
         .await;
@@ -311,7 +295,7 @@ async fn login_screen_has_no_oauth_buttons_dev_login_relogin_and_non_image_shows
     browser.screenshot("tour-04-logged-out").await;
 
     // もう一度ログイン → 同じ利用者なので、さっきのメディアが見える
-    dev_login(&browser, "alice").await;
+    browser.dev_login("alice").await;
     browser.wait_for(&card).await;
     browser.screenshot("tour-05-logged-in-again").await;
 
@@ -357,7 +341,7 @@ async fn four_faults_complete_or_compensate_and_media_history_original_delete_fi
     let system = TestSystem::start().await;
     let browser = Browser::launch("browser-ui").await;
     open_ui(&browser, &system).await;
-    dev_login(&browser, "alice").await;
+    browser.dev_login("alice").await;
 
     // 障害注入の 4 つの選択でアップロード (結果の行に障害注入の印)
     let none = upload_in_ui(&browser, "images/sunset-640x427.jpg", "").await;
@@ -785,7 +769,7 @@ async fn albums_live_events_correlation_notifications_and_english_toggle_work_en
 
     let browser = Browser::launch("browser-ui").await;
     open_ui(&browser, &system).await;
-    dev_login(&browser, "alice").await;
+    browser.dev_login("alice").await;
     browser
         .wait_for("[data-testid='notification-badge'][data-count='1']")
         .await;

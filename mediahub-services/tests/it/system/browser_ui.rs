@@ -13,22 +13,11 @@ async fn dev_login_then_jpeg_upload_completes_and_corrupt_jpeg_is_compensated_in
     let system = TestSystem::start().await;
     let browser = Browser::launch("browser-ui").await;
 
-    browser
-        .client
-        .goto(&system.frontend_url())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    browser.wait_for("html[data-ready='true']").await;
+    browser.open(&system.frontend_url()).await;
     browser.screenshot("01-login").await;
 
     // 開発用ログイン
-    browser
-        .type_into("[data-testid='dev-login-input']", "alice")
-        .await;
-    browser.click("[data-testid='dev-login-button']").await;
-    browser
-        .wait_for("[data-testid='live-status'][data-state='open']")
-        .await;
+    browser.dev_login("alice").await;
 
     // JPEG のアップロード → サムネイルつきのカード (処理済み)
     upload(&browser, "images/sunset-640x427.jpg").await;
