@@ -217,9 +217,12 @@ async fn learner_stops_album_uploads_in_slow_motion_sees_retries_starts_album_an
     // 長めの期限。条件を満たせばすぐ進む)
     let until = tokio::time::Instant::now() + Duration::from_secs(180);
     loop {
+        // 通知の後に SagaCompleted が書かれるので、Saga の完了も待つ (一覧のライブ更新と競わない)
         let (_, page) = alice.get("/api/v1/notifications?limit=100").await;
+        let (_, done) = alice.get("/api/v1/sagas?status=completed&limit=100").await;
         let count = page["items"].as_array().map_or(0, Vec::len);
-        if count >= 22 {
+        let completed = done["items"].as_array().map_or(0, Vec::len);
+        if count >= 22 && completed >= 22 {
             break;
         }
         assert!(
