@@ -12,6 +12,8 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use super::system::testdata_path;
+
 /// 要素や状態を待つ期限。
 pub const UI_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -159,6 +161,26 @@ impl Browser {
             .await;
         self.click("[data-testid='dev-login-button']").await;
         self.wait_for("[data-testid='live-status'][data-state='open']")
+            .await;
+    }
+
+    /// アップロードのファイル入力に `testdata/` のファイルを選びます。
+    pub async fn choose_file(&self, relative: &str) {
+        let input = self.wait_for("[data-testid='upload-input']").await;
+        let path = testdata_path(relative)
+            .canonicalize()
+            .unwrap_or_else(|e| panic!("{relative}: {e}"));
+        input
+            .send_keys(&path.display().to_string())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// `testdata/` のファイルを選んでアップロードし、進捗が `done` になるまで待ちます。
+    pub async fn upload(&self, relative: &str) {
+        self.choose_file(relative).await;
+        self.click("[data-testid='upload-button']").await;
+        self.wait_for("[data-testid='upload-progress'][data-state='done']")
             .await;
     }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 use mediahub_core::saga::SagaPolicy;
 
 use crate::support::browser::Browser;
-use crate::support::system::{TestSystem, testdata_path, upload};
+use crate::support::system::{TestSystem, upload};
 
 /// 止めた album へのアルバム追加を期限 (30 秒) まで短い間隔で再試行する方針。
 fn patient_policy() -> SagaPolicy {
@@ -28,22 +28,6 @@ fn patient_policy() -> SagaPolicy {
         retry.max_backoff = Duration::from_millis(300);
     }
     policy
-}
-
-/// UI でファイルを選んでアップロードし、進捗が `done` になるまで待ちます。
-async fn upload_in_ui(browser: &Browser, relative: &str) {
-    let input = browser.wait_for("[data-testid='upload-input']").await;
-    let path = testdata_path(relative)
-        .canonicalize()
-        .unwrap_or_else(|e| panic!("{relative}: {e}"));
-    input
-        .send_keys(&path.display().to_string())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    browser.click("[data-testid='upload-button']").await;
-    browser
-        .wait_for("[data-testid='upload-progress'][data-state='done']")
-        .await;
 }
 
 fn card(service: &str, state: &str) -> String {
@@ -93,7 +77,7 @@ async fn learner_stops_album_uploads_in_slow_motion_sees_retries_starts_album_an
     if toggle.prop("checked").await.ok().flatten().as_deref() != Some("true") {
         browser.click("[data-testid='slow-motion-toggle']").await;
     }
-    upload_in_ui(&browser, "images/sunset-640x427.jpg").await;
+    browser.upload("images/sunset-640x427.jpg").await;
     browser.click("[data-testid='tab-sagas']").await;
     browser
         .wait_for("[data-testid='saga-follow']:checked")

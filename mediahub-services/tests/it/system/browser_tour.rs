@@ -25,14 +25,9 @@ use fantoccini::key::Key;
 use serde_json::{Value, json};
 
 use crate::support::browser::{Browser, UI_DEADLINE};
-use crate::support::system::{TestSystem, testdata_path, upload, wait_for_saga};
+use crate::support::system::{TestSystem, upload, wait_for_saga};
 
 // --- 補助 ---------------------------------------------------------------------------
-
-/// UI を開き、起動が終わるまで待ちます。
-async fn open_ui(browser: &Browser, system: &TestSystem) {
-    browser.open(&system.frontend_url()).await;
-}
 
 /// 障害注入を選び (`""` はなし)、ファイルを選んでアップロードします。受け付けられたら、結果の行に
 /// 出るメディア ID (`code.id` の title にある全体) を返します。
@@ -49,7 +44,7 @@ async fn upload_in_ui(browser: &Browser, relative: &str, fault: &str) -> String 
     .unwrap_or_default()
     .to_owned();
     browser.select("[data-testid='fault-select']", fault).await;
-    choose_file(browser, relative).await;
+    browser.choose_file(relative).await;
     browser.click("[data-testid='upload-button']").await;
     let accepted = browser
         .wait_for(&format!(
@@ -64,18 +59,6 @@ async fn upload_in_ui(browser: &Browser, relative: &str, fault: &str) -> String 
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("{relative}: 結果の行にメディア ID がありません"))
-}
-
-/// ファイルの入力に `testdata/` のファイルを選びます。
-async fn choose_file(browser: &Browser, relative: &str) {
-    let input = browser.wait_for("[data-testid='upload-input']").await;
-    let path = testdata_path(relative)
-        .canonicalize()
-        .unwrap_or_else(|e| panic!("{relative}: {e}"));
-    input
-        .send_keys(&path.display().to_string())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// ページで JavaScript を実行し、その戻り値を返します。
@@ -221,7 +204,7 @@ const SAGA_DETAIL: &str = "//*[@data-testid='saga-detail']";
 async fn login_screen_has_no_oauth_buttons_dev_login_relogin_and_non_image_shows_415() {
     let system = TestSystem::start().await;
     let browser = Browser::launch("browser-ui").await;
-    open_ui(&browser, &system).await;
+    browser.open(&system.frontend_url()).await;
 
     // ログイン画面: OAuth2 のプロバイダーが設定されていないので、GitHub / Google のボタンは無く
     // (無効のボタンも出さない)、「プロバイダーなし」の案内と開発用ログインの欄だけが出る
@@ -301,7 +284,7 @@ async fn login_screen_has_no_oauth_buttons_dev_login_relogin_and_non_image_shows
 
     // 画像でないファイル (拡張子だけ .jpg のテキスト) → 415。結果の行とトーストにコードが出る
     browser.select("[data-testid='fault-select']", "").await;
-    choose_file(&browser, "images/not-an-image.jpg").await;
+    browser.choose_file("images/not-an-image.jpg").await;
     browser.click("[data-testid='upload-button']").await;
     browser
         .wait_for("[data-testid='upload-progress'][data-state='error']")
@@ -340,7 +323,7 @@ async fn login_screen_has_no_oauth_buttons_dev_login_relogin_and_non_image_shows
 async fn four_faults_complete_or_compensate_and_media_history_original_delete_filters_work() {
     let system = TestSystem::start().await;
     let browser = Browser::launch("browser-ui").await;
-    open_ui(&browser, &system).await;
+    browser.open(&system.frontend_url()).await;
     browser.dev_login("alice").await;
 
     // 障害注入の 4 つの選択でアップロード (結果の行に障害注入の印)
@@ -768,7 +751,7 @@ async fn albums_live_events_correlation_notifications_and_english_toggle_work_en
         .unwrap_or_else(|| panic!("{first}"));
 
     let browser = Browser::launch("browser-ui").await;
-    open_ui(&browser, &system).await;
+    browser.open(&system.frontend_url()).await;
     browser.dev_login("alice").await;
     browser
         .wait_for("[data-testid='notification-badge'][data-count='1']")

@@ -6,7 +6,7 @@
 //! スクリーンショットは `target/browser-ui/` に保存します。
 
 use crate::support::browser::Browser;
-use crate::support::system::{TestSystem, testdata_path};
+use crate::support::system::TestSystem;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_login_then_jpeg_upload_completes_and_corrupt_jpeg_is_compensated_in_the_ui() {
@@ -20,7 +20,7 @@ async fn dev_login_then_jpeg_upload_completes_and_corrupt_jpeg_is_compensated_in
     browser.dev_login("alice").await;
 
     // JPEG のアップロード → サムネイルつきのカード (処理済み)
-    upload(&browser, "images/sunset-640x427.jpg").await;
+    browser.upload("images/sunset-640x427.jpg").await;
     browser
         .wait_for("[data-testid='media-card'][data-status='processed'] [data-testid='thumbnail']")
         .await;
@@ -88,7 +88,7 @@ async fn dev_login_then_jpeg_upload_completes_and_corrupt_jpeg_is_compensated_in
 
     // 壊れた JPEG → 補償された Saga
     browser.click("[data-testid='tab-media']").await;
-    upload(&browser, "images/corrupt.jpg").await;
+    browser.upload("images/corrupt.jpg").await;
     browser.click("[data-testid='tab-sagas']").await;
     browser
         .click("[data-testid='saga-row'][data-status='compensated']")
@@ -103,22 +103,6 @@ async fn dev_login_then_jpeg_upload_completes_and_corrupt_jpeg_is_compensated_in
 
     browser.close().await;
     system.stop().await;
-}
-
-/// ファイルを選んでアップロードし、進捗が `done` になるまで待ちます。
-async fn upload(browser: &Browser, relative: &str) {
-    let input = browser.wait_for("[data-testid='upload-input']").await;
-    let path = testdata_path(relative)
-        .canonicalize()
-        .unwrap_or_else(|e| panic!("{relative}: {e}"));
-    input
-        .send_keys(&path.display().to_string())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    browser.click("[data-testid='upload-button']").await;
-    browser
-        .wait_for("[data-testid='upload-progress'][data-state='done']")
-        .await;
 }
 
 /// ゲートウェイの Swagger UI (`/swagger`) を本物のブラウザーで開き、公開 API の操作が
