@@ -68,6 +68,7 @@ coverage-html: ## 直前の make test の計測結果から HTML レポートを
 
 lint: ## フォーマット確認・clippy (-D warnings)・rustdoc の警告検査
 	$(CARGO) fmt --all --check
+	python3 scripts/check_imports.py
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p mediahub-core --no-deps
 

@@ -24,7 +24,10 @@ pub enum StoreSetupError {
     Keys(#[from] mediahub_services::platform::auth::AuthError),
     /// イベントストアを起動できない。
     #[error("イベントストアを起動できません: {0}")]
-    Start(#[from] mediahub_services::eventstore::EventStoreError),
+    Start(#[from] mediahub_services::eventstore::StartError),
+    /// イベントストアを止められない。
+    #[error("イベントストアを止められません: {0}")]
+    Stop(#[from] mediahub_services::platform::service::StopError),
     /// クライアントを作れない。
     #[error("イベントストアのクライアントを作れません: {0}")]
     Client(#[from] mediahub_services::store_client::StoreClientError),
@@ -88,7 +91,7 @@ impl EventStoreTarget {
     /// 自分で起動したイベントストアなら止めます。
     ///
     /// # エラー
-    /// 停止に失敗すれば [`StoreSetupError::Start`]。
+    /// 停止に失敗すれば [`StoreSetupError::Stop`]。
     pub async fn stop(self) -> Result<(), StoreSetupError> {
         if let Some(handle) = self.local {
             handle.stop().await?;

@@ -160,8 +160,8 @@ impl DomainError for AlbumError {
             Self::NotFound => "album.not_found",
             Self::AlreadyExists => "album.already_exists",
             Self::InvalidName => "album.invalid_name",
-            Self::CannotDeleteDefault => "album.cannot_delete_default",
-            Self::MediaNotFound => "album.media_not_found",
+            Self::CannotDeleteDefault => "album.default_not_deletable",
+            Self::MediaNotFound => "media.not_found",
             Self::MediaNotInAlbum => "album.media_not_in_album",
         }
     }
@@ -709,17 +709,37 @@ mod tests {
     }
 
     #[test]
-    fn every_error_has_album_code_and_kind_and_events_are_catalogued() {
+    fn every_error_has_its_public_code_and_kind_and_events_are_catalogued() {
         let errors = [
-            (AlbumError::NotFound, ErrorKind::NotFound),
-            (AlbumError::AlreadyExists, ErrorKind::Conflict),
-            (AlbumError::InvalidName, ErrorKind::Invalid),
-            (AlbumError::CannotDeleteDefault, ErrorKind::Conflict),
-            (AlbumError::MediaNotFound, ErrorKind::NotFound),
-            (AlbumError::MediaNotInAlbum, ErrorKind::NotFound),
+            (AlbumError::NotFound, "album.not_found", ErrorKind::NotFound),
+            (
+                AlbumError::AlreadyExists,
+                "album.already_exists",
+                ErrorKind::Conflict,
+            ),
+            (
+                AlbumError::InvalidName,
+                "album.invalid_name",
+                ErrorKind::Invalid,
+            ),
+            (
+                AlbumError::CannotDeleteDefault,
+                "album.default_not_deletable",
+                ErrorKind::Conflict,
+            ),
+            (
+                AlbumError::MediaNotFound,
+                "media.not_found",
+                ErrorKind::NotFound,
+            ),
+            (
+                AlbumError::MediaNotInAlbum,
+                "album.media_not_in_album",
+                ErrorKind::NotFound,
+            ),
         ];
-        for (error, kind) in errors {
-            assert!(error.code().starts_with("album."));
+        for (error, code, kind) in errors {
+            assert_eq!(error.code(), code);
             assert_eq!(error.kind(), kind);
         }
         let f = Fixture::new();

@@ -212,10 +212,10 @@ impl DomainError for MediaError {
             Self::Policy(PolicyViolation::Empty) => "media.empty_file",
             Self::Policy(PolicyViolation::TooLarge { .. }) => "media.too_large",
             Self::Policy(PolicyViolation::UnsupportedType(_)) => "media.unsupported_type",
-            Self::Policy(PolicyViolation::TypeMismatch { .. }) => "media.type_mismatch",
+            Self::Policy(PolicyViolation::TypeMismatch { .. }) => "media.unsupported_type",
             Self::InvalidChecksum => "media.invalid_checksum",
             Self::EmptyStorageKey => "media.empty_storage_key",
-            Self::AlreadyDeleted => "media.already_deleted",
+            Self::AlreadyDeleted => "media.not_found",
             Self::InvalidState { .. } => "media.invalid_state",
         }
     }

@@ -2,7 +2,6 @@
 //! (他人のアルバムは 404)。コマンドの応答は `position` を、クエリは `min_position` を持ちます。
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use mediahub_core::album::{AlbumCommand, RemovalReason};
 use mediahub_core::envelope::EventMetadata;
@@ -10,83 +9,20 @@ use mediahub_core::ids::{AlbumId, MediaId, UserId};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
-use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::AlbumCommands;
-use super::db::{self, DbError};
-use super::error::{self, codes};
-use super::model::{
+use super::db;
+use super::error::{self, codes, db_problem};
+use super::state::AlbumState;
+use super::view::{
     AddMediaBody, AlbumList, AlbumMediaList, AlbumView, CommandResult, CreateAlbumBody,
     CreatedAlbum, RenameAlbumBody,
 };
-use super::projection::AlbumProjection;
-use crate::consumer::{Consumer, PositionWaiter};
 use crate::platform::auth::{BearerAuth, acting_user};
 use crate::platform::concurrency::{IfMatch, etag, expected_version};
 use crate::platform::metadata::{IdempotencyKey, request_metadata};
 use crate::platform::problem::Problem;
 use crate::platform::schema::LogPosition;
-use crate::store_client::CommandOutcome;
-
-/// 公開 API と内部 API が共有する状態。
-#[derive(Debug)]
-pub struct AlbumState {
-    /// 読みモデル。
-    pub pool: SqlitePool,
-    /// コマンドの窓口。
-    pub commands: Arc<AlbumCommands>,
-    /// 射影の購読ランナー。
-    pub consumer: Consumer<AlbumProjection>,
-    /// 射影のチェックポイント。
-    pub positions: PositionWaiter,
-    /// `min_position` を待つ最長の時間。
-    pub read_wait: Duration,
-}
-
-impl AlbumState {
-    /// 射影が `min_position` に届くまで (最長 `read_wait`) 待ちます。
-    ///
-    /// # エラー
-    /// 届かなければ 503 `read_model.not_caught_up`。
-    pub async fn caught_up(&self, min_position: Option<u64>) -> Result<(), Problem> {
-        self.positions
-            .wait(min_position, self.read_wait)
-            .await
-            .map(drop)
-            .map_err(|e| error::wait_problem(&e))
-    }
-
-    /// コマンドを実行して結果 (位置と新しい版) を返します。
-    ///
-    /// `expected_version` が `Some` なら、アルバムの版がそれと同じときだけ実行します (`If-Match`)。
-    ///
-    /// # エラー
-    /// 業務ルール違反は [`error::rule_problem`]、それ以外は
-    /// [`CommandError::to_problem`](crate::store_client::CommandError::to_problem) の problem。
-    pub async fn execute(
-        &self,
-        album: AlbumId,
-        expected_version: Option<u64>,
-        command: AlbumCommand,
-        metadata: &EventMetadata,
-    ) -> Result<CommandOutcome, Problem> {
-        self.commands
-            .execute(
-                &album.to_string(),
-                expected_version,
-                || command.clone(),
-                metadata,
-            )
-            .await
-            .map_err(|e| e.to_problem(error::rule_problem))
-    }
-}
-
-/// 読みモデルのエラーを 500 にします (詳細はログにだけ出します)。
-pub(crate) fn db_problem(err: DbError) -> Problem {
-    Problem::internal("album.read_model", &err)
-}
 
 /// 公開 API。
 #[derive(Debug, Clone)]

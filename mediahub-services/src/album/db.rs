@@ -11,7 +11,7 @@ use mediahub_core::media::MediaStatus;
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::model::{AlbumMediaItem, AlbumView};
+use super::view::{AlbumMediaItem, AlbumView};
 
 /// 読みモデルの操作のエラー。
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,36 @@
 //! album サービスのエラーコードと、problem+json への対応。
 
-use mediahub_core::album::AlbumError as AlbumRuleError;
+use mediahub_core::album;
 use poem::http::StatusCode;
 
+use super::db::DbError;
+use crate::consumer::ConsumerError;
 use crate::platform::problem::Problem;
+use crate::platform::server::ServerError;
+use crate::store_client::{StoreClientError, domain_problem};
+
+/// album サービスを起動できなかった理由。
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// イベントストアのクライアントを作れなかった (URL が不正など)。
+    #[error("イベントストアのクライアントを作れません: {0}")]
+    Client(#[from] StoreClientError),
+    /// 読みモデルを開けなかった。
+    #[error(transparent)]
+    Database(#[from] DbError),
+    /// 購読ランナーを開けなかった。
+    #[error("購読ランナーを開けません: {0}")]
+    Consumer(#[from] ConsumerError),
+    /// サーバーのエラー (アドレスを束縛できないなど)。
+    #[error(transparent)]
+    Server(#[from] ServerError),
+}
+
+/// 読みモデルのエラーを 500 にします (詳細はログにだけ出します)。
+#[must_use]
+pub fn db_problem(err: DbError) -> Problem {
+    Problem::internal("album.read_model", &err)
+}
 
 /// album サービス固有の、安定したエラーコード。
 pub mod codes {
@@ -29,22 +56,6 @@ pub mod codes {
     pub const INVALID_IDEMPOTENCY_KEY: &str = "request.invalid_idempotency_key";
 }
 
-/// アルバム集約の業務ルール違反を problem にします。
-#[must_use]
-pub fn rule_problem(err: &AlbumRuleError) -> Problem {
-    let detail = err.to_string();
-    match err {
-        AlbumRuleError::NotFound => Problem::not_found(codes::ALBUM_NOT_FOUND, detail),
-        AlbumRuleError::AlreadyExists => Problem::conflict(codes::ALREADY_EXISTS, detail),
-        AlbumRuleError::InvalidName => Problem::bad_request(codes::INVALID_NAME, detail),
-        AlbumRuleError::CannotDeleteDefault => {
-            Problem::conflict(codes::DEFAULT_NOT_DELETABLE, detail)
-        }
-        AlbumRuleError::MediaNotFound => Problem::not_found(codes::MEDIA_NOT_FOUND, detail),
-        AlbumRuleError::MediaNotInAlbum => Problem::not_found(codes::MEDIA_NOT_IN_ALBUM, detail),
-    }
-}
-
 /// `min_position` を待ちきれなかったことを problem にします (読み側で共通の形)。
 pub use crate::consumer::wait_problem;
 
@@ -61,16 +72,13 @@ pub fn fault_injected() -> Problem {
 /// メディアが見つからない 404。
 #[must_use]
 pub fn media_not_found() -> Problem {
-    Problem::not_found(
-        codes::MEDIA_NOT_FOUND,
-        AlbumRuleError::MediaNotFound.to_string(),
-    )
+    domain_problem(&album::AlbumError::MediaNotFound)
 }
 
 /// アルバムが見つからない 404。
 #[must_use]
 pub fn album_not_found() -> Problem {
-    Problem::not_found(codes::ALBUM_NOT_FOUND, AlbumRuleError::NotFound.to_string())
+    domain_problem(&album::AlbumError::NotFound)
 }
 
 #[cfg(test)]
@@ -81,25 +89,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_rule_error_maps_to_contract_status_and_code() {
+    fn each_rule_error_through_domain_problem_maps_to_contract_status_and_code() {
         let cases = [
-            (AlbumRuleError::NotFound, 404, codes::ALBUM_NOT_FOUND),
-            (AlbumRuleError::AlreadyExists, 409, codes::ALREADY_EXISTS),
-            (AlbumRuleError::InvalidName, 400, codes::INVALID_NAME),
+            (album::AlbumError::NotFound, 404, codes::ALBUM_NOT_FOUND),
+            (album::AlbumError::AlreadyExists, 409, codes::ALREADY_EXISTS),
+            (album::AlbumError::InvalidName, 400, codes::INVALID_NAME),
             (
-                AlbumRuleError::CannotDeleteDefault,
+                album::AlbumError::CannotDeleteDefault,
                 409,
                 codes::DEFAULT_NOT_DELETABLE,
             ),
-            (AlbumRuleError::MediaNotFound, 404, codes::MEDIA_NOT_FOUND),
             (
-                AlbumRuleError::MediaNotInAlbum,
+                album::AlbumError::MediaNotFound,
+                404,
+                codes::MEDIA_NOT_FOUND,
+            ),
+            (
+                album::AlbumError::MediaNotInAlbum,
                 404,
                 codes::MEDIA_NOT_IN_ALBUM,
             ),
         ];
         for (err, status, code) in cases {
-            let problem = rule_problem(&err);
+            let problem = domain_problem(&err);
             assert_eq!((problem.status().as_u16(), problem.code()), (status, code));
         }
     }

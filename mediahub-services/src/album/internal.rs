@@ -12,10 +12,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{OpenApi, Tags};
 use uuid::Uuid;
 
-use super::api::{AlbumState, CommandHeaders, db_problem};
+use super::api::CommandHeaders;
 use super::db;
 use super::error;
-use super::model::{DefaultAlbumMediaBody, DefaultAlbumMediaResult};
+use super::error::db_problem;
+use super::state::AlbumState;
+use super::view::{DefaultAlbumMediaBody, DefaultAlbumMediaResult};
 use crate::consumer::{ConsumerError, ProjectionStatus, RebuildResult, projection_status};
 use crate::platform::auth::ServiceAuth;
 use crate::platform::metadata::IdempotencyKey;

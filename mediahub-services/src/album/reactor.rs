@@ -20,8 +20,8 @@ use mediahub_core::ids::CorrelationId;
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-use super::AlbumCommands;
 use super::db::{self, DbError, PendingRemoval};
+use super::state::AlbumCommands;
 use crate::platform::server::Shutdown;
 use crate::store_client::CommandError;
 

@@ -8,68 +8,12 @@
 //! 設定はフラグと環境変数で渡します (`album --help` に一覧があります)。
 //! Ctrl-C または SIGTERM でグレースフルに停止します。
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use clap::Parser;
-use mediahub_services::album::{
-    AlbumConfig, DEFAULT_DATABASE, DEFAULT_EVENTSTORE_URL, DEFAULT_LISTEN, start,
-};
-use mediahub_services::platform::cli::{fail, listening_line, serve_until_signal};
-use mediahub_services::platform::config::AuthArgs;
-use mediahub_services::platform::telemetry::init_tracing;
-
-const SERVICE: &str = "album";
-
-/// MediaHub のアルバムサービス: アルバムの作成・一覧・改名・削除、メディアの追加と除去、
-/// Saga のためのデフォルトアルバムへの追加。
-#[derive(Debug, Parser)]
-#[command(name = "album", version)]
-struct Args {
-    /// 待ち受けアドレス (例: 127.0.0.1:8083、0.0.0.0:8083)。
-    #[arg(long, env = "ALBUM_LISTEN", default_value = DEFAULT_LISTEN)]
-    listen: String,
-
-    /// イベントストアのベース URL。
-    #[arg(long, env = "EVENTSTORE_URL", default_value = DEFAULT_EVENTSTORE_URL)]
-    eventstore_url: String,
-
-    /// 読みモデルの SQLite のファイル。無ければディレクトリごと作ります。
-    #[arg(long, env = "ALBUM_DATABASE", default_value = DEFAULT_DATABASE)]
-    database: PathBuf,
-
-    /// クエリの min_position を待つ最長の時間 (ミリ秒、1〜60000)。
-    #[arg(
-        long,
-        env = "ALBUM_READ_WAIT_MS",
-        default_value_t = 5000,
-        value_parser = clap::value_parser!(u64).range(1..=60_000)
-    )]
-    read_wait_ms: u64,
-
-    #[command(flatten)]
-    auth: AuthArgs,
-}
+use mediahub_services::album::AlbumArgs;
+use mediahub_services::platform::service::run_service;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
-    if let Err(err) = init_tracing("info,sqlx=warn") {
-        return fail(SERVICE, format_args!("ログを設定できません: {err}"));
-    }
-    let keys = match args.auth.keys() {
-        Ok(keys) => keys,
-        Err(err) => return fail(SERVICE, format_args!("JWT_SECRET が不正です: {err}")),
-    };
-    let config = AlbumConfig::new(args.eventstore_url, &args.database, keys)
-        .listen(args.listen)
-        .read_wait(Duration::from_millis(args.read_wait_ms));
-    let service = match start(config).await {
-        Ok(service) => service,
-        Err(err) => return fail(SERVICE, format_args!("起動できません: {err}")),
-    };
-    let announcement = listening_line(SERVICE, &service.base_url());
-    let shutdown = service.shutdown().clone();
-    serve_until_signal(SERVICE, &announcement, shutdown, service.wait()).await
+    run_service::<AlbumArgs>().await
 }

@@ -1,4 +1,4 @@
-//! プロジェクションとリアクターが共通で使う購読ランナー (DESIGN §5)。
+//! プロジェクションとリアクターが共通で使う購読ランナーと、読み側のサービスが共有する設定 ([`ReadSideConfig`])。
 //!
 //! 購読者 (コンシューマ) は名前と自分専用の SQLite を持ちます。ランナー [`Consumer`] は
 //!
@@ -64,6 +64,8 @@
 
 mod checkpoint;
 mod handler;
+mod read_side;
+mod ready;
 mod runner;
 mod status;
 mod wait;
@@ -75,6 +77,8 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use handler::{EventFilter, EventHandler, HandlerError, PageError};
+pub use read_side::{DEFAULT_READ_WAIT, ReadSideConfig, ReadSideService};
+pub use ready::ready_after_catch_up;
 pub use runner::{
     Consumer, ConsumerConfig, ConsumerError, MAX_LONG_POLL, MAX_PAGE_SIZE, RebuildProgress,
 };

@@ -2,34 +2,29 @@
 //!
 //! 一覧は `docs/eventstore-api.md` にあります。
 
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use mediahub_core::envelope::Envelope;
 use poem::web::sse::Event;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{EventStream, Json};
-use poem_openapi::registry::MetaSchema;
-use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON};
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
-use serde_json::Value;
-use sqlx::SqlitePool;
-use tokio::sync::watch;
-use tokio::time::Instant;
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, OpenApi, Tags};
 use uuid::Uuid;
 
 use super::db::{self, LogFilter, StreamKey};
 use super::error::StoreError;
-use super::writer::{self, AppendOutcome, AppendRequest, SnapshotWrite, WriterHandle};
+use super::state::StoreState;
+use super::view::{
+    AppendBody, AppendResult, CommitBody, EventList, HeadBody, LogPage, SnapshotBody,
+    SnapshotWriteBody,
+};
+use super::writer::{self, AppendOutcome, AppendRequest, SnapshotWrite};
 use crate::platform::auth::ServiceAuth;
 use crate::platform::problem::{Problem, codes};
-use crate::platform::schema::LogPosition;
-use crate::platform::schema::{ApiEnvelope, ApiNewEvent, inline_schema_type};
-use crate::platform::server::Shutdown;
+use crate::platform::schema::{ApiEnvelope, LogPosition};
 
 /// グローバルログの 1 ページの既定の件数。
 pub const DEFAULT_LIMIT: u64 = 100;
@@ -37,41 +32,8 @@ pub const DEFAULT_LIMIT: u64 = 100;
 pub const MAX_LIMIT: u64 = 1000;
 /// ロングポーリングで待てる最大のミリ秒。
 pub const MAX_WAIT_MS: u64 = 30_000;
-/// SSE の 1 回の読み取りの件数。
-const SSE_PAGE: u32 = 1000;
 /// SSE のキープアライブ (コメント行) の間隔。
 const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-/// API が共有する状態。
-#[derive(Debug)]
-pub struct StoreState {
-    /// 読み取り用の接続プール。
-    pub reader: SqlitePool,
-    /// 書き込みタスクへの窓口。
-    pub writer: WriterHandle,
-    /// コミット済みのログの先頭 (書き込みタスクがコミットのたびに更新します)。
-    pub head: watch::Receiver<u64>,
-    /// 停止の合図 (ロングポーリングと SSE はこれで終わります)。
-    pub shutdown: Shutdown,
-    /// いまコミットを待っているロングポーリングと SSE の数。
-    waiters: AtomicUsize,
-}
-
-/// 待っている間だけ [`StoreState::waiters`] を 1 増やしておく見張り。
-struct WaitGuard<'a>(&'a AtomicUsize);
-
-impl<'a> WaitGuard<'a> {
-    fn enter(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Self(counter)
-    }
-}
-
-impl Drop for WaitGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
 
 /// イベントストアの API。
 #[derive(Debug, Clone)]
@@ -95,85 +57,6 @@ enum ApiTags {
     Log,
 }
 
-/// 追記の本体。
-#[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
-pub struct AppendBody {
-    /// 呼び出し側が期待するストリームの現在の版 (新しいストリームなら 0)。
-    pub expected_version: u64,
-    /// 追記するイベント (1〜1000 件)。
-    pub events: Vec<ApiNewEvent>,
-}
-
-/// スナップショットに書く集約の状態 (任意の JSON。フィールドは省略できません)。
-///
-/// `serde_json::Value` のままだと、フィールドが無いときに `null` として受け付けてしまい、
-/// 文書 (必須) と振る舞いが食い違うため、省略を 400 にする型で受け取ります。
-#[derive(Debug, Clone, PartialEq)]
-pub struct AggregateState(pub Value);
-
-inline_schema_type!(
-    AggregateState,
-    "AggregateState",
-    MetaSchema {
-        description: Some("集約の状態 (任意の JSON)"),
-        ..MetaSchema::ANY
-    }
-);
-
-impl ParseFromJSON for AggregateState {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        value
-            .map(Self)
-            .ok_or_else(|| ParseError::custom("aggregate (集約の状態) は省略できません"))
-    }
-}
-
-impl ToJSON for AggregateState {
-    fn to_json(&self) -> Option<Value> {
-        Some(self.0.clone())
-    }
-}
-
-/// スナップショットの書き込みの本体。
-#[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
-pub struct SnapshotWriteBody {
-    /// 集約の状態 (任意の JSON)。
-    pub aggregate: AggregateState,
-    /// スナップショットに含まれる最後のイベントの版。
-    pub current_sequence: u64,
-    /// 新しいスナップショットの版。
-    pub current_snapshot: u64,
-    /// 今あるスナップショットの版として期待する値 (`null` は「まだ無い」)。
-    #[oai(nullable)]
-    pub expected_snapshot: Option<u64>,
-}
-
-/// イベントとスナップショットを 1 つのトランザクションで書く本体。
-#[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
-pub struct CommitBody {
-    /// 呼び出し側が期待するストリームの現在の版。
-    pub expected_version: u64,
-    /// 追記するイベント (0〜1000 件。0 件ならスナップショットが必須)。
-    pub events: Vec<ApiNewEvent>,
-    /// 同じトランザクションで書くスナップショット (省略可)。
-    #[oai(nullable)]
-    pub snapshot: Option<SnapshotWriteBody>,
-}
-
-/// 追記の結果。
-#[derive(Debug, Clone, Object)]
-pub struct AppendResult {
-    /// 保存されたイベント。
-    pub events: Vec<ApiEnvelope>,
-    /// 最後のイベントの位置 (イベントが無ければ 0)。
-    pub last_position: u64,
-    /// ストリームの最後の版。
-    pub last_version: u64,
-}
-
 /// 追記の応答。
 #[derive(Debug, ApiResponse)]
 pub enum AppendResponse {
@@ -183,40 +66,6 @@ pub enum AppendResponse {
     /// 同じイベントがすでに保存されていた (冪等な再送)。何も書いていない。
     #[oai(status = 200)]
     AlreadyStored(Json<AppendResult>),
-}
-
-/// イベントの一覧。
-#[derive(Debug, Clone, Object)]
-pub struct EventList {
-    /// イベント (版の順)。
-    pub events: Vec<ApiEnvelope>,
-}
-
-/// グローバルログの 1 ページ。
-#[derive(Debug, Clone, Object)]
-pub struct LogPage {
-    /// イベント (位置の順)。
-    pub events: Vec<ApiEnvelope>,
-    /// ログ全体の最大の位置。
-    pub head: u64,
-}
-
-/// ログの先頭。
-#[derive(Debug, Clone, Object)]
-pub struct HeadBody {
-    /// ログ全体の最大の位置 (空なら 0)。
-    pub head: u64,
-}
-
-/// 保存されたスナップショット。
-#[derive(Debug, Clone, Object)]
-pub struct SnapshotBody {
-    /// 集約の状態。
-    pub aggregate: Value,
-    /// スナップショットに含まれる最後のイベントの版。
-    pub current_sequence: u64,
-    /// スナップショットの版。
-    pub current_snapshot: u64,
 }
 
 /// スナップショットの書き込みの応答。
@@ -287,147 +136,6 @@ fn log_query(
         user_id,
     };
     Ok((after, filter))
-}
-
-impl StoreState {
-    /// 状態を組み立てます。
-    #[must_use]
-    pub fn new(
-        reader: SqlitePool,
-        writer: WriterHandle,
-        head: watch::Receiver<u64>,
-        shutdown: Shutdown,
-    ) -> Self {
-        Self {
-            reader,
-            writer,
-            head,
-            shutdown,
-            waiters: AtomicUsize::new(0),
-        }
-    }
-
-    /// いまコミットを待って止まっているロングポーリングと SSE の数 (観測とテスト用)。
-    #[must_use]
-    pub fn waiters(&self) -> usize {
-        self.waiters.load(Ordering::SeqCst)
-    }
-
-    /// グローバルログを読みます。`wait` が 0 でなく一致するイベントがまだ無ければ、
-    /// 一致するイベントがコミットされるか、時間切れか、停止が始まるまで待ちます。
-    ///
-    /// `wake_on_progress` が `true` なら、一致するイベントが無くてもログの先頭 (head) が進んだ
-    /// 時点で空の一覧と新しい head を返します。絞り込みつきの購読者が、関係のないイベントの
-    /// 分もチェックポイントを進める (read-your-writes の `min_position` に届く) ためです。
-    ///
-    /// # エラー
-    /// 読み取りに失敗すれば [`StoreError`]。
-    pub async fn poll_log(
-        &self,
-        filter: &LogFilter,
-        after: u64,
-        limit: u32,
-        wait: Duration,
-        wake_on_progress: bool,
-    ) -> Result<(Vec<Envelope>, u64), StoreError> {
-        let mut head_rx = self.head.clone();
-        let deadline = Instant::now() + wait;
-        let mut cursor = after;
-        loop {
-            let head = *head_rx.borrow_and_update();
-            let events = db::read_log(&self.reader, filter, cursor, head, limit).await?;
-            if !events.is_empty() || wait.is_zero() || (wake_on_progress && head > after) {
-                return Ok((events, head));
-            }
-            // (cursor, head] には一致するイベントが無いと分かったので、次はその先だけを読みます。
-            cursor = cursor.max(head);
-            let _waiting = WaitGuard::enter(&self.waiters);
-            tokio::select! {
-                changed = head_rx.changed() => {
-                    if changed.is_err() {
-                        return Ok((Vec::new(), head));
-                    }
-                }
-                () = tokio::time::sleep_until(deadline) => {
-                    return Ok((Vec::new(), *head_rx.borrow()));
-                }
-                () = self.shutdown.wait() => {
-                    return Ok((Vec::new(), head));
-                }
-            }
-        }
-    }
-
-    /// `after` より後の、絞り込み条件に一致するイベントを順に流し続けるストリームを作ります。
-    /// 停止が始まるか読み取りに失敗すると終わります。
-    #[must_use]
-    pub fn live_stream(
-        self: Arc<Self>,
-        filter: LogFilter,
-        after: u64,
-    ) -> BoxStream<'static, Envelope> {
-        struct Cursor {
-            state: Arc<StoreState>,
-            filter: LogFilter,
-            after: u64,
-            buffer: VecDeque<Envelope>,
-            head_rx: watch::Receiver<u64>,
-        }
-        let head_rx = self.head.clone();
-        let cursor = Cursor {
-            state: self,
-            filter,
-            after,
-            buffer: VecDeque::new(),
-            head_rx,
-        };
-        futures::stream::unfold(cursor, |mut cursor| async move {
-            loop {
-                if let Some(event) = cursor.buffer.pop_front() {
-                    return Some((event, cursor));
-                }
-                if cursor.state.shutdown.is_triggered() {
-                    return None;
-                }
-                let head = *cursor.head_rx.borrow_and_update();
-                if head > cursor.after {
-                    let page = db::read_log(
-                        &cursor.state.reader,
-                        &cursor.filter,
-                        cursor.after,
-                        head,
-                        SSE_PAGE,
-                    )
-                    .await;
-                    match page {
-                        Ok(events) => {
-                            let full = events.len() >= SSE_PAGE as usize;
-                            cursor.after = match events.last() {
-                                Some(last) if full => last.position,
-                                _ => head,
-                            };
-                            cursor.buffer.extend(events);
-                            continue;
-                        }
-                        Err(err) => {
-                            tracing::error!(error = %err, "SSE の読み取りに失敗しました");
-                            return None;
-                        }
-                    }
-                }
-                let _waiting = WaitGuard::enter(&cursor.state.waiters);
-                tokio::select! {
-                    changed = cursor.head_rx.changed() => {
-                        if changed.is_err() {
-                            return None;
-                        }
-                    }
-                    () = cursor.state.shutdown.wait() => return None,
-                }
-            }
-        })
-        .boxed()
-    }
 }
 
 fn stream_key(aggregate_type: String, aggregate_id: String) -> Result<StreamKey, Problem> {

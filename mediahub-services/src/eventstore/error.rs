@@ -4,6 +4,7 @@ use mediahub_core::ids::EventId;
 use poem::http::StatusCode;
 
 use crate::platform::problem::{Problem, codes as common_codes};
+use crate::platform::server::ServerError;
 
 /// イベントストア固有の、安定したエラーコード。
 pub mod codes {
@@ -19,6 +20,17 @@ pub mod codes {
     pub const INVALID_BATCH: &str = "eventstore.invalid_batch";
     /// ストリームの指定 (集約の型・ID) が不正 (400)。
     pub const INVALID_STREAM: &str = "eventstore.invalid_stream";
+}
+
+/// イベントストアを起動できなかった理由。
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// ストアを開けなかった。
+    #[error("イベントストアを開けません: {0}")]
+    Store(#[from] StoreError),
+    /// サーバーのエラー。
+    #[error(transparent)]
+    Server(#[from] ServerError),
 }
 
 /// イベントストアのエラー。

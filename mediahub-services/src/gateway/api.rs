@@ -18,10 +18,11 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use uuid::Uuid;
 
 use super::error::RequestError;
-use super::oauth::{OAuthClients, ProviderKind};
-use super::pending::{PendingLogin, PendingLogins};
-use super::users::{Identity, Users};
-use crate::platform::auth::{BearerAuth, JwtKeys};
+use super::oauth::ProviderKind;
+use super::pending::PendingLogin;
+use super::state::GatewayState;
+use super::users::Identity;
+use crate::platform::auth::BearerAuth;
 use crate::platform::problem::Problem;
 use crate::platform::schema::StrictString;
 
@@ -35,25 +36,6 @@ pub const DEV_PROVIDER: &str = "dev";
 pub const DEFAULT_DEV_LOGIN: &str = "dev";
 /// `login` の最大の長さ。
 const MAX_LOGIN_LEN: usize = 64;
-
-/// API が共有する状態。
-#[derive(Debug)]
-pub struct GatewayState {
-    /// 有効な OAuth2 プロバイダ。
-    pub oauth: OAuthClients,
-    /// ログイン途中の状態。
-    pub pending: PendingLogins,
-    /// ユーザーの登録と検索。
-    pub users: Users,
-    /// JWT の鍵。
-    pub keys: JwtKeys,
-    /// フロントエンドの URL (ログイン後のリダイレクト先)。
-    pub frontend_url: String,
-    /// 開発用ログインが有効か。
-    pub dev_login: bool,
-    /// クッキーに `Secure` を付けるか (公開 URL が https のとき)。
-    pub secure_cookie: bool,
-}
 
 /// ゲートウェイ自身の API。
 #[derive(Debug, Clone)]

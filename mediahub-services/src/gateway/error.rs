@@ -2,7 +2,10 @@
 
 use poem::http::StatusCode;
 
+use crate::consumer::ConsumerError;
 use crate::platform::problem::{Problem, codes as common_codes};
+use crate::platform::server::ServerError;
+use crate::store_client::StoreClientError;
 
 /// ゲートウェイ固有の、安定したエラーコード。
 pub mod codes {
@@ -30,6 +33,61 @@ pub mod codes {
     pub const INVALID_LOGIN: &str = "gateway.invalid_login";
     /// トークンのユーザーが登録されていない (404)。
     pub const USER_NOT_FOUND: &str = "gateway.user_not_found";
+}
+
+/// プロバイダの設定の誤り (起動時に検出します)。
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthConfigError {
+    /// URL が不正。
+    #[error("{provider} の {field} が URL として不正です: {value}")]
+    InvalidUrl {
+        /// プロバイダ名。
+        provider: &'static str,
+        /// 設定項目。
+        field: &'static str,
+        /// 渡された値。
+        value: String,
+    },
+    /// HTTP クライアントを作れない。
+    #[error("HTTP クライアントを作れません: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// ゲートウェイを起動できなかった理由。
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// 設定の URL が不正。
+    #[error("{field} が URL として不正です: {value}")]
+    InvalidUrl {
+        /// 設定項目。
+        field: &'static str,
+        /// 渡された値。
+        value: String,
+    },
+    /// OAuth2 の設定が不正。
+    #[error(transparent)]
+    OAuth(#[from] OAuthConfigError),
+    /// HTTP クライアントを作れない。
+    #[error("HTTP クライアントを作れません: {0}")]
+    Http(#[from] reqwest::Error),
+    /// イベントストアのクライアントを作れない。
+    #[error("イベントストアのクライアントを作れません: {0}")]
+    Store(#[from] StoreClientError),
+    /// ユーザー索引のデータベースを開けない。
+    #[error("ユーザー索引のデータベースを開けません: {0}")]
+    Database(#[from] sqlx::Error),
+    /// マイグレーションに失敗した。
+    #[error("ユーザー索引のマイグレーションに失敗しました: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// 購読ランナーを開けない。
+    #[error("ユーザー索引の購読者を開けません: {0}")]
+    Consumer(#[from] ConsumerError),
+    /// OpenAPI 文書を組み立てられない。
+    #[error("OpenAPI 文書を組み立てられません: {0}")]
+    Document(String),
+    /// サーバーのエラー。
+    #[error(transparent)]
+    Server(#[from] ServerError),
 }
 
 /// ゲートウェイの要求処理のエラー。

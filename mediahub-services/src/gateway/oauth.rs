@@ -19,7 +19,8 @@ use oauth2::{
 };
 use url::Url;
 
-use super::error::RequestError;
+use super::error::{OAuthConfigError, RequestError};
+use super::profile::{self, Profile};
 
 /// 対応しているログインプロバイダ。
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -138,24 +139,6 @@ impl OAuthProvider {
     }
 }
 
-/// プロバイダの設定の誤り (起動時に検出します)。
-#[derive(Debug, thiserror::Error)]
-pub enum OAuthConfigError {
-    /// URL が不正。
-    #[error("{provider} の {field} が URL として不正です: {value}")]
-    InvalidUrl {
-        /// プロバイダ名。
-        provider: &'static str,
-        /// 設定項目。
-        field: &'static str,
-        /// 渡された値。
-        value: String,
-    },
-    /// HTTP クライアントを作れない。
-    #[error("HTTP クライアントを作れません: {0}")]
-    Http(#[from] reqwest::Error),
-}
-
 type ConfiguredClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
@@ -201,17 +184,6 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp {
             Ok(builder.body(body.to_vec())?)
         })
     }
-}
-
-/// プロバイダから得た利用者のプロフィール。
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Profile {
-    /// プロバイダ上の利用者 ID (GitHub の数値 ID、Google の `sub`)。
-    pub provider_user_id: String,
-    /// 検証済みのメールアドレス (無ければ `None`)。
-    pub email: Option<String>,
-    /// 表示名。
-    pub display_name: String,
 }
 
 /// エラーとその原因をすべて `: ` でつないだ文字列 (`oauth2` のエラーは原因の側に詳細があるため)。
@@ -356,10 +328,10 @@ impl OAuthClients {
         let access_token = token.access_token().secret();
         match kind {
             ProviderKind::GitHub => {
-                super::profile::github(&self.http.http, &provider.api_url, access_token).await
+                profile::github(&self.http.http, &provider.api_url, access_token).await
             }
             ProviderKind::Google => {
-                super::profile::google(&self.http.http, &provider.api_url, access_token).await
+                profile::google(&self.http.http, &provider.api_url, access_token).await
             }
         }
     }

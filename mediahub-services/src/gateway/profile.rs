@@ -5,7 +5,6 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::error::RequestError;
-use super::oauth::Profile;
 
 /// GitHub が要求する `User-Agent`。
 const USER_AGENT: &str = "mediahub-gateway";
@@ -48,6 +47,17 @@ struct GitHubEmail {
     email: String,
     primary: bool,
     verified: bool,
+}
+
+/// プロバイダから得た利用者のプロフィール。
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// プロバイダ上の利用者 ID (GitHub の数値 ID、Google の `sub`)。
+    pub provider_user_id: String,
+    /// 検証済みのメールアドレス (無ければ `None`)。
+    pub email: Option<String>,
+    /// 表示名。
+    pub display_name: String,
 }
 
 /// GitHub: `GET {api}/user` と `GET {api}/user/emails` (主で検証済みのメールだけを採用)。

@@ -12,12 +12,13 @@ use poem::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::{Binary, Json, Response};
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{ApiResponse, OpenApi, Tags};
 use uuid::Uuid;
 
-use super::SharedState;
 use super::error::{codes, not_found, storage_problem};
+use super::state::SharedState;
 use super::storage::ThumbnailFormat;
+use super::view::PositionBody;
 use crate::platform::auth::{BearerAuth, acting_user};
 use crate::platform::concurrency::{IfMatch, expected_version};
 use crate::platform::metadata::request_metadata;
@@ -33,13 +34,6 @@ pub enum ApiTags {
     Media,
     /// サービス間の内部 API (Saga から呼ばれます)
     Internal,
-}
-
-/// 書き込みの結果 (read-your-writes 用のグローバル位置)。
-#[derive(Debug, Clone, Object)]
-pub struct PositionBody {
-    /// 最後のイベントのグローバル位置 (何も書かなかったなら 0)。
-    pub position: u64,
 }
 
 /// 削除の応答。

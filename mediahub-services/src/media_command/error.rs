@@ -1,12 +1,8 @@
 //! media-command のエラーと、その problem+json への対応。
 
-use mediahub_core::media::{MediaError, PolicyViolation};
-use mediahub_core::{DomainError, ErrorKind};
-use poem::http::StatusCode;
-
 use crate::platform::problem::Problem;
 use crate::platform::server::ServerError;
-use crate::store_client::{self, StoreClientError};
+use crate::store_client::StoreClientError;
 
 /// media-command 固有の、安定したエラーコード。
 pub mod codes {
@@ -32,9 +28,9 @@ pub mod codes {
     pub const INVALID_STATE: &str = "media.invalid_state";
 }
 
-/// サービスの起動・停止のエラー。
+/// media-command を起動できなかった理由。
 #[derive(Debug, thiserror::Error)]
-pub enum MediaCommandError {
+pub enum StartError {
     /// 保存先のディレクトリを用意できない。
     #[error("保存先 {path} を用意できません: {source}")]
     Storage {
@@ -52,21 +48,8 @@ pub enum MediaCommandError {
     Server(#[from] ServerError),
 }
 
-/// ドメインエラーを problem+json にします。共通の [`store_client::domain_problem`] と同じ写し方で、
-/// 違うのは二つだけです: 形式の不一致は 415 `media.unsupported_type`、見つからないものはすべて
-/// 404 `media.not_found` (削除済みも他人のものも同じ答え)。
-#[must_use]
-pub fn domain_problem(err: &MediaError) -> Problem {
-    match (err.kind(), err) {
-        (_, MediaError::Policy(PolicyViolation::TypeMismatch { .. })) => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            codes::UNSUPPORTED_TYPE,
-            err.to_string(),
-        ),
-        (ErrorKind::NotFound, _) => Problem::not_found(codes::NOT_FOUND, err.to_string()),
-        _ => store_client::domain_problem(err),
-    }
-}
+/// ドメインエラーを problem+json にします (全サービス共通の写し方。コードは `mediahub-core` が決めます)。
+pub use crate::store_client::domain_problem;
 
 /// 「メディアが見つかりません」(404)。他人のメディアにも同じ答えを返します。
 #[must_use]
@@ -82,6 +65,9 @@ pub fn storage_problem(err: &std::io::Error) -> Problem {
 
 #[cfg(test)]
 mod tests {
+    use mediahub_core::media::{MediaError, PolicyViolation};
+    use poem::http::StatusCode;
+
     use super::*;
 
     #[test]

@@ -7,60 +7,26 @@
 use mediahub_core::envelope::EventMetadata;
 use mediahub_core::ids::MediaId;
 use mediahub_core::media::{DeletionReason, MediaCommand, MediaStatus};
+use poem_openapi::OpenApi;
 use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
-use poem_openapi::{Enum, Object, OpenApi};
 use uuid::Uuid;
 
-use super::api::{ApiTags, PositionBody};
+use super::api::ApiTags;
 use super::commands::LoadedMedia;
 use super::error::{codes, not_found, storage_problem};
 use super::processing::{self, ProcessError};
-use super::{MediaCommandState, SharedState};
+use super::state::{MediaCommandState, SharedState};
+use super::view::{
+    DeleteUploadedFileRequest, InvalidateRequest, PositionBody, ProcessRequest, ProcessResult,
+    ProcessStatus,
+};
 use crate::platform::auth::{ServiceAuth, acting_user};
 use crate::platform::metadata::{IdempotencyKey, request_metadata};
 use crate::platform::problem::Problem;
 
 /// 障害注入で処理を失敗させたときの理由。
 pub const FAULT_INJECTED_REASON: &str = "fault injected: process";
-
-/// 処理の依頼。
-#[derive(Debug, Clone, Object)]
-pub struct ProcessRequest {
-    /// `true` なら処理せずに `MediaProcessingFailed` を記録します (障害注入、学習用)。
-    #[oai(default)]
-    pub inject_fault: bool,
-}
-
-/// 処理の結果の状態。
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum ProcessStatus {
-    /// 処理済み (`MediaProcessed`)。
-    Processed,
-    /// 処理失敗 (`MediaProcessingFailed`)。
-    Failed,
-}
-
-/// 処理の結果。
-#[derive(Debug, Clone, Object)]
-pub struct ProcessResult {
-    /// 最後のイベントのグローバル位置 (すでに処理済み・失敗済みなら 0)。
-    pub position: u64,
-    /// 処理の結果。
-    pub status: ProcessStatus,
-}
-
-/// 補償としての削除の依頼 (本体は空のオブジェクト `{}`)。
-#[derive(Debug, Clone, Object)]
-pub struct DeleteUploadedFileRequest {}
-
-/// 補償としての無効化の依頼。
-#[derive(Debug, Clone, Object)]
-pub struct InvalidateRequest {
-    /// 無効化の理由 (例: アルバムへの追加に失敗した)。
-    pub reason: String,
-}
 
 /// 内部 API。
 #[derive(Debug, Clone)]

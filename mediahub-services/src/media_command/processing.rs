@@ -136,7 +136,7 @@ fn decode_image(
 /// `ffmpeg` で動画の最初のフレームを取り出し、画像と同じ上限でデコードします。
 /// 取り出せなければ理由をログに書いて `None` (呼び出し側はプレースホルダーにします)。
 fn video_frame(ffmpeg: &Path, video: &Path) -> Option<DynamicImage> {
-    let decoded = super::ffmpeg::first_frame_png(ffmpeg, video)
+    let decoded = video::ffmpeg::first_frame_png(ffmpeg, video)
         .map_err(|e| e.to_string())
         .and_then(|png| {
             let mut reader =
@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn red_mp4_with_ffmpeg_gets_its_red_first_frame_as_thumbnail() {
-        let ffmpeg = super::super::ffmpeg::find_on_path()
+        let ffmpeg = super::super::video::ffmpeg::find_on_path()
             .unwrap_or_else(|| panic!("ffmpeg が PATH にありません (make tools で入ります)"));
         let (output, thumbnail) = process_video("red-160x90-1000ms.mp4", Some(&ffmpeg));
         assert_eq!(
@@ -323,7 +323,7 @@ mod tests {
 
     #[test]
     fn container_without_frames_with_ffmpeg_falls_back_to_placeholder() {
-        let ffmpeg = super::super::ffmpeg::find_on_path()
+        let ffmpeg = super::super::video::ffmpeg::find_on_path()
             .unwrap_or_else(|| panic!("ffmpeg が PATH にありません (make tools で入ります)"));
         let (output, thumbnail) = process_video("tiny-320x240-2500ms.mp4", Some(&ffmpeg));
         assert_eq!((output.width, output.height), (320, 240));

@@ -28,14 +28,15 @@ use poem_openapi::impl_apirequest_for_payload;
 use poem_openapi::param::Header;
 use poem_openapi::payload::{Json, ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, OpenApi};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
 use super::api::{ApiTags, acting_user_of};
 use super::error::{codes, storage_problem};
-use super::{MediaCommandState, SharedState};
+use super::state::{MediaCommandState, SharedState};
+use super::view::UploadAccepted;
 use crate::platform::auth::BearerAuth;
 use crate::platform::metadata::request_metadata;
 use crate::platform::problem::Problem;
@@ -79,19 +80,6 @@ impl ParsePayload for UploadForm {
 }
 
 impl_apirequest_for_payload!(UploadForm);
-
-/// アップロードを受け付けた結果。
-#[derive(Debug, Clone, Object)]
-pub struct UploadAccepted {
-    /// 新しいメディアの ID。
-    pub media_id: Uuid,
-    /// このアップロードが始める Saga の ID (メディア ID から決定的に導出)。
-    pub saga_id: Uuid,
-    /// `MediaUploaded` のグローバル位置 (読み取り側の `min_position` に渡せます)。
-    pub position: u64,
-    /// このアップロードの相関 ID。
-    pub correlation_id: Uuid,
-}
 
 /// アップロードの応答。
 #[derive(Debug, ApiResponse)]

@@ -1,7 +1,6 @@
 //! media-query の HTTP API: 公開の `/api/v1/media…` と内部の `/internal/v1/rebuild`。
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use cqrs_es::Aggregate;
 use mediahub_core::ids::{MediaId, UserId};
@@ -9,51 +8,24 @@ use mediahub_core::media::{Media, MediaKind, MediaStatus};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
-use sqlx::SqlitePool;
 use uuid::Uuid;
 
 use super::db::{self, ListFilter};
 use super::error::QueryError;
 use super::history::{self, MediaHistory};
-use super::projection::MediaProjection;
 use super::search::match_expression;
+use super::state::QueryState;
 use super::view::{MediaPage, MediaView};
-use crate::consumer::{Consumer, ProjectionStatus, RebuildResult, projection_status};
-use crate::platform::auth::{BearerAuth, ServiceAuth, acting_user};
+use crate::platform::auth::{BearerAuth, acting_user};
 use crate::platform::concurrency::etag;
 use crate::platform::paging::Cursor;
 use crate::platform::problem::Problem;
 use crate::platform::schema::LogPosition;
-use crate::store_client::EventStoreClient;
 
 /// 一覧の既定の件数。
 pub const DEFAULT_LIMIT: u64 = 20;
 /// 一覧の最大の件数。
 pub const MAX_LIMIT: u64 = 100;
-
-/// API が共有する状態。
-#[derive(Debug)]
-pub struct QueryState {
-    /// 読みモデルの SQLite。
-    pub pool: SqlitePool,
-    /// 読みモデルを作る購読ランナー。
-    pub consumer: Consumer<MediaProjection>,
-    /// イベントストアへのクライアント (履歴の読み取り用)。
-    pub client: EventStoreClient,
-    /// `min_position` を待つ最長の時間。
-    pub read_wait: Duration,
-}
-
-impl QueryState {
-    /// チェックポイントが `min_position` に届くまで (最長 `read_wait`) 待ちます。
-    async fn wait_for(&self, min_position: Option<u64>) -> Result<(), QueryError> {
-        self.consumer
-            .waiter()
-            .wait(min_position, self.read_wait)
-            .await?;
-        Ok(())
-    }
-}
 
 /// media-query の API。
 #[derive(Debug, Clone)]
@@ -73,8 +45,6 @@ impl MediaQueryApi {
 enum ApiTags {
     /// メディアの一覧・詳細・検索・履歴 (自分のメディアだけ)
     Media,
-    /// サービス間の内部操作 (サービス用トークンのみ)
-    Internal,
 }
 
 /// 誰として読むのかを決めます (ユーザー用トークンならそのユーザー、サービス用なら `X-User-ID`)。
@@ -265,40 +235,6 @@ impl MediaQueryApi {
             .await
             .map_err(QueryError::from)?;
         Ok(Json(history::fold(owner, media_id, &events)?))
-    }
-
-    /// 読みモデルを作り直します (サービス用トークンのみ)。
-    ///
-    /// 読みモデルとチェックポイントを空にして、イベントストアのログを位置 0 から再生します。
-    /// 終わった時点のチェックポイントと、再生した Media のイベントの数を返します。
-    #[oai(
-        path = "/internal/v1/rebuild",
-        method = "post",
-        tag = "ApiTags::Internal"
-    )]
-    async fn rebuild(&self, _auth: ServiceAuth) -> Result<Json<RebuildResult>, Problem> {
-        let progress = self
-            .state
-            .consumer
-            .rebuild(|_| {})
-            .await
-            .map_err(QueryError::from)?;
-        tracing::info!(
-            position = progress.position,
-            events = progress.applied,
-            "読みモデルを作り直しました"
-        );
-        Ok(Json(progress.into()))
-    }
-
-    /// 読みモデルの進み具合 (チェックポイント・ログの先頭・遅れ)。UI のプロジェクションパネル用。
-    #[oai(
-        path = "/internal/v1/projection",
-        method = "get",
-        tag = "ApiTags::Internal"
-    )]
-    async fn projection(&self, _auth: ServiceAuth) -> Result<Json<ProjectionStatus>, Problem> {
-        Ok(Json(projection_status(&self.state.consumer).await?))
     }
 }
 

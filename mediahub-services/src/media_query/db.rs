@@ -24,8 +24,8 @@ const VIEW_COLUMNS: &str = "id, owner_id, filename, content_type, kind, size, sh
 /// 読みモデルの SQLite を開き (無ければディレクトリごと作り)、マイグレーションを適用します。
 ///
 /// # エラー
-/// ディレクトリが作れない・開けない・マイグレーションに失敗したら [`super::MediaQueryError`]。
-pub async fn open(path: &Path) -> Result<SqlitePool, super::MediaQueryError> {
+/// ディレクトリが作れない・開けない・マイグレーションに失敗したら [`super::error::StartError`]。
+pub async fn open(path: &Path) -> Result<SqlitePool, super::error::StartError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(parent).await?;
     }

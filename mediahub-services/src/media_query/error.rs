@@ -4,6 +4,7 @@ use poem::http::StatusCode;
 
 use crate::consumer::{ConsumerError, WaitError};
 use crate::platform::problem::{Problem, codes as common_codes};
+use crate::platform::server::ServerError;
 use crate::store_client::StoreClientError;
 
 /// media-query 固有の、安定したエラーコード。
@@ -15,6 +16,29 @@ pub mod codes {
     pub const NOT_CAUGHT_UP: &str = crate::consumer::NOT_CAUGHT_UP;
     /// 誰として読むのかが決まらない (サービス用トークンで `X-User-ID` が無い) (403)。
     pub const USER_REQUIRED: &str = "auth.user_required";
+}
+
+/// media-query を起動できなかった理由。
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// 読みモデルのデータベースを開けなかった。
+    #[error("読みモデルのデータベースを開けません: {0}")]
+    Database(#[from] sqlx::Error),
+    /// マイグレーションに失敗した。
+    #[error("読みモデルのマイグレーションに失敗しました: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// ディレクトリを作れなかった。
+    #[error("ファイルの入出力エラー: {0}")]
+    Io(#[from] std::io::Error),
+    /// イベントストアのクライアントを作れなかった (URL が不正など)。
+    #[error("イベントストアのクライアントを作れません: {0}")]
+    Client(#[from] StoreClientError),
+    /// 購読ランナーを開けなかった。
+    #[error("購読ランナーを開けません: {0}")]
+    Consumer(#[from] ConsumerError),
+    /// サーバーのエラー。
+    #[error(transparent)]
+    Server(#[from] ServerError),
 }
 
 /// クエリの処理で起こるエラー。

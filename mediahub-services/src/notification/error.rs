@@ -7,7 +7,8 @@ use crate::consumer::{ConsumerError, WaitError};
 use crate::platform::auth::AuthError;
 use crate::platform::metadata::MetadataError;
 use crate::platform::problem::{Problem, codes as common_codes};
-use crate::store_client::CommandError;
+use crate::platform::server::ServerError;
+use crate::store_client::{CommandError, StoreClientError};
 
 /// 通知サービス固有の、安定したエラーコード。
 ///
@@ -21,6 +22,29 @@ pub mod codes {
     pub const READ_MODEL_NOT_CAUGHT_UP: &str = crate::consumer::NOT_CAUGHT_UP;
     /// サービス用トークンに `X-User-ID` が無く、誰として操作するか決まらない (403)。
     pub const ACTING_USER_REQUIRED: &str = "auth.acting_user_required";
+}
+
+/// 通知サービスを起動できなかった理由。
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// イベントストアのクライアントを作れない (URL が不正など)。
+    #[error("イベントストアのクライアントを作れません: {0}")]
+    Store(#[from] StoreClientError),
+    /// データベースのディレクトリを作れない。
+    #[error("データベースのディレクトリを作れません: {0}")]
+    Io(#[from] std::io::Error),
+    /// 読みモデルのデータベースを開けない。
+    #[error("読みモデルのデータベースを開けません: {0}")]
+    Database(#[from] sqlx::Error),
+    /// 読みモデルのマイグレーションに失敗した。
+    #[error("読みモデルのマイグレーションに失敗しました: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// 購読ランナーを開けない。
+    #[error("購読ランナーを開けません: {0}")]
+    Consumer(#[from] ConsumerError),
+    /// サーバーのエラー。
+    #[error(transparent)]
+    Server(#[from] ServerError),
 }
 
 /// 通知サービスのリクエスト処理のエラー。

@@ -8,7 +8,6 @@ use mediahub_core::notification::NotificationCommand;
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-use super::NotificationCommands;
 use super::db;
 use super::error::ApiError;
 use super::projection::NotificationProjection;
@@ -16,6 +15,8 @@ use super::view::{ApiNotificationKind, NotificationView};
 use crate::consumer::{Consumer, RebuildProgress};
 use crate::platform::paging::Cursor;
 use crate::platform::server::Shutdown;
+use crate::platform::service::Checkpointed;
+use crate::store_client::AggregateCommands;
 
 /// 通知を送るコマンドの中身 (内部 API の本体から作ります)。
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,9 @@ pub struct MarkAllOutcome {
     /// 既読にした件数。
     pub updated: u64,
 }
+
+/// 通知集約へのコマンドの窓口。
+pub type NotificationCommands = AggregateCommands<mediahub_core::notification::Notification>;
 
 /// API が共有する状態。
 #[derive(Debug)]
@@ -260,5 +264,11 @@ impl NotificationState {
     pub async fn latest_sent(&self, user: UserId) -> Result<u64, ApiError> {
         let mut conn = self.pool.acquire().await?;
         db::latest_sent(&mut conn, user.as_uuid()).await
+    }
+}
+
+impl Checkpointed for NotificationState {
+    fn checkpoint(&self) -> watch::Receiver<u64> {
+        self.positions()
     }
 }

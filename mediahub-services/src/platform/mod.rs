@@ -11,11 +11,12 @@
 //!   アプリケーションの組み立て、グレースフルシャットダウン付きの起動と停止
 //! - [`metadata`]: 要求のヘッダー (相関 ID・因果 ID・冪等性キー) からイベントのメタデータを作る
 //! - [`config`]: clap で共有する設定項目 (JWT 秘密鍵など)
-//! - [`read_side`]: 読み側のサービス (media-query・album・notification) が共有する設定の形
 //! - [`http_client`]: サービス間の呼び出し用の HTTP クライアント (https の相手がいるときだけ TLS のルート証明書を読む)
 //! - [`openapi`]: 状態なしで API 型から文書を作る [`openapi::SpecOnly`] と、405 に `Allow` を付けるミドルウェア
 //! - [`paging`]: `next_cursor` / `cursor` による一覧のページ送りのカーソル
 //! - [`schema`]: `mediahub-core` のエンベロープ型を poem-openapi で扱うためのラッパー
+//! - [`service`]: どのサービスも同じ形の起動 ([`service::Launch`])・取っ手 ([`service::ServiceHandle`])・
+//!   バイナリの入口 ([`service::run_service`])
 //! - [`cli`]: サービスのバイナリの `main` に共通する部品 (失敗の表示、待ち受けの一行、
 //!   シグナルで止まるまでの実行と終了コード)
 
@@ -28,7 +29,7 @@ pub mod metadata;
 pub mod openapi;
 pub mod paging;
 pub mod problem;
-pub mod read_side;
 pub mod schema;
 pub mod server;
+pub mod service;
 pub mod telemetry;

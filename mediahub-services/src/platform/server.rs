@@ -12,6 +12,7 @@
 //! (ロングポーリングや Server-Sent Events) も同じ [`Shutdown`] を見て終わるので、
 //! グレースフルシャットダウンが長く待たされることはありません。
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -94,6 +95,12 @@ impl Shutdown {
         let mut rx = self.tx.subscribe();
         // 送信側はこの構造体が持っているので、wait_for がエラーになることはありません。
         let _closed = rx.wait_for(|stopped| *stopped).await;
+    }
+
+    /// 停止が始まると終わる `'static` な future (タスクに渡す用。[`Shutdown::wait`] の持ち出し版)。
+    pub fn signalled(&self) -> impl Future<Output = ()> + Send + 'static {
+        let shutdown = self.clone();
+        async move { shutdown.wait().await }
     }
 }
 

@@ -7,43 +7,26 @@
 //! 他人の Saga は 404 です (存在を漏らしません)。
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use cqrs_es::Aggregate;
 use mediahub_core::ids::UserId;
 use mediahub_core::saga::MediaUploadSaga;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
-use sqlx::SqlitePool;
+use poem_openapi::{OpenApi, Tags};
 use uuid::Uuid;
 
-use super::db::{self, StepRow};
+use super::db;
 use super::error::ApiError;
-use super::projection::SagaView;
-use crate::consumer::{Consumer, ProjectionStatus, RebuildResult, projection_status};
-use crate::platform::auth::{BearerAuth, ServiceAuth, acting_user};
+use super::state::ApiState;
+use super::view::{SagaDetail, SagaList, SagaStepView};
+use crate::platform::auth::{BearerAuth, acting_user};
 use crate::platform::paging::parse_cursor;
 use crate::platform::problem::{Problem, codes};
-use crate::platform::schema::ApiEnvelope;
-use crate::platform::schema::LogPosition;
-use crate::store_client::EventStoreClient;
+use crate::platform::schema::{ApiEnvelope, LogPosition};
 
 /// 一覧の既定の件数。
 pub const DEFAULT_LIMIT: u32 = 20;
-
-/// API が共有する状態。
-#[derive(Debug)]
-pub struct ApiState {
-    /// 読みモデルのデータベース。
-    pub pool: SqlitePool,
-    /// 読みモデルを作る購読者 (`min_position` の待ち合わせと作り直しに使います)。
-    pub view: Consumer<SagaView>,
-    /// Saga のイベントを読むためのイベントストアのクライアント。
-    pub client: EventStoreClient,
-    /// `min_position` を待つ最長の時間。
-    pub read_wait: Duration,
-}
 
 /// saga サービスの API。
 #[derive(Debug, Clone)]
@@ -63,102 +46,6 @@ impl SagaApi {
 enum ApiTags {
     /// メディアアップロード Saga の経過
     Sagas,
-    /// サービス間の内部 API
-    Internal,
-}
-
-/// Saga の要約 (読みモデルの `sagas` の行でもあります)。
-#[derive(Debug, Clone, PartialEq, Eq, Object, sqlx::FromRow)]
-pub struct SagaSummary {
-    /// Saga ID (メディア ID から決定的に導出)。
-    pub id: String,
-    /// 対象のメディア。
-    pub media_id: String,
-    /// 所有者。
-    pub owner_id: String,
-    /// 表示用ファイル名。
-    pub filename: String,
-    /// 状態: `running`・`compensating`・`completed`・`compensated`・`failed`。
-    pub status: String,
-    /// 実行中のステップ (終端なら `null`)。
-    #[oai(nullable)]
-    pub current_step: Option<String>,
-    /// 最後に始めた試行の番号。
-    pub attempt: u32,
-    /// 実行中のステップの次の試行の予定時刻 (RFC 3339。再試行のバックオフとスローモーションの
-    /// 間を含む。終端なら `null`)。
-    #[oai(nullable)]
-    pub next_attempt_at: Option<String>,
-    /// アップロード時に注入した障害 (`process`・`album`・`notification`。無ければ `null`)。
-    #[oai(nullable)]
-    pub fault: Option<String>,
-    /// 相関 ID (アップロード 1 回に共通)。
-    #[oai(nullable)]
-    pub correlation_id: Option<String>,
-    /// 開始時刻 (RFC 3339)。
-    pub created_at: String,
-    /// 最終更新時刻 (RFC 3339)。
-    pub updated_at: String,
-    /// 補償・失敗の理由。
-    #[oai(nullable)]
-    pub failure_reason: Option<String>,
-}
-
-/// タイムラインの 1 項目。
-#[derive(Debug, Clone, Object)]
-pub struct SagaStepView {
-    /// ステップ (`process_media`・`add_to_album`・`notify`・`delete_uploaded_file`・`invalidate_media`)。
-    pub step: String,
-    /// 試行の番号。
-    pub attempt: u32,
-    /// 結果: `started`・`retrying`・`succeeded`・`failed`・`compensation_started`。
-    pub outcome: String,
-    /// 理由 (失敗と補償開始のとき)。
-    #[oai(nullable)]
-    pub reason: Option<String>,
-    /// 時刻 (RFC 3339)。
-    pub at: String,
-    /// 元になった Saga のイベントのグローバル位置。
-    pub position: u64,
-}
-
-/// Saga の詳細。
-#[derive(Debug, Clone, Object)]
-pub struct SagaDetail {
-    /// 要約。
-    #[oai(flatten)]
-    pub summary: SagaSummary,
-    /// タイムライン (位置の順)。
-    pub steps: Vec<SagaStepView>,
-    /// Saga のストリームのイベント (版の順)。
-    pub events: Vec<ApiEnvelope>,
-}
-
-/// Saga の一覧 (1 ページ)。
-#[derive(Debug, Clone, Object)]
-pub struct SagaList {
-    /// Saga (新しい順)。
-    pub items: Vec<SagaSummary>,
-    /// 次のページのカーソル (`cursor` に渡す)。最後のページなら `null`。
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-fn to_u32(value: i64) -> u32 {
-    u32::try_from(value).unwrap_or_default()
-}
-
-impl From<StepRow> for SagaStepView {
-    fn from(row: StepRow) -> Self {
-        Self {
-            step: row.step,
-            attempt: to_u32(row.attempt),
-            outcome: row.outcome,
-            reason: row.reason,
-            at: row.at,
-            position: u64::try_from(row.position).unwrap_or_default(),
-        }
-    }
 }
 
 impl SagaApi {
@@ -263,31 +150,5 @@ impl SagaApi {
             steps: steps.into_iter().map(SagaStepView::from).collect(),
             events: events.into_iter().map(ApiEnvelope).collect(),
         }))
-    }
-
-    /// 読みモデルを位置 0 から作り直します (サービス用トークンのみ)。
-    #[oai(
-        path = "/internal/v1/rebuild",
-        method = "post",
-        tag = "ApiTags::Internal"
-    )]
-    async fn rebuild(&self, _auth: ServiceAuth) -> Result<Json<RebuildResult>, Problem> {
-        let progress = self
-            .state
-            .view
-            .rebuild(|_| {})
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Json(progress.into()))
-    }
-
-    /// 読みモデルの進み具合 (チェックポイント・ログの先頭・遅れ)。UI のプロジェクションパネル用。
-    #[oai(
-        path = "/internal/v1/projection",
-        method = "get",
-        tag = "ApiTags::Internal"
-    )]
-    async fn projection(&self, _auth: ServiceAuth) -> Result<Json<ProjectionStatus>, Problem> {
-        Ok(Json(projection_status(&self.state.view).await?))
     }
 }

@@ -7,7 +7,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::api::SagaSummary;
+use super::view::{SagaStepView, SagaSummary};
 use crate::platform::paging::Cursor;
 
 /// 一覧で返す最大の件数。
@@ -337,4 +337,21 @@ pub async fn unfinished(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Error> {
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+fn to_u32(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or_default()
+}
+
+impl From<StepRow> for SagaStepView {
+    fn from(row: StepRow) -> Self {
+        Self {
+            step: row.step,
+            attempt: to_u32(row.attempt),
+            outcome: row.outcome,
+            reason: row.reason,
+            at: row.at,
+            position: u64::try_from(row.position).unwrap_or_default(),
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! saga サービスのエラーと、その problem+json への対応。
 
+use super::participants::ParticipantsError;
 use crate::consumer::{ConsumerError, WaitError};
 use crate::platform::problem::Problem;
+use crate::platform::server::ServerError;
 use crate::store_client::StoreClientError;
 
 /// saga サービス固有の、安定したエラーコード。
@@ -14,6 +16,32 @@ pub mod codes {
     pub const USER_REQUIRED: &str = "auth.user_required";
     /// イベントストアを読めなかった (503)。
     pub const STORE_UNAVAILABLE: &str = "saga.store_unavailable";
+}
+
+/// saga サービスを起動できなかった理由。
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// データベースを開けなかった。
+    #[error("saga のデータベースを開けません: {0}")]
+    Database(#[from] sqlx::Error),
+    /// 読みモデルのマイグレーションに失敗した。
+    #[error("saga の読みモデルのマイグレーションに失敗しました: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// データベースのディレクトリを作れなかった。
+    #[error("saga のデータベースのディレクトリを作れません: {0}")]
+    Io(#[from] std::io::Error),
+    /// イベントストアのクライアントを作れなかった (URL が不正など)。
+    #[error(transparent)]
+    Store(#[from] StoreClientError),
+    /// 参加者の URL が不正。
+    #[error(transparent)]
+    Participants(#[from] ParticipantsError),
+    /// 購読者を開けなかった。
+    #[error(transparent)]
+    Consumer(#[from] ConsumerError),
+    /// サーバーのエラー。
+    #[error(transparent)]
+    Server(#[from] ServerError),
 }
 
 /// API の処理で起こるエラー。

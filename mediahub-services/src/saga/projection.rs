@@ -17,8 +17,8 @@ use mediahub_core::envelope::Envelope;
 use mediahub_core::saga::{SagaEvent, SagaStatus};
 use sqlx::SqliteConnection;
 
-use super::api::SagaSummary;
 use super::db::{self, NewStep, SummaryUpdate};
+use super::view::SagaSummary;
 use crate::consumer::{EventFilter, EventHandler, HandlerError};
 
 /// 通知だけが届かなかった完了のときに `failure_reason` に入れる文言。

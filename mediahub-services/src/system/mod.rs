@@ -29,6 +29,8 @@
 //! # }
 //! ```
 
+pub mod cli;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -36,19 +38,20 @@ use tokio::sync::mpsc;
 
 use mediahub_core::saga::SagaPolicy;
 
-use crate::album::{AlbumConfig, AlbumError, AlbumHandle};
-use crate::eventstore::{EventStoreConfig, EventStoreError, EventStoreHandle};
-use crate::frontend::{FrontendConfig, FrontendError, FrontendHandle};
+use crate::album::{self, AlbumConfig, AlbumHandle};
+use crate::eventstore::{self, EventStoreConfig, EventStoreHandle};
+use crate::frontend::{self, FrontendConfig, FrontendHandle};
 use crate::gateway::{
-    GatewayConfig, GatewayError, GatewayHandle, LabAction, LabControl, LabFailure, LabRequest,
-    LabService, OAuthProvider, UpstreamUrls,
+    self, GatewayConfig, GatewayHandle, LabAction, LabControl, LabFailure, LabRequest, LabService,
+    OAuthProvider, UpstreamUrls,
 };
-use crate::media_command::{MediaCommandConfig, MediaCommandError, MediaCommandHandle};
-use crate::media_query::{MediaQueryConfig, MediaQueryError, MediaQueryHandle};
-use crate::notification::{NotificationConfig, NotificationError, NotificationHandle};
+use crate::media_command::{self, MediaCommandConfig, MediaCommandHandle};
+use crate::media_query::{self, MediaQueryConfig, MediaQueryHandle};
+use crate::notification::{self, NotificationConfig, NotificationHandle};
 use crate::platform::auth::JwtKeys;
 use crate::platform::server::{self, ServerError};
-use crate::saga::{SagaConfig, SagaHandle, SagaServiceError};
+use crate::platform::service::{ServiceHandle, StopError};
+use crate::saga::{self, SagaConfig, SagaHandle};
 
 /// 各サービスの待ち受けポート。0 なら空いているポートを OS が選びます。
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,28 +235,36 @@ pub enum SystemError {
     },
     /// eventstore の起動・停止の失敗。
     #[error("eventstore: {0}")]
-    EventStore(#[from] EventStoreError),
+    EventStore(#[from] eventstore::StartError),
     /// media-command の起動・停止の失敗。
     #[error("media-command: {0}")]
-    MediaCommand(#[from] MediaCommandError),
+    MediaCommand(#[from] media_command::StartError),
     /// media-query の起動・停止の失敗。
     #[error("media-query: {0}")]
-    MediaQuery(#[from] MediaQueryError),
+    MediaQuery(#[from] media_query::StartError),
     /// album の起動・停止の失敗。
     #[error("album: {0}")]
-    Album(#[from] AlbumError),
+    Album(#[from] album::StartError),
     /// notification の起動・停止の失敗。
     #[error("notification: {0}")]
-    Notification(#[from] NotificationError),
+    Notification(#[from] notification::StartError),
     /// saga の起動・停止の失敗。
     #[error("saga: {0}")]
-    Saga(#[from] SagaServiceError),
+    Saga(#[from] saga::StartError),
     /// gateway の起動・停止の失敗。
     #[error("gateway: {0}")]
-    Gateway(#[from] GatewayError),
+    Gateway(#[from] gateway::StartError),
     /// frontend の起動・停止の失敗。
     #[error("frontend: {0}")]
-    Frontend(#[from] FrontendError),
+    Frontend(#[from] frontend::StartError),
+    /// サービスを止めるときの失敗。
+    #[error("{service}: {source}")]
+    Stop {
+        /// サービス名。
+        service: &'static str,
+        /// 原因。
+        source: StopError,
+    },
     /// ポートの束縛など、サーバー共通の部品。
     #[error(transparent)]
     Server(#[from] ServerError),
@@ -568,13 +579,13 @@ impl System {
     /// saga サービスだけを止めます (クラッシュからの回復を確かめるため)。
     ///
     /// # エラー
-    /// すでに止まっていれば [`SystemError::WrongState`]、停止に失敗すれば [`SystemError::Saga`]。
+    /// すでに止まっていれば [`SystemError::WrongState`]、停止に失敗すれば [`SystemError::Stop`]。
     pub async fn stop_saga(&mut self) -> Result<(), SystemError> {
         let saga = self.saga.take().ok_or(SystemError::WrongState {
             service: "saga",
             state: "止まっています",
         })?;
-        saga.stop().await?;
+        stop_service(saga).await?;
         Ok(())
     }
 
@@ -590,7 +601,7 @@ impl System {
             });
         }
         let mut config = saga_config(&self.config, &self.urls);
-        config.listen = self.config.listen(port_of(&self.urls.saga));
+        config = config.listen(self.config.listen(port_of(&self.urls.saga)));
         self.saga = Some(crate::saga::start(config).await?);
         Ok(())
     }
@@ -598,13 +609,13 @@ impl System {
     /// album サービスだけを止めます (Saga がアルバム追加を期限まで再試行するのを確かめるため)。
     ///
     /// # エラー
-    /// すでに止まっていれば [`SystemError::WrongState`]、停止に失敗すれば [`SystemError::Album`]。
+    /// すでに止まっていれば [`SystemError::WrongState`]、停止に失敗すれば [`SystemError::Stop`]。
     pub async fn stop_album(&mut self) -> Result<(), SystemError> {
         let album = self.album.take().ok_or(SystemError::WrongState {
             service: "album",
             state: "止まっています",
         })?;
-        album.stop().await?;
+        stop_service(album).await?;
         Ok(())
     }
 
@@ -629,13 +640,13 @@ impl System {
     ///
     /// # エラー
     /// すでに止まっていれば [`SystemError::WrongState`]、停止に失敗すれば
-    /// [`SystemError::MediaQuery`]。
+    /// [`SystemError::Stop`]。
     pub async fn stop_media_query(&mut self) -> Result<(), SystemError> {
         let media_query = self.media_query.take().ok_or(SystemError::WrongState {
             service: "media-query",
             state: "止まっています",
         })?;
-        media_query.stop().await?;
+        stop_service(media_query).await?;
         Ok(())
     }
 
@@ -673,37 +684,46 @@ impl System {
                 first_error.get_or_insert(err);
             }
         };
-        record(self.frontend.stop().await.map_err(SystemError::from));
-        record(self.gateway.stop().await.map_err(SystemError::from));
+        record(stop_service(self.frontend).await);
+        record(stop_service(self.gateway).await);
         if let Some(saga) = self.saga {
-            record(saga.stop().await.map_err(SystemError::from));
+            record(stop_service(saga).await);
         }
         let (notification, album, media_query, media_command) = tokio::join!(
-            self.notification.stop(),
+            stop_service(self.notification),
             async {
                 match self.album {
-                    Some(album) => album.stop().await,
+                    Some(album) => stop_service(album).await,
                     None => Ok(()),
                 }
             },
             async {
                 match self.media_query {
-                    Some(media_query) => media_query.stop().await,
+                    Some(media_query) => stop_service(media_query).await,
                     None => Ok(()),
                 }
             },
-            self.media_command.stop(),
+            stop_service(self.media_command),
         );
-        record(notification.map_err(SystemError::from));
-        record(album.map_err(SystemError::from));
-        record(media_query.map_err(SystemError::from));
-        record(media_command.map_err(SystemError::from));
-        record(self.eventstore.stop().await.map_err(SystemError::from));
+        record(notification);
+        record(album);
+        record(media_query);
+        record(media_command);
+        record(stop_service(self.eventstore).await);
         match first_error {
             Some(err) => Err(err),
             None => Ok(()),
         }
     }
+}
+
+/// サービスを止め、失敗ならサービス名を添えます。
+async fn stop_service<S>(handle: ServiceHandle<S>) -> Result<(), SystemError> {
+    let service = handle.name();
+    handle
+        .stop()
+        .await
+        .map_err(|source| SystemError::Stop { service, source })
 }
 
 fn saga_config(config: &SystemConfig, urls: &SystemUrls) -> SagaConfig {

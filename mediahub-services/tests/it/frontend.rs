@@ -134,6 +134,6 @@ async fn start_without_index_html_fails_with_missing_index() {
             .await;
     assert!(matches!(
         result,
-        Err(mediahub_services::frontend::FrontendError::MissingIndex(_))
+        Err(mediahub_services::frontend::StartError::MissingIndex(_))
     ));
 }

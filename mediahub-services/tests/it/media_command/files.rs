@@ -232,7 +232,7 @@ async fn stop_after_serving_returns_ok_and_port_stops_answering() {
 
 #[tokio::test]
 async fn start_with_storage_dir_that_is_a_file_or_a_bad_eventstore_url_fails_with_a_clear_error() {
-    use mediahub_services::media_command::{MediaCommandConfig, MediaCommandError, start};
+    use mediahub_services::media_command::{MediaCommandConfig, StartError, start};
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").unwrap_or_else(|e| panic!("{e}"));
@@ -241,16 +241,13 @@ async fn start_with_storage_dir_that_is_a_file_or_a_bad_eventstore_url_fails_wit
         .listen("127.0.0.1:0")
         .grace(std::time::Duration::from_millis(100));
     let err = start(config).await.err();
-    assert!(
-        matches!(err, Some(MediaCommandError::Storage { .. })),
-        "{err:?}"
-    );
+    assert!(matches!(err, Some(StartError::Storage { .. })), "{err:?}");
     let config = MediaCommandConfig::new("not a url", dir.path().join("media"), keys.clone())
         .listen("127.0.0.1:0");
     let err = start(config).await.err();
-    assert!(matches!(err, Some(MediaCommandError::Client(_))), "{err:?}");
+    assert!(matches!(err, Some(StartError::Client(_))), "{err:?}");
     let config = MediaCommandConfig::new("http://127.0.0.1:1", dir.path().join("media"), keys)
         .listen("256.0.0.1:0");
     let err = start(config).await.err();
-    assert!(matches!(err, Some(MediaCommandError::Server(_))), "{err:?}");
+    assert!(matches!(err, Some(StartError::Server(_))), "{err:?}");
 }

@@ -6,7 +6,7 @@ use crate::support::media_query::{
     Caller, DEADLINE, Env, READ_WAIT, ids, keys, user_token, wait_until,
 };
 use mediahub_core::ids::{MediaId, UserId};
-use mediahub_services::media_query::{MediaQueryConfig, MediaQueryError, start};
+use mediahub_services::media_query::{MediaQueryConfig, StartError, start};
 use serde_json::json;
 
 const JPEG: &str = "images/sunset-640x427.jpg";
@@ -179,8 +179,5 @@ async fn start_with_invalid_eventstore_url_fails_with_client_error() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let config = MediaQueryConfig::new("ftp://nowhere", dir.path().join("q.db"), keys());
     let result = start(config).await;
-    assert!(
-        matches!(result, Err(MediaQueryError::Client(_))),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(StartError::Client(_))), "{result:?}");
 }

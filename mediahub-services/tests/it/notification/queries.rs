@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::support::notification::{Caller, Service, items, keys, service_token};
 use mediahub_core::ids::UserId;
 use mediahub_services::consumer::ConsumerConfig;
-use mediahub_services::notification::{NotificationConfig, NotificationError, start};
+use mediahub_services::notification::{NotificationConfig, StartError, start};
 use serde_json::{Value, json};
 
 fn messages(views: &[Value]) -> Vec<String> {
@@ -163,7 +163,7 @@ async fn start_with_eventstore_url_that_is_not_a_url_fails_with_store_error() {
     let config =
         NotificationConfig::new("not a url", dir.path().join("n.db"), keys()).listen("127.0.0.1:0");
     let result = start(config).await;
-    assert!(matches!(result, Err(NotificationError::Store(_))));
+    assert!(matches!(result, Err(StartError::Store(_))));
 }
 
 #[tokio::test]
@@ -179,10 +179,7 @@ async fn start_on_address_in_use_fails_with_server_error_and_custom_settings_sti
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let config = NotificationConfig::new(service.store.base_url(), dir.path().join("n.db"), keys())
         .listen(taken);
-    assert!(matches!(
-        start(config).await,
-        Err(NotificationError::Server(_))
-    ));
+    assert!(matches!(start(config).await, Err(StartError::Server(_))));
     let user = UserId::new_random();
     let (_, position) = service.send(user, "still works").await;
     assert_eq!(service.list(user, position).await.len(), 1);

@@ -12,7 +12,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use super::video::{ContainerError, VideoInfo};
+use super::info::{ContainerError, VideoInfo};
 
 const EBML: u64 = 0x1A45_DFA3;
 const SEGMENT: u64 = 0x1853_8067;

@@ -12,7 +12,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use super::video::{ContainerError, VideoInfo};
+use super::info::{ContainerError, VideoInfo};
 
 /// `moov` 箱の大きさの上限 (これを超えるファイルは壊れているとみなします)。
 const MAX_MOOV_BYTES: u64 = 16 * 1024 * 1024;

@@ -1,4 +1,5 @@
-//! Saga の再試行と締め切りのコマンドライン引数と環境変数 (`saga` と `mediahub run` が共有)。
+//! saga サービスの設定 ([`SagaConfig`])、バイナリ `saga` の引数 ([`SagaArgs`])、
+//! Saga の再試行と締め切りの引数と環境変数 ([`SagaPolicyArgs`]、`saga` と `mediahub run` が共有)。
 //!
 //! 既定値は [`SagaPolicy::default`] と同じです。学習のために「再試行を 1 回にして補償を
 //! すぐ見る」「締め切りを短くしてタイムアウトを起こす」といった実験ができます。
@@ -22,9 +23,186 @@
 //! # Ok::<(), mediahub_services::saga::SagaPolicyArgsError>(())
 //! ```
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mediahub_core::saga::{RetryPolicy, SagaPolicy};
+
+use crate::consumer::{ConsumerConfig, ReadSideConfig, ReadSideService};
+use crate::platform::auth::JwtKeys;
+use crate::platform::config::AuthArgs;
+use crate::platform::service::ArgsError;
+
+/// 既定の待ち受けアドレス。
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8085";
+/// 既定のデータベースファイル。
+pub const DEFAULT_DATABASE: &str = "./data/saga.db";
+/// 既定のイベントストアの URL。
+pub const DEFAULT_EVENTSTORE_URL: &str = "http://127.0.0.1:8084";
+/// 既定の media-command の URL。
+pub const DEFAULT_MEDIA_COMMAND_URL: &str = "http://127.0.0.1:8081";
+/// 既定の album の URL。
+pub const DEFAULT_ALBUM_URL: &str = "http://127.0.0.1:8083";
+/// 既定の notification の URL。
+pub const DEFAULT_NOTIFICATION_URL: &str = "http://127.0.0.1:8086";
+
+/// saga サービスの印 (既定の待ち受けアドレス [`DEFAULT_LISTEN`])。
+pub enum SagaService {}
+
+impl ReadSideService for SagaService {
+    const DEFAULT_LISTEN: &'static str = DEFAULT_LISTEN;
+}
+
+/// saga サービスの設定: 読み側で共通の設定 ([`ReadSideConfig`]) に、参加者の URL と
+/// 再試行の方針を足したもの。
+#[derive(Debug, Clone)]
+pub struct SagaConfig {
+    /// 待ち受け・イベントストア・データベース・鍵・購読・待ち時間・猶予 (読み側で共通)。
+    pub read_side: ReadSideConfig<SagaService>,
+    /// media-command の URL (処理・ファイル削除・無効化の依頼先)。
+    pub media_command_url: String,
+    /// album の URL (デフォルトアルバムへの追加の依頼先)。
+    pub album_url: String,
+    /// notification の URL (通知の依頼先)。
+    pub notification_url: String,
+    /// 再試行と締め切りの方針。
+    pub policy: SagaPolicy,
+}
+
+impl SagaConfig {
+    /// データベースファイルと JWT の鍵から、ほかは既定値で作ります。
+    #[must_use]
+    pub fn new(database: impl AsRef<Path>, keys: JwtKeys) -> Self {
+        Self {
+            read_side: ReadSideConfig::new(DEFAULT_EVENTSTORE_URL, database, keys),
+            media_command_url: DEFAULT_MEDIA_COMMAND_URL.to_owned(),
+            album_url: DEFAULT_ALBUM_URL.to_owned(),
+            notification_url: DEFAULT_NOTIFICATION_URL.to_owned(),
+            policy: SagaPolicy::default(),
+        }
+    }
+
+    /// 待ち受けアドレスを変えたコピーを返します。
+    #[must_use]
+    pub fn listen(mut self, listen: impl Into<String>) -> Self {
+        self.read_side = self.read_side.listen(listen);
+        self
+    }
+
+    /// イベントストアの URL を変えたコピーを返します。
+    #[must_use]
+    pub fn eventstore_url(mut self, url: impl Into<String>) -> Self {
+        self.read_side = self.read_side.eventstore_url(url);
+        self
+    }
+
+    /// media-command の URL を変えたコピーを返します。
+    #[must_use]
+    pub fn media_command_url(mut self, url: impl Into<String>) -> Self {
+        self.media_command_url = url.into();
+        self
+    }
+
+    /// album の URL を変えたコピーを返します。
+    #[must_use]
+    pub fn album_url(mut self, url: impl Into<String>) -> Self {
+        self.album_url = url.into();
+        self
+    }
+
+    /// notification の URL を変えたコピーを返します。
+    #[must_use]
+    pub fn notification_url(mut self, url: impl Into<String>) -> Self {
+        self.notification_url = url.into();
+        self
+    }
+
+    /// 再試行と締め切りの方針を変えたコピーを返します。
+    #[must_use]
+    pub fn policy(mut self, policy: SagaPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// 購読ランナーの設定を変えたコピーを返します。
+    #[must_use]
+    pub fn consumer(mut self, consumer: ConsumerConfig) -> Self {
+        self.read_side = self.read_side.consumer(consumer);
+        self
+    }
+
+    /// `min_position` を待つ最長の時間を変えたコピーを返します。
+    #[must_use]
+    pub fn read_wait(mut self, read_wait: Duration) -> Self {
+        self.read_side = self.read_side.read_wait(read_wait);
+        self
+    }
+
+    /// グレースフルシャットダウンの猶予を変えたコピーを返します。
+    #[must_use]
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.read_side = self.read_side.grace(grace);
+        self
+    }
+}
+
+/// MediaHub の saga サービス: ドメインイベントに反応してメディアアップロード Saga を進め、
+/// 参加者 (media-command・album・notification) に依頼し、失敗を再試行または補償します。
+#[derive(Debug, clap::Parser)]
+#[command(name = "saga", version)]
+pub struct SagaArgs {
+    /// 待ち受けアドレス (例: 127.0.0.1:8085、0.0.0.0:8085)。
+    #[arg(long, env = "SAGA_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+
+    /// 読みモデルとチェックポイントの SQLite ファイル。無ければディレクトリごと作ります。
+    #[arg(long, env = "SAGA_DATABASE", default_value = DEFAULT_DATABASE)]
+    pub database: PathBuf,
+
+    /// イベントストアの URL。
+    #[arg(long, env = "EVENTSTORE_URL", default_value = DEFAULT_EVENTSTORE_URL)]
+    pub eventstore_url: String,
+
+    /// media-command サービスの URL (処理・ファイル削除・無効化の依頼先)。
+    #[arg(long, env = "MEDIA_COMMAND_URL", default_value = DEFAULT_MEDIA_COMMAND_URL)]
+    pub media_command_url: String,
+
+    /// album サービスの URL (デフォルトアルバムへの追加の依頼先)。
+    #[arg(long, env = "ALBUM_URL", default_value = DEFAULT_ALBUM_URL)]
+    pub album_url: String,
+
+    /// notification サービスの URL (通知の依頼先)。
+    #[arg(long, env = "NOTIFICATION_URL", default_value = DEFAULT_NOTIFICATION_URL)]
+    pub notification_url: String,
+
+    /// 再試行と締め切りの方針。
+    #[command(flatten)]
+    pub policy: SagaPolicyArgs,
+
+    /// JWT の設定。
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+impl SagaArgs {
+    /// 引数から設定を作ります。
+    ///
+    /// # エラー
+    /// `JWT_SECRET` や再試行の方針が使えなければ [`ArgsError`]。
+    pub fn into_config(self) -> Result<SagaConfig, ArgsError> {
+        let policy = self
+            .policy
+            .policy()
+            .map_err(|err| ArgsError::Invalid(err.to_string()))?;
+        Ok(SagaConfig::new(&self.database, self.auth.keys()?)
+            .policy(policy)
+            .listen(self.listen)
+            .eventstore_url(self.eventstore_url)
+            .media_command_url(self.media_command_url)
+            .album_url(self.album_url)
+            .notification_url(self.notification_url))
+    }
+}
 
 /// 引数から方針を作れなかった理由。
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,4 +1,5 @@
 //! 読み側のサービス (購読者を持ち、`min_position` で待つサービス) が共有する設定の形。
+//! saga の設定 (`SagaConfig`) もこれを埋め込み、参加者の URL と再試行の方針だけを足します。
 //!
 //! media-query・album・notification の設定は同じ項目 (待ち受け、イベントストア、読みモデルの
 //! ファイル、JWT の鍵、購読ランナー、`min_position` の待ち時間、停止の猶予) を持つので、
@@ -11,9 +12,9 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::auth::JwtKeys;
-use super::server::DEFAULT_GRACE;
-use crate::consumer::ConsumerConfig;
+use super::runner::ConsumerConfig;
+use crate::platform::auth::JwtKeys;
+use crate::platform::server::DEFAULT_GRACE;
 
 /// `min_position` を待つ既定の最長時間 (超えたら 503 `read_model.not_caught_up`)。
 pub const DEFAULT_READ_WAIT: Duration = Duration::from_secs(5);
@@ -69,6 +70,13 @@ impl<S> ReadSideConfig<S> {
     #[must_use]
     pub fn listen(mut self, listen: impl Into<String>) -> Self {
         self.listen = listen.into();
+        self
+    }
+
+    /// イベントストアの URL を変えたコピーを返します。
+    #[must_use]
+    pub fn eventstore_url(mut self, url: impl Into<String>) -> Self {
+        self.eventstore_url = url.into();
         self
     }
 

@@ -1,0 +1,103 @@
+//! イベントストアの設定 ([`EventStoreConfig`]) と、バイナリ `eventstore` の引数 ([`EventStoreArgs`])。
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::db::Durability;
+use crate::platform::auth::JwtKeys;
+use crate::platform::config::AuthArgs;
+use crate::platform::server::{DEFAULT_BODY_LIMIT, DEFAULT_GRACE};
+use crate::platform::service::ArgsError;
+
+/// 既定の待ち受けアドレス。
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8084";
+/// 既定のデータベースファイル。
+pub const DEFAULT_DATABASE: &str = "./data/eventstore.db";
+
+/// イベントストアの設定。
+#[derive(Debug, Clone)]
+pub struct EventStoreConfig {
+    /// 待ち受けアドレス (テストでは `127.0.0.1:0`)。
+    pub listen: String,
+    /// SQLite のファイル。
+    pub database: PathBuf,
+    /// JWT の鍵。
+    pub keys: JwtKeys,
+    /// リクエスト本体の上限 (バイト)。
+    pub body_limit: usize,
+    /// コミットの耐久性。
+    pub durability: Durability,
+    /// グレースフルシャットダウンの猶予。
+    pub grace: Duration,
+}
+
+impl EventStoreConfig {
+    /// データベースファイルと JWT の鍵から、ほかは既定値で設定を作ります。
+    #[must_use]
+    pub fn new(database: impl AsRef<Path>, keys: JwtKeys) -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.to_owned(),
+            database: database.as_ref().to_path_buf(),
+            keys,
+            body_limit: DEFAULT_BODY_LIMIT,
+            durability: Durability::default(),
+            grace: DEFAULT_GRACE,
+        }
+    }
+
+    /// 待ち受けアドレスを変えたコピーを返します。
+    #[must_use]
+    pub fn listen(mut self, listen: impl Into<String>) -> Self {
+        self.listen = listen.into();
+        self
+    }
+
+    /// 耐久性を変えたコピーを返します。
+    #[must_use]
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// 本体の上限を変えたコピーを返します。
+    #[must_use]
+    pub fn body_limit(mut self, body_limit: usize) -> Self {
+        self.body_limit = body_limit;
+        self
+    }
+}
+
+/// MediaHub のイベントストア: 集約ごとのストリーム (楽観的並行性制御)、隙間のない
+/// グローバルログ、ロングポーリングと Server-Sent Events による購読。
+#[derive(Debug, clap::Parser)]
+#[command(name = "eventstore", version)]
+pub struct EventStoreArgs {
+    /// 待ち受けアドレス (例: 127.0.0.1:8084、0.0.0.0:8084)。
+    #[arg(long, env = "EVENTSTORE_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+
+    /// SQLite のデータベースファイル。無ければディレクトリごと作ります。
+    #[arg(long, env = "EVENTSTORE_DATABASE", default_value = DEFAULT_DATABASE)]
+    pub database: PathBuf,
+
+    /// コミットの耐久性: full = コミットごとに fsync (既定)、normal = 速さ優先 (OS ごと落ちると
+    /// 直前のコミットを失うことがあります)。
+    #[arg(long, env = "EVENTSTORE_DURABILITY", value_enum, default_value_t = Durability::Full)]
+    pub durability: Durability,
+
+    /// JWT の設定。
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+impl EventStoreArgs {
+    /// 引数から設定を作ります。
+    ///
+    /// # エラー
+    /// `JWT_SECRET` が使えなければ [`ArgsError`]。
+    pub fn into_config(self) -> Result<EventStoreConfig, ArgsError> {
+        Ok(EventStoreConfig::new(&self.database, self.auth.keys()?)
+            .listen(self.listen)
+            .durability(self.durability))
+    }
+}

@@ -1,0 +1,65 @@
+//! API が共有する状態 ([`StoreState`]): 読み取りのプール、書き込み役、ログの先頭、待っている数。
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sqlx::SqlitePool;
+use tokio::sync::watch;
+
+use super::writer::WriterHandle;
+use crate::platform::server::Shutdown;
+
+/// API が共有する状態。
+#[derive(Debug)]
+pub struct StoreState {
+    /// 読み取り用の接続プール。
+    pub reader: SqlitePool,
+    /// 書き込みタスクへの窓口。
+    pub writer: WriterHandle,
+    /// コミット済みのログの先頭 (書き込みタスクがコミットのたびに更新します)。
+    pub head: watch::Receiver<u64>,
+    /// 停止の合図 (ロングポーリングと SSE はこれで終わります)。
+    pub shutdown: Shutdown,
+    /// いまコミットを待っているロングポーリングと SSE の数。
+    pub(super) waiters: AtomicUsize,
+}
+
+/// 待っている間だけ [`StoreState::waiters`] を 1 増やしておく見張り。
+pub(super) struct WaitGuard<'a>(&'a AtomicUsize);
+
+impl<'a> WaitGuard<'a> {
+    pub(super) fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter)
+    }
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl StoreState {
+    /// 状態を組み立てます。
+    #[must_use]
+    pub fn new(
+        reader: SqlitePool,
+        writer: WriterHandle,
+        head: watch::Receiver<u64>,
+        shutdown: Shutdown,
+    ) -> Self {
+        Self {
+            reader,
+            writer,
+            head,
+            shutdown,
+            waiters: AtomicUsize::new(0),
+        }
+    }
+
+    /// いまコミットを待って止まっているロングポーリングと SSE の数 (観測とテスト用)。
+    #[must_use]
+    pub fn waiters(&self) -> usize {
+        self.waiters.load(Ordering::SeqCst)
+    }
+}
