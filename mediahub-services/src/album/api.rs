@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use mediahub_core::album::{AlbumCommand, RemovalReason};
-use mediahub_core::envelope::EventMetadata;
 use mediahub_core::ids::{AlbumId, MediaId, UserId};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -12,16 +11,15 @@ use poem_openapi::{ApiResponse, OpenApi, Tags};
 use uuid::Uuid;
 
 use super::db;
-use super::error::{self, codes, db_problem};
+use super::error::{self, db_problem};
 use super::state::AlbumState;
 use super::view::{
     AddMediaBody, AlbumList, AlbumMediaList, AlbumView, CommandResult, CreateAlbumBody,
     CreatedAlbum, RenameAlbumBody,
 };
-use crate::platform::auth::{BearerAuth, acting_user};
 use crate::platform::concurrency::{IfMatch, etag, expected_version};
-use crate::platform::metadata::{IdempotencyKey, request_metadata};
 use crate::platform::problem::Problem;
+use crate::platform::request::{ActingUser, CommandContext};
 use crate::platform::schema::LogPosition;
 
 /// 公開 API。
@@ -37,21 +35,25 @@ impl AlbumApi {
         Self { state }
     }
 
-    /// ヘッダーからユーザーとメタデータを決め、そのユーザーのコマンドをアルバムに実行します
+    /// 文脈のユーザーのコマンドをアルバムに実行します
     /// (`If-Match` があればその版でだけ)。
     async fn command(
         &self,
-        headers: CommandHeaders,
-        auth: &BearerAuth,
-        x_user_id: Header<Option<String>>,
+        ctx: &CommandContext,
+        if_match: Header<Option<IfMatch>>,
         album: Uuid,
         make: impl FnOnce(UserId) -> AlbumCommand,
     ) -> Result<Json<CommandResult>, Problem> {
-        let expected = headers.expected_version;
-        let (user, metadata) = headers.resolve(auth, x_user_id.0.as_deref())?;
+        let command = make(ctx.user()?);
+        let expected = expected_version(if_match.0);
         let outcome = self
             .state
-            .execute(AlbumId::from_uuid(album), expected, make(user), &metadata)
+            .execute(
+                AlbumId::from_uuid(album),
+                expected,
+                command,
+                &ctx.metadata(),
+            )
             .await?;
         Ok(Json(CommandResult {
             position: outcome.position(),
@@ -93,65 +95,6 @@ pub enum AlbumResponse {
     ),
 }
 
-/// 誰として操作するかを決めます (ユーザー用トークンならそのユーザー、サービス用なら `X-User-ID`)。
-fn user_of(auth: &BearerAuth, x_user_id: Option<&str>) -> Result<UserId, Problem> {
-    acting_user(&auth.0, x_user_id)?.ok_or_else(|| {
-        Problem::forbidden(
-            codes::USER_REQUIRED,
-            "サービス用トークンで呼ぶときは X-User-ID ヘッダーでユーザーを指定してください",
-        )
-    })
-}
-
-/// 要求のヘッダー (コマンドのメタデータと、`If-Match` の期待する版)。
-pub(crate) struct CommandHeaders {
-    correlation_id: Option<Uuid>,
-    causation_id: Option<Uuid>,
-    idempotency_key: Option<String>,
-    expected_version: Option<u64>,
-}
-
-impl CommandHeaders {
-    pub(crate) fn new(
-        correlation_id: Header<Option<Uuid>>,
-        causation_id: Header<Option<Uuid>>,
-        idempotency_key: Header<Option<IdempotencyKey>>,
-    ) -> Self {
-        Self {
-            correlation_id: correlation_id.0,
-            causation_id: causation_id.0,
-            idempotency_key: idempotency_key.0.map(IdempotencyKey::into_inner),
-            expected_version: None,
-        }
-    }
-
-    /// `If-Match` の期待する版を加えます。
-    fn if_match(mut self, if_match: Header<Option<IfMatch>>) -> Self {
-        self.expected_version = expected_version(if_match.0);
-        self
-    }
-
-    /// 指定のユーザーが操作したものとしてイベントのメタデータを作ります。
-    pub(crate) fn metadata_for(self, user: UserId) -> Result<EventMetadata, Problem> {
-        Ok(request_metadata(
-            self.correlation_id,
-            self.causation_id,
-            self.idempotency_key,
-            Some(user),
-        )?)
-    }
-
-    /// 操作するユーザーとイベントのメタデータを決めます。
-    fn resolve(
-        self,
-        auth: &BearerAuth,
-        x_user_id: Option<&str>,
-    ) -> Result<(UserId, EventMetadata), Problem> {
-        let user = user_of(auth, x_user_id)?;
-        Ok((user, self.metadata_for(user)?))
-    }
-}
-
 #[OpenApi(prefix_path = "/api/v1")]
 impl AlbumApi {
     /// 自分のアルバムの一覧 (デフォルトアルバムが先頭、ほかは作成順)。
@@ -160,11 +103,10 @@ impl AlbumApi {
     #[oai(path = "/albums", method = "get", tag = "ApiTags::Albums")]
     async fn list_albums(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        user: ActingUser,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<AlbumList>, Problem> {
-        let user = user_of(&auth, x_user_id.0.as_deref())?;
+        let user = user.user;
         self.state.caught_up(min_position.0.map(u64::from)).await?;
         let items = db::list_albums(&self.state.pool, user)
             .await
@@ -178,15 +120,11 @@ impl AlbumApi {
     #[oai(path = "/albums", method = "post", tag = "ApiTags::Albums")]
     async fn create_album(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
-        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
-        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
+        ctx: CommandContext,
         body: Json<CreateAlbumBody>,
     ) -> Result<CreateAlbumResponse, Problem> {
-        let (user, metadata) = CommandHeaders::new(correlation_id, causation_id, idempotency_key)
-            .resolve(&auth, x_user_id.0.as_deref())?;
+        let user = ctx.user()?;
+        let metadata = ctx.metadata();
         let album_id = AlbumId::new_random();
         let command = AlbumCommand::Create {
             album_id,
@@ -211,12 +149,11 @@ impl AlbumApi {
     #[oai(path = "/albums/:id", method = "get", tag = "ApiTags::Albums")]
     async fn get_album(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        user: ActingUser,
         id: Path<Uuid>,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<AlbumResponse, Problem> {
-        let user = user_of(&auth, x_user_id.0.as_deref())?;
+        let user = user.user;
         self.state.caught_up(min_position.0.map(u64::from)).await?;
         let album = self.owned(user, AlbumId::from_uuid(id.0)).await?;
         let tag = etag(album.version);
@@ -225,25 +162,16 @@ impl AlbumApi {
 
     /// アルバムを改名します → `{position}` (同じ名前なら何も書かず `position: 0`)。
     #[oai(path = "/albums/:id", method = "patch", tag = "ApiTags::Albums")]
-    #[allow(clippy::too_many_arguments)]
     async fn rename_album(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        ctx: CommandContext,
         id: Path<Uuid>,
-        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
-        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
         #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<RenameAlbumBody>,
     ) -> Result<Json<CommandResult>, Problem> {
-        let headers =
-            CommandHeaders::new(correlation_id, causation_id, idempotency_key).if_match(if_match);
-        self.command(headers, &auth, x_user_id, id.0, |user| {
-            AlbumCommand::Rename {
-                requested_by: user,
-                name: body.0.name.into_inner(),
-            }
+        self.command(&ctx, if_match, id.0, |user| AlbumCommand::Rename {
+            requested_by: user,
+            name: body.0.name.into_inner(),
         })
         .await
     }
@@ -251,21 +179,14 @@ impl AlbumApi {
     /// アルバムを削除します → `{position}`。デフォルトアルバムは 409
     /// `album.default_not_deletable`。
     #[oai(path = "/albums/:id", method = "delete", tag = "ApiTags::Albums")]
-    #[allow(clippy::too_many_arguments)]
     async fn delete_album(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        ctx: CommandContext,
         id: Path<Uuid>,
-        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
-        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
         #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
     ) -> Result<Json<CommandResult>, Problem> {
-        let headers =
-            CommandHeaders::new(correlation_id, causation_id, idempotency_key).if_match(if_match);
-        self.command(headers, &auth, x_user_id, id.0, |user| {
-            AlbumCommand::Delete { requested_by: user }
+        self.command(&ctx, if_match, id.0, |user| AlbumCommand::Delete {
+            requested_by: user,
         })
         .await
     }
@@ -274,12 +195,11 @@ impl AlbumApi {
     #[oai(path = "/albums/:id/media", method = "get", tag = "ApiTags::Albums")]
     async fn list_album_media(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        user: ActingUser,
         id: Path<Uuid>,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<AlbumMediaList>, Problem> {
-        let user = user_of(&auth, x_user_id.0.as_deref())?;
+        let user = user.user;
         self.state.caught_up(min_position.0.map(u64::from)).await?;
         let album = AlbumId::from_uuid(id.0);
         self.owned(user, album).await?;
@@ -296,16 +216,11 @@ impl AlbumApi {
     /// 知らない・他人の・削除済みのメディアは 404 `media.not_found`、他人のアルバムは
     /// 404 `album.not_found` で、何も書きません。
     #[oai(path = "/albums/:id/media", method = "post", tag = "ApiTags::Albums")]
-    #[allow(clippy::too_many_arguments)]
     async fn add_media(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        ctx: CommandContext,
         id: Path<Uuid>,
         min_position: Query<Option<LogPosition>>,
-        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
-        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
         #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<AddMediaBody>,
     ) -> Result<Json<CommandResult>, Problem> {
@@ -316,14 +231,10 @@ impl AlbumApi {
             .map_err(db_problem)?
             .filter(db::MediaOwnership::is_live)
             .map(|o| o.owner);
-        let headers =
-            CommandHeaders::new(correlation_id, causation_id, idempotency_key).if_match(if_match);
-        self.command(headers, &auth, x_user_id, id.0, |user| {
-            AlbumCommand::AddMedia {
-                requested_by: user,
-                media_id,
-                media_owner,
-            }
+        self.command(&ctx, if_match, id.0, |user| AlbumCommand::AddMedia {
+            requested_by: user,
+            media_id,
+            media_owner,
         })
         .await
     }
@@ -335,26 +246,17 @@ impl AlbumApi {
         method = "delete",
         tag = "ApiTags::Albums"
     )]
-    #[allow(clippy::too_many_arguments)]
     async fn remove_media(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        ctx: CommandContext,
         id: Path<Uuid>,
         media_id: Path<Uuid>,
-        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
-        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
         #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
     ) -> Result<Json<CommandResult>, Problem> {
-        let headers =
-            CommandHeaders::new(correlation_id, causation_id, idempotency_key).if_match(if_match);
-        self.command(headers, &auth, x_user_id, id.0, |user| {
-            AlbumCommand::RemoveMedia {
-                requested_by: user,
-                media_id: MediaId::from_uuid(media_id.0),
-                reason: RemovalReason::User,
-            }
+        self.command(&ctx, if_match, id.0, |user| AlbumCommand::RemoveMedia {
+            requested_by: user,
+            media_id: MediaId::from_uuid(media_id.0),
+            reason: RemovalReason::User,
         })
         .await
     }

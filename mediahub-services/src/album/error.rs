@@ -51,7 +51,7 @@ pub mod codes {
     /// 読みモデルが `min_position` に時間内に届かなかった (503)。本体に `min_position` と `reached`。
     pub const NOT_CAUGHT_UP: &str = crate::consumer::NOT_CAUGHT_UP;
     /// 誰として操作するかが決まらない (サービス用トークンで `X-User-ID` が無い) (403)。
-    pub const USER_REQUIRED: &str = "auth.user_required";
+    pub const USER_REQUIRED: &str = crate::platform::problem::codes::USER_REQUIRED;
     /// `Idempotency-Key` ヘッダーが長すぎるか制御文字を含む (400)。
     pub const INVALID_IDEMPOTENCY_KEY: &str = "request.invalid_idempotency_key";
 }

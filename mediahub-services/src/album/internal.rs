@@ -7,12 +7,9 @@ use std::sync::Arc;
 
 use mediahub_core::album::{AlbumCommand, DEFAULT_ALBUM_NAME};
 use mediahub_core::ids::{AlbumId, MediaId, UserId};
-use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 use poem_openapi::{OpenApi, Tags};
-use uuid::Uuid;
 
-use super::api::CommandHeaders;
 use super::db;
 use super::error;
 use super::error::db_problem;
@@ -20,8 +17,8 @@ use super::state::AlbumState;
 use super::view::{DefaultAlbumMediaBody, DefaultAlbumMediaResult};
 use crate::consumer::{ConsumerError, ProjectionStatus, RebuildResult, projection_status};
 use crate::platform::auth::ServiceAuth;
-use crate::platform::metadata::IdempotencyKey;
 use crate::platform::problem::Problem;
+use crate::platform::request::CommandContext;
 
 /// 内部 API。
 #[derive(Debug, Clone)]
@@ -70,10 +67,7 @@ impl InternalApi {
     )]
     async fn add_to_default_album(
         &self,
-        _auth: ServiceAuth,
-        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
-        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
+        ctx: CommandContext<ServiceAuth>,
         body: Json<DefaultAlbumMediaBody>,
     ) -> Result<Json<DefaultAlbumMediaResult>, Problem> {
         let body = body.0;
@@ -82,8 +76,7 @@ impl InternalApi {
         }
         let owner = UserId::from_uuid(body.owner_id);
         let media_id = MediaId::from_uuid(body.media_id);
-        let metadata = CommandHeaders::new(correlation_id, causation_id, idempotency_key)
-            .metadata_for(owner)?;
+        let metadata = ctx.metadata_as(owner);
         self.state.caught_up(body.min_position).await?;
         let owned = db::media_ownership(&self.state.pool, media_id)
             .await

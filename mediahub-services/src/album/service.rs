@@ -60,11 +60,11 @@ pub type AlbumHandle = ServiceHandle<AlbumReadSide>;
 /// # エラー
 /// URL が不正、読みモデルが開けない、アドレスを束縛できないなら [`StartError`]。
 pub async fn start(config: AlbumConfig) -> Result<AlbumHandle, StartError> {
-    let launch = Launch::bind(&SERVICE_INFO, &config.listen, config.grace).await?;
     let client = EventStoreClient::new(
         &config.eventstore_url,
         ServiceTokenProvider::new(config.keys.clone(), SERVICE_INFO.name),
     )?;
+    let launch = Launch::bind(&SERVICE_INFO, &config.listen, config.grace).await?;
     let pool = db::open(&config.database).await?;
     let consumer = Consumer::open(
         CONSUMER_NAME,

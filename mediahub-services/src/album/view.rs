@@ -101,8 +101,8 @@ pub struct CommandResult {
     pub position: u64,
 }
 
-/// 内部 API: デフォルトアルバムへの追加の本体。
-#[derive(Debug, Clone, Object)]
+/// 内部 API: デフォルトアルバムへの追加の本体 (Saga が送る側でも使います)。
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
 #[oai(deny_unknown_fields)]
 pub struct DefaultAlbumMediaBody {
     /// メディアの所有者 (= デフォルトアルバムの所有者)。

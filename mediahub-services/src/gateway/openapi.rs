@@ -358,8 +358,29 @@ mod tests {
             }
         }
         let params = &spec["paths"]["/api/v1/albums/{id}/media/{media_id}"]["delete"]["parameters"];
-        assert_eq!(params[0]["name"], "id");
-        assert_eq!(params[1]["name"], "media_id");
+        let path_params: Vec<&str> = params
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|p| p["in"] == "path")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(path_params, ["id", "media_id"]);
+        let headers: Vec<&str> = params
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|p| p["in"] == "header")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            headers.contains(&"X-Correlation-ID") && headers.contains(&"If-Match"),
+            "{headers:?}"
+        );
         assert_eq!(
             spec["components"]["securitySchemes"]["BearerToken"]["scheme"],
             "bearer"

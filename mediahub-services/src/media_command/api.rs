@@ -19,10 +19,9 @@ use super::error::{codes, not_found, storage_problem};
 use super::state::SharedState;
 use super::storage::ThumbnailFormat;
 use super::view::PositionBody;
-use crate::platform::auth::{BearerAuth, acting_user};
 use crate::platform::concurrency::{IfMatch, expected_version};
-use crate::platform::metadata::request_metadata;
 use crate::platform::problem::Problem;
+use crate::platform::request::{ActingUser, CommandContext};
 
 /// ファイル応答の `Cache-Control` (本人だけが見るので共有キャッシュには置かせません)。
 pub const FILE_CACHE_CONTROL: &str = "private, max-age=60";
@@ -97,19 +96,6 @@ impl ApiResponse for FileResponse {
     fn register(_registry: &mut Registry) {}
 }
 
-/// 誰として操作するかを決めます (ユーザーが決まらなければ 403 `media.user_required`)。
-///
-/// # エラー
-/// 認可の失敗を problem+json にしたもの。
-pub fn acting_user_of(auth: &BearerAuth, x_user_id: Option<&str>) -> Result<UserId, Problem> {
-    acting_user(&auth.0, x_user_id)?.ok_or_else(|| {
-        Problem::forbidden(
-            codes::USER_REQUIRED,
-            "サービス用トークンでは X-User-ID で操作するユーザーを指定してください",
-        )
-    })
-}
-
 /// 公開 API (アップロード以外)。
 #[derive(Debug, Clone)]
 pub struct MediaApi {
@@ -127,14 +113,7 @@ impl MediaApi {
     ///
     /// 他人のもの・削除や無効化されたもの・無いものは 404。サムネイルは処理が済むまで 404
     /// (`media.thumbnail_not_found`)。
-    async fn serve(
-        &self,
-        auth: &BearerAuth,
-        id: Uuid,
-        x_user_id: Option<&str>,
-        kind: FileKind,
-    ) -> Result<FileResponse, Problem> {
-        let user = acting_user_of(auth, x_user_id)?;
+    async fn serve(&self, user: UserId, id: Uuid, kind: FileKind) -> Result<FileResponse, Problem> {
         let id = MediaId::from(id);
         let loaded = self.state.commands.load(id).await?;
         let visible = !matches!(
@@ -196,29 +175,20 @@ impl MediaApi {
     #[oai(path = "/api/v1/media/:id", method = "delete", tag = "ApiTags::Media")]
     async fn delete(
         &self,
-        auth: BearerAuth,
+        ctx: CommandContext,
         /// メディア ID。
         id: Path<Uuid>,
-        /// サービス用トークンのときに代理で操作するユーザー。
-        #[oai(name = "X-User-ID")]
-        x_user_id: Header<Option<String>>,
-        /// 相関 ID (無ければ新しく作ります)。
-        #[oai(name = "X-Correlation-ID")]
-        correlation_id: Header<Option<Uuid>>,
-        /// 因果 ID。
-        #[oai(name = "X-Causation-ID")]
-        causation_id: Header<Option<Uuid>>,
         /// このメディアの版 (`GET /api/v1/media/{id}` の `ETag`)。違えば 412 で、何もしません。
         #[oai(name = "If-Match")]
         if_match: Header<Option<IfMatch>>,
     ) -> Result<DeleteResponse, Problem> {
-        let user = acting_user_of(&auth, x_user_id.0.as_deref())?;
+        let user = ctx.user()?;
         let id = MediaId::from(id.0);
         let command = MediaCommand::Delete {
             requested_by: user,
             reason: DeletionReason::User,
         };
-        let metadata = request_metadata(correlation_id.0, causation_id.0, None, Some(user))?;
+        let metadata = ctx.metadata();
         let position = self
             .state
             .commands
@@ -240,15 +210,11 @@ impl MediaApi {
     )]
     async fn original(
         &self,
-        auth: BearerAuth,
+        user: ActingUser,
         /// メディア ID。
         id: Path<Uuid>,
-        /// サービス用トークンのときに代理で操作するユーザー。
-        #[oai(name = "X-User-ID")]
-        x_user_id: Header<Option<String>>,
     ) -> Result<FileResponse, Problem> {
-        self.serve(&auth, id.0, x_user_id.0.as_deref(), FileKind::Original)
-            .await
+        self.serve(user.user, id.0, FileKind::Original).await
     }
 
     /// 自分のメディアのサムネイルを返す (処理が済むまでは 404)。
@@ -259,14 +225,10 @@ impl MediaApi {
     )]
     async fn thumbnail(
         &self,
-        auth: BearerAuth,
+        user: ActingUser,
         /// メディア ID。
         id: Path<Uuid>,
-        /// サービス用トークンのときに代理で操作するユーザー。
-        #[oai(name = "X-User-ID")]
-        x_user_id: Header<Option<String>>,
     ) -> Result<FileResponse, Problem> {
-        self.serve(&auth, id.0, x_user_id.0.as_deref(), FileKind::Thumbnail)
-            .await
+        self.serve(user.user, id.0, FileKind::Thumbnail).await
     }
 }

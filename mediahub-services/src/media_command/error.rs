@@ -23,7 +23,7 @@ pub mod codes {
     /// `X-Correlation-ID` / `X-Causation-ID` が UUID として読めない (400)。
     pub const INVALID_TRACE_HEADER: &str = "media.invalid_trace_header";
     /// 操作するユーザーが決まらない (サービス用トークンで `X-User-ID` が無い) (403)。
-    pub const USER_REQUIRED: &str = "media.user_required";
+    pub const USER_REQUIRED: &str = crate::platform::problem::codes::USER_REQUIRED;
     /// 現在の状態ではその操作ができない (削除済みのメディアの処理など) (409)。
     pub const INVALID_STATE: &str = "media.invalid_state";
 }

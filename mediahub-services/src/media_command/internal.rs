@@ -8,7 +8,7 @@ use mediahub_core::envelope::EventMetadata;
 use mediahub_core::ids::MediaId;
 use mediahub_core::media::{DeletionReason, MediaCommand, MediaStatus};
 use poem_openapi::OpenApi;
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use uuid::Uuid;
 
@@ -21,9 +21,9 @@ use super::view::{
     DeleteUploadedFileRequest, InvalidateRequest, PositionBody, ProcessRequest, ProcessResult,
     ProcessStatus,
 };
-use crate::platform::auth::{ServiceAuth, acting_user};
-use crate::platform::metadata::{IdempotencyKey, request_metadata};
+use crate::platform::auth::ServiceAuth;
 use crate::platform::problem::Problem;
+use crate::platform::request::CommandContext;
 
 /// 障害注入で処理を失敗させたときの理由。
 pub const FAULT_INJECTED_REASON: &str = "fault injected: process";
@@ -40,23 +40,6 @@ impl InternalApi {
     pub fn new(state: SharedState) -> Self {
         Self { state }
     }
-}
-
-/// 内部 API に共通のヘッダー (`[相関 ID, 因果 ID]`、`X-User-ID`、`Idempotency-Key`) から
-/// イベントのメタデータを作ります (冪等性キーは `extra["idempotency_key"]` に記録します)。
-fn event_metadata(
-    auth: &ServiceAuth,
-    [correlation_id, causation_id]: [Option<Uuid>; 2],
-    x_user_id: Option<&str>,
-    idempotency_key: Option<&str>,
-) -> Result<EventMetadata, Problem> {
-    let user = acting_user(&auth.0, x_user_id)?;
-    Ok(request_metadata(
-        correlation_id,
-        causation_id,
-        idempotency_key.map(str::to_owned),
-        user,
-    )?)
 }
 
 /// 存在するメディアを読みます (無ければ 404)。
@@ -140,33 +123,15 @@ impl InternalApi {
     /// メディアを処理する (サムネイルと寸法・長さ)。ブロッキング用のスレッドで同期的に処理し、
     /// `MediaProcessed` か `MediaProcessingFailed` を記録します。処理済み・失敗済みなら同じ状態を
     /// `position: 0` で返します。
-    #[allow(clippy::too_many_arguments)] // poem-openapi の引数 (ヘッダーごとに 1 つ)
     #[oai(path = "/:id/process", method = "post", tag = "ApiTags::Internal")]
     async fn process(
         &self,
-        auth: ServiceAuth,
+        ctx: CommandContext<ServiceAuth>,
         /// メディア ID。
         id: Path<Uuid>,
-        /// 相関 ID。
-        #[oai(name = "X-Correlation-ID")]
-        correlation_id: Header<Option<Uuid>>,
-        /// 因果 ID。
-        #[oai(name = "X-Causation-ID")]
-        causation_id: Header<Option<Uuid>>,
-        /// 代理で操作するユーザー。
-        #[oai(name = "X-User-ID")]
-        x_user_id: Header<Option<String>>,
-        /// 冪等性キー (情報のみ。Saga は `{saga_id}:{step}` を送ります)。
-        #[oai(name = "Idempotency-Key")]
-        idempotency_key: Header<Option<IdempotencyKey>>,
         body: Json<ProcessRequest>,
     ) -> Result<Json<ProcessResult>, Problem> {
-        let metadata = event_metadata(
-            &auth,
-            [correlation_id.0, causation_id.0],
-            x_user_id.0.as_deref(),
-            idempotency_key.0.as_ref().map(IdempotencyKey::as_str),
-        )?;
+        let metadata = ctx.metadata();
         let result = process_media(
             &self.state,
             MediaId::from(id.0),
@@ -178,7 +143,6 @@ impl InternalApi {
     }
 
     /// 補償: アップロードされたファイルを消し、`MediaDeleted` (理由 compensation) を記録する。
-    #[allow(clippy::too_many_arguments)] // poem-openapi の引数 (ヘッダーごとに 1 つ)
     #[oai(
         path = "/:id/delete-uploaded-file",
         method = "post",
@@ -186,29 +150,12 @@ impl InternalApi {
     )]
     async fn delete_uploaded_file(
         &self,
-        auth: ServiceAuth,
+        ctx: CommandContext<ServiceAuth>,
         /// メディア ID。
         id: Path<Uuid>,
-        /// 相関 ID。
-        #[oai(name = "X-Correlation-ID")]
-        correlation_id: Header<Option<Uuid>>,
-        /// 因果 ID。
-        #[oai(name = "X-Causation-ID")]
-        causation_id: Header<Option<Uuid>>,
-        /// 代理で操作するユーザー。
-        #[oai(name = "X-User-ID")]
-        x_user_id: Header<Option<String>>,
-        /// 冪等性キー (情報のみ)。
-        #[oai(name = "Idempotency-Key")]
-        idempotency_key: Header<Option<IdempotencyKey>>,
         _body: Json<DeleteUploadedFileRequest>,
     ) -> Result<Json<PositionBody>, Problem> {
-        let metadata = event_metadata(
-            &auth,
-            [correlation_id.0, causation_id.0],
-            x_user_id.0.as_deref(),
-            idempotency_key.0.as_ref().map(IdempotencyKey::as_str),
-        )?;
+        let metadata = ctx.metadata();
         let id = MediaId::from(id.0);
         let loaded = existing(&self.state, id).await?;
         let requested_by = metadata
@@ -233,33 +180,15 @@ impl InternalApi {
     }
 
     /// 補償: メディアを無効化する (`MediaInvalidated`)。ファイルは調査のために残します。
-    #[allow(clippy::too_many_arguments)] // poem-openapi の引数 (ヘッダーごとに 1 つ)
     #[oai(path = "/:id/invalidate", method = "post", tag = "ApiTags::Internal")]
     async fn invalidate(
         &self,
-        auth: ServiceAuth,
+        ctx: CommandContext<ServiceAuth>,
         /// メディア ID。
         id: Path<Uuid>,
-        /// 相関 ID。
-        #[oai(name = "X-Correlation-ID")]
-        correlation_id: Header<Option<Uuid>>,
-        /// 因果 ID。
-        #[oai(name = "X-Causation-ID")]
-        causation_id: Header<Option<Uuid>>,
-        /// 代理で操作するユーザー。
-        #[oai(name = "X-User-ID")]
-        x_user_id: Header<Option<String>>,
-        /// 冪等性キー (情報のみ)。
-        #[oai(name = "Idempotency-Key")]
-        idempotency_key: Header<Option<IdempotencyKey>>,
         body: Json<InvalidateRequest>,
     ) -> Result<Json<PositionBody>, Problem> {
-        let metadata = event_metadata(
-            &auth,
-            [correlation_id.0, causation_id.0],
-            x_user_id.0.as_deref(),
-            idempotency_key.0.as_ref().map(IdempotencyKey::as_str),
-        )?;
+        let metadata = ctx.metadata();
         let command = MediaCommand::Invalidate {
             reason: body.0.reason,
         };

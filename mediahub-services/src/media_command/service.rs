@@ -50,7 +50,6 @@ pub type MediaCommandHandle = ServiceHandle<SharedState>;
 /// # エラー
 /// 保存先を作れない、URL が不正、アドレスを束縛できないなら [`StartError`]。
 pub async fn start(config: MediaCommandConfig) -> Result<MediaCommandHandle, StartError> {
-    let launch = Launch::bind(&SERVICE_INFO, &config.listen, config.grace).await?;
     let storage = Storage::new(&config.storage_dir);
     storage
         .prepare()
@@ -62,6 +61,7 @@ pub async fn start(config: MediaCommandConfig) -> Result<MediaCommandHandle, Sta
         &config.eventstore_url,
         ServiceTokenProvider::new(config.keys.clone(), SERVICE_NAME),
     )?;
+    let launch = Launch::bind(&SERVICE_INFO, &config.listen, config.grace).await?;
     let policy = UploadPolicy {
         max_bytes: config.max_upload_bytes,
     };

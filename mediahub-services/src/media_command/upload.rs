@@ -31,15 +31,13 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::{ApiResponse, OpenApi};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use uuid::Uuid;
 
-use super::api::{ApiTags, acting_user_of};
+use super::api::ApiTags;
 use super::error::{codes, storage_problem};
 use super::state::{MediaCommandState, SharedState};
 use super::view::UploadAccepted;
-use crate::platform::auth::BearerAuth;
-use crate::platform::metadata::request_metadata;
 use crate::platform::problem::Problem;
+use crate::platform::request::CommandContext;
 
 /// 読み込みの単位。
 const CHUNK: usize = 64 * 1024;
@@ -110,19 +108,9 @@ impl UploadApi {
     /// 形式はマジックバイトで判定し、パートの Content-Type と一致しなければ 415。
     /// 上限 (既定 50 MB = 50,000,000 バイト) を超えれば 413。どちらの場合も何も保存しません。
     #[oai(path = "/api/v1/media", method = "post", tag = "ApiTags::Media")]
-    #[allow(clippy::too_many_arguments)]
     async fn upload(
         &self,
-        auth: BearerAuth,
-        /// サービス用トークンのときに代理で操作するユーザー。
-        #[oai(name = "X-User-ID")]
-        x_user_id: Header<Option<String>>,
-        /// 相関 ID (無ければ新しく作ります)。
-        #[oai(name = "X-Correlation-ID")]
-        correlation_id: Header<Option<Uuid>>,
-        /// 因果 ID。
-        #[oai(name = "X-Causation-ID")]
-        causation_id: Header<Option<Uuid>>,
+        ctx: CommandContext,
         /// 障害注入 (`process` / `album` / `notification`)。障害注入が有効なときだけ使われます。
         #[oai(
             name = "X-Fault-Inject",
@@ -139,9 +127,9 @@ impl UploadApi {
         form: UploadForm,
     ) -> Result<UploadResponse, Problem> {
         let state = &self.state;
-        let owner = acting_user_of(&auth, x_user_id.0.as_deref())?;
+        let owner = ctx.user()?;
         let fault = fault_point(state, fault_inject.0.as_deref())?;
-        let mut metadata = request_metadata(correlation_id.0, causation_id.0, None, Some(owner))?;
+        let mut metadata = ctx.metadata();
         if let Some(fault) = fault {
             metadata.extra.insert(
                 FAULT_INJECT_METADATA_KEY.to_owned(),

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use cqrs_es::Aggregate;
-use mediahub_core::ids::{MediaId, UserId};
+use mediahub_core::ids::MediaId;
 use mediahub_core::media::{Media, MediaKind, MediaStatus};
-use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 use uuid::Uuid;
@@ -16,10 +16,10 @@ use super::history::{self, MediaHistory};
 use super::search::match_expression;
 use super::state::QueryState;
 use super::view::{MediaPage, MediaView};
-use crate::platform::auth::{BearerAuth, acting_user};
 use crate::platform::concurrency::etag;
 use crate::platform::paging::Cursor;
 use crate::platform::problem::Problem;
+use crate::platform::request::ActingUser;
 use crate::platform::schema::LogPosition;
 
 /// 一覧の既定の件数。
@@ -45,11 +45,6 @@ impl MediaQueryApi {
 enum ApiTags {
     /// メディアの一覧・詳細・検索・履歴 (自分のメディアだけ)
     Media,
-}
-
-/// 誰として読むのかを決めます (ユーザー用トークンならそのユーザー、サービス用なら `X-User-ID`)。
-fn reader(auth: &BearerAuth, x_user_id: Option<&str>) -> Result<UserId, Problem> {
-    acting_user(&auth.0, x_user_id)?.ok_or_else(|| QueryError::UserRequired.into())
 }
 
 fn check_limit(limit: Option<u64>) -> Result<u32, QueryError> {
@@ -141,8 +136,7 @@ impl MediaQueryApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        user: ActingUser,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u64>>,
         #[oai(validator(
             pattern = "^(3[0-9]){1,19}3a(3[0-9]|6[1-6]){8}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){12}$"
@@ -154,7 +148,7 @@ impl MediaQueryApi {
         q: Query<Option<String>>,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<MediaPage>, Problem> {
-        let owner = reader(&auth, x_user_id.0.as_deref())?;
+        let owner = user.user;
         let filter = ListFilter {
             kind: check_kind(kind.0)?,
             status: check_status(status.0)?,
@@ -192,12 +186,11 @@ impl MediaQueryApi {
     #[oai(path = "/api/v1/media/:id", method = "get", tag = "ApiTags::Media")]
     async fn detail(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        user: ActingUser,
         id: Path<Uuid>,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<MediaResponse, Problem> {
-        let owner = reader(&auth, x_user_id.0.as_deref())?;
+        let owner = user.user;
         self.state.wait_for(min_position.0.map(u64::from)).await?;
         let view = db::get(&self.state.pool, owner, MediaId::from_uuid(id.0))
             .await?
@@ -218,12 +211,11 @@ impl MediaQueryApi {
     )]
     async fn history(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        user: ActingUser,
         id: Path<Uuid>,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<MediaHistory>, Problem> {
-        let owner = reader(&auth, x_user_id.0.as_deref())?;
+        let owner = user.user;
         // 履歴はイベントストアから直接読むので常に最新ですが、`min_position` の意味
         // (ログにまだ無い位置は 409) はほかの読み取りと揃えます。
         self.state.wait_for(min_position.0.map(u64::from)).await?;

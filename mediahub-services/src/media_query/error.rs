@@ -15,7 +15,7 @@ pub mod codes {
     /// 本体に `min_position` と `reached` が入ります。
     pub const NOT_CAUGHT_UP: &str = crate::consumer::NOT_CAUGHT_UP;
     /// 誰として読むのかが決まらない (サービス用トークンで `X-User-ID` が無い) (403)。
-    pub const USER_REQUIRED: &str = "auth.user_required";
+    pub const USER_REQUIRED: &str = crate::platform::problem::codes::USER_REQUIRED;
 }
 
 /// media-query を起動できなかった理由。

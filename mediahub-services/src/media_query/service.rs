@@ -39,13 +39,13 @@ pub type MediaQueryHandle = ServiceHandle<Arc<QueryState>>;
 /// # エラー
 /// URL が不正、読みモデルが開けない、アドレスを束縛できないなら [`StartError`]。
 pub async fn start(config: MediaQueryConfig) -> Result<MediaQueryHandle, StartError> {
-    let launch = Launch::bind(&SERVICE_INFO, &config.listen, config.grace)
-        .await?
-        .ready_later();
     let client = EventStoreClient::new(
         &config.eventstore_url,
         ServiceTokenProvider::new(config.keys.clone(), SERVICE_INFO.name),
     )?;
+    let launch = Launch::bind(&SERVICE_INFO, &config.listen, config.grace)
+        .await?
+        .ready_later();
     let pool = db::open(&config.database).await?;
     let consumer = Consumer::open(
         CONSUMER_NAME,

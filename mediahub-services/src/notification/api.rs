@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mediahub_core::envelope::EventMetadata;
-use mediahub_core::ids::{NotificationId, UserId};
+use mediahub_core::ids::NotificationId;
 use poem::web::sse::Event;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{EventStream, Json};
@@ -18,10 +17,9 @@ use super::error::ApiError;
 use super::state::NotificationState;
 use super::stream;
 use super::view::NotificationView;
-use crate::platform::auth::{BearerAuth, acting_user};
-use crate::platform::metadata::{IdempotencyKey, request_metadata};
 use crate::platform::paging::parse_cursor;
 use crate::platform::problem::Problem;
+use crate::platform::request::{ActingUser, CommandContext};
 use crate::platform::schema::LogPosition;
 
 /// 一覧の既定の件数。
@@ -88,29 +86,6 @@ impl NotificationApi {
     }
 }
 
-/// 誰として操作するかを決めます (ユーザー用トークンならそのユーザー、サービス用なら `X-User-ID`)。
-fn acting(auth: &BearerAuth, x_user_id: &Header<Option<String>>) -> Result<UserId, ApiError> {
-    acting_user(&auth.0, x_user_id.0.as_deref())?.ok_or(ApiError::ActingUserRequired)
-}
-
-/// コマンドの要求から、操作するユーザーとイベントのメタデータを決めます。
-fn command_context(
-    auth: &BearerAuth,
-    x_user_id: &Header<Option<String>>,
-    correlation_id: Header<Option<Uuid>>,
-    causation_id: Header<Option<Uuid>>,
-    idempotency_key: Header<Option<IdempotencyKey>>,
-) -> Result<(UserId, EventMetadata), ApiError> {
-    let user = acting(auth, x_user_id)?;
-    let metadata = request_metadata(
-        correlation_id.0,
-        causation_id.0,
-        idempotency_key.0.map(IdempotencyKey::into_inner),
-        Some(user),
-    )?;
-    Ok((user, metadata))
-}
-
 fn check_limit(limit: Option<u64>) -> Result<u64, ApiError> {
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if (1..=MAX_LIMIT).contains(&limit) {
@@ -136,8 +111,7 @@ impl NotificationApi {
     )]
     async fn list(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        user: ActingUser,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u64>>,
         #[oai(validator(
             pattern = "^(3[0-9]){1,19}3a(3[0-9]|6[1-6]){8}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){12}$"
@@ -145,7 +119,7 @@ impl NotificationApi {
         cursor: Query<Option<String>>,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<NotificationList>, Problem> {
-        let user = acting(&auth, &x_user_id)?;
+        let user = user.user;
         let limit = check_limit(limit.0)?;
         let after = parse_cursor(cursor.0.as_deref())?;
         let (items, next) = self
@@ -166,12 +140,11 @@ impl NotificationApi {
     )]
     async fn unread(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        user: ActingUser,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u64>>,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<UnreadNotifications>, Problem> {
-        let user = acting(&auth, &x_user_id)?;
+        let user = user.user;
         let limit = check_limit(limit.0)?;
         let (count, items) = self
             .state
@@ -187,23 +160,13 @@ impl NotificationApi {
         method = "put",
         tag = "ApiTags::Notifications"
     )]
-    #[allow(clippy::too_many_arguments)]
     async fn mark_read(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        ctx: CommandContext,
         id: Path<Uuid>,
-        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
-        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
     ) -> Result<Json<PositionBody>, Problem> {
-        let (user, metadata) = command_context(
-            &auth,
-            &x_user_id,
-            correlation_id,
-            causation_id,
-            idempotency_key,
-        )?;
+        let user = ctx.user()?;
+        let metadata = ctx.metadata();
         let position = self
             .state
             .mark_read(user, NotificationId::from_uuid(id.0), &metadata)
@@ -222,20 +185,11 @@ impl NotificationApi {
     )]
     async fn mark_all_read(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        ctx: CommandContext,
         min_position: Query<Option<LogPosition>>,
-        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
-        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
     ) -> Result<Json<ReadAllBody>, Problem> {
-        let (user, metadata) = command_context(
-            &auth,
-            &x_user_id,
-            correlation_id,
-            causation_id,
-            idempotency_key,
-        )?;
+        let user = ctx.user()?;
+        let metadata = ctx.metadata();
         let outcome = self
             .state
             .mark_all_read(user, &metadata, min_position.0.map(u64::from))
@@ -258,11 +212,10 @@ impl NotificationApi {
     )]
     async fn stream(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        user: ActingUser,
         #[oai(name = "Last-Event-ID")] last_event_id: Header<Option<LogPosition>>,
     ) -> Result<EventStream<futures::stream::BoxStream<'static, NotificationView>>, Problem> {
-        let user = acting(&auth, &x_user_id)?;
+        let user = user.user;
         let after = match last_event_id.0 {
             Some(after) => after.into(),
             None => self.state.latest_sent(user).await?,

@@ -21,7 +21,7 @@ pub mod codes {
     /// 拡張メンバー `min_position` と `reached` が付きます。
     pub const READ_MODEL_NOT_CAUGHT_UP: &str = crate::consumer::NOT_CAUGHT_UP;
     /// サービス用トークンに `X-User-ID` が無く、誰として操作するか決まらない (403)。
-    pub const ACTING_USER_REQUIRED: &str = "auth.acting_user_required";
+    pub const USER_REQUIRED: &str = crate::platform::problem::codes::USER_REQUIRED;
 }
 
 /// 通知サービスを起動できなかった理由。
@@ -99,7 +99,7 @@ impl From<ApiError> for Problem {
                 detail,
             ),
             ApiError::Auth(auth) => Problem::from(auth),
-            ApiError::ActingUserRequired => Problem::forbidden(codes::ACTING_USER_REQUIRED, detail),
+            ApiError::ActingUserRequired => Problem::forbidden(codes::USER_REQUIRED, detail),
             ApiError::InvalidParameter(detail) => {
                 Problem::bad_request(common_codes::INVALID_PARAMETER, detail)
             }
@@ -165,7 +165,7 @@ mod tests {
         let other = Problem::from(ApiError::Auth(AuthError::Expired));
         assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
         let acting = Problem::from(ApiError::ActingUserRequired);
-        assert_eq!(acting.code(), codes::ACTING_USER_REQUIRED);
+        assert_eq!(acting.code(), codes::USER_REQUIRED);
     }
 
     #[test]

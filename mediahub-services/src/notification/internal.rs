@@ -3,47 +3,22 @@
 use std::sync::Arc;
 
 use mediahub_core::ids::{MediaId, NotificationId, SagaId, UserId};
-use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
-use uuid::Uuid;
+use poem_openapi::{OpenApi, Tags};
 
 use super::api::PositionBody;
 use super::error::ApiError;
 use super::state::{NotificationState, SendNotification};
-use super::view::ApiNotificationKind;
+use super::view::SendNotificationBody;
 use crate::consumer::{ProjectionStatus, RebuildResult, projection_status};
-use crate::platform::auth::{ServiceAuth, acting_user};
-use crate::platform::metadata::{IdempotencyKey, request_metadata};
+use crate::platform::auth::ServiceAuth;
 use crate::platform::problem::Problem;
+use crate::platform::request::CommandContext;
 
 #[derive(Debug, Tags)]
 enum InternalTags {
     /// サービス間の呼び出し (サービス用トークンのみ)
     Internal,
-}
-
-/// 通知を送る要求の本体。
-#[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
-pub struct SendNotificationBody {
-    /// 通知 ID (Saga は `NotificationId::for_saga(saga_id, 目的)` で決めます)。
-    pub notification_id: Uuid,
-    /// 宛先ユーザー。
-    pub user_id: Uuid,
-    /// 種類。
-    pub kind: ApiNotificationKind,
-    /// 本文 (空白だけは不可)。
-    pub message: String,
-    /// 関係するメディア。
-    #[oai(nullable)]
-    pub media_id: Option<Uuid>,
-    /// 送らせた Saga。
-    #[oai(nullable)]
-    pub saga_id: Option<Uuid>,
-    /// `true` なら何も書かずに 503 `fault.injected` で失敗します (開発用の障害注入)。
-    #[oai(default)]
-    pub inject_fault: bool,
 }
 
 /// 通知サービスの内部 API。
@@ -73,27 +48,16 @@ impl InternalApi {
         method = "post",
         tag = "InternalTags::Internal"
     )]
-    #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
-        auth: ServiceAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
-        #[oai(name = "X-Correlation-ID")] correlation_id: Header<Option<Uuid>>,
-        #[oai(name = "X-Causation-ID")] causation_id: Header<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<IdempotencyKey>>,
+        ctx: CommandContext<ServiceAuth>,
         body: Json<SendNotificationBody>,
     ) -> Result<Json<PositionBody>, Problem> {
         let body = body.0;
         if body.inject_fault {
             return Err(ApiError::FaultInjected.into());
         }
-        let user = acting_user(&auth.0, x_user_id.0.as_deref()).map_err(ApiError::from)?;
-        let metadata = request_metadata(
-            correlation_id.0,
-            causation_id.0,
-            idempotency_key.0.map(IdempotencyKey::into_inner),
-            user,
-        )?;
+        let metadata = ctx.metadata();
         let request = SendNotification {
             notification_id: NotificationId::from_uuid(body.notification_id),
             user_id: UserId::from_uuid(body.user_id),

@@ -42,11 +42,11 @@ pub type NotificationHandle = ServiceHandle<Arc<NotificationState>>;
 /// # エラー
 /// URL が不正、読みモデルが開けない、アドレスを束縛できないなら [`StartError`]。
 pub async fn start(config: NotificationConfig) -> Result<NotificationHandle, StartError> {
-    let launch = Launch::bind(&SERVICE_INFO, &config.listen, config.grace).await?;
     let client = EventStoreClient::new(
         &config.eventstore_url,
         ServiceTokenProvider::new(config.keys.clone(), SERVICE_NAME),
     )?;
+    let launch = Launch::bind(&SERVICE_INFO, &config.listen, config.grace).await?;
     if let Some(dir) = config
         .database
         .parent()

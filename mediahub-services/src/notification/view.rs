@@ -3,11 +3,13 @@
 use chrono::{DateTime, Utc};
 use mediahub_core::notification::NotificationKind;
 use poem_openapi::{Enum, Object};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// 通知の種類 (API と読みモデルでの表現)。
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
 #[oai(rename = "NotificationKind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ApiNotificationKind {
     /// アップロードが最後まで成功した。
     UploadCompleted,
@@ -80,6 +82,29 @@ pub struct NotificationView {
     pub read_at: Option<DateTime<Utc>>,
     /// `NotificationSent` のグローバル位置 (並び順と SSE の `id:`。既読にしても変わりません)。
     pub position: u64,
+}
+
+/// 通知を送る要求の本体。
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[oai(deny_unknown_fields)]
+pub struct SendNotificationBody {
+    /// 通知 ID (Saga は `NotificationId::for_saga(saga_id, 目的)` で決めます)。
+    pub notification_id: Uuid,
+    /// 宛先ユーザー。
+    pub user_id: Uuid,
+    /// 種類。
+    pub kind: ApiNotificationKind,
+    /// 本文 (空白だけは不可)。
+    pub message: String,
+    /// 関係するメディア。
+    #[oai(nullable)]
+    pub media_id: Option<Uuid>,
+    /// 送らせた Saga。
+    #[oai(nullable)]
+    pub saga_id: Option<Uuid>,
+    /// `true` なら何も書かずに 503 `fault.injected` で失敗します (開発用の障害注入)。
+    #[oai(default)]
+    pub inject_fault: bool,
 }
 
 #[cfg(test)]

@@ -306,6 +306,15 @@ pub fn acting_user(
     }
 }
 
+/// 要求の `Authorization: Bearer` を取り出して検証します (型付きの取り出しの共通部分)。
+///
+/// # エラー
+/// トークンが無い・不正・期限切れなら 401 の problem。
+pub fn verify_bearer(req: &Request) -> poem::Result<Claims> {
+    let bearer = <Bearer as poem_openapi::auth::BearerAuthorization>::from_request(req)?;
+    verify_from_request(req, &bearer)
+}
+
 fn verify_from_request(req: &Request, bearer: &Bearer) -> poem::Result<Claims> {
     let Some(keys) = req.data::<JwtKeys>() else {
         tracing::error!("JwtKeys がリクエストのデータにありません (build_app の設定漏れ)");

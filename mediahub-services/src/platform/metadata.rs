@@ -46,6 +46,27 @@ impl From<MetadataError> for Problem {
     }
 }
 
+/// 検査済みの値からイベントのメタデータを作ります (相関 ID が無ければ新しく作ります)。
+#[must_use]
+pub fn metadata_for(
+    correlation_id: Option<Uuid>,
+    causation_id: Option<Uuid>,
+    idempotency_key: Option<&IdempotencyKey>,
+    user: Option<UserId>,
+) -> EventMetadata {
+    let correlation = correlation_id.map_or_else(CorrelationId::new_random, CorrelationId::from);
+    let mut metadata = EventMetadata::correlated(correlation);
+    metadata.causation_id = causation_id;
+    metadata.user_id = user;
+    if let Some(key) = idempotency_key {
+        metadata.extra.insert(
+            IDEMPOTENCY_KEY_METADATA_KEY.to_owned(),
+            key.as_str().to_owned(),
+        );
+    }
+    metadata
+}
+
 /// 要求のヘッダーの値からイベントのメタデータを作ります。
 ///
 /// ```
@@ -69,17 +90,18 @@ pub fn request_metadata(
     idempotency_key: Option<String>,
     user: Option<UserId>,
 ) -> Result<EventMetadata, MetadataError> {
-    let correlation = correlation_id.map_or_else(CorrelationId::new_random, CorrelationId::from);
-    let mut metadata = EventMetadata::correlated(correlation);
-    metadata.causation_id = causation_id;
-    metadata.user_id = user;
-    if let Some(key) = idempotency_key {
-        check_idempotency_key(&key)?;
-        metadata
-            .extra
-            .insert(IDEMPOTENCY_KEY_METADATA_KEY.to_owned(), key);
-    }
-    Ok(metadata)
+    let key = idempotency_key
+        .map(|key| {
+            check_idempotency_key(&key)?;
+            Ok(IdempotencyKey(key))
+        })
+        .transpose()?;
+    Ok(metadata_for(
+        correlation_id,
+        causation_id,
+        key.as_ref(),
+        user,
+    ))
 }
 
 /// `Idempotency-Key` の規則 (1〜[`MAX_IDEMPOTENCY_KEY_LEN`] 文字、[`IDEMPOTENCY_KEY_PATTERN`])。

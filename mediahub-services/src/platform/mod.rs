@@ -9,6 +9,8 @@
 //! - [`telemetry`]: `tracing` の初期化とリクエスト ID ミドルウェア
 //! - [`server`]: リスナーの束縛、`/health`・`/ready`・`/openapi.json`・`/swagger` を含む
 //!   アプリケーションの組み立て、グレースフルシャットダウン付きの起動と停止
+//! - [`request`]: 型付きの取り出し [`request::ActingUser`] と [`request::CommandContext`]
+//!   (利用者・相関 ID・因果 ID・冪等性キー。ヘッダーは OpenAPI 文書に載ります)
 //! - [`metadata`]: 要求のヘッダー (相関 ID・因果 ID・冪等性キー) からイベントのメタデータを作る
 //! - [`config`]: clap で共有する設定項目 (JWT 秘密鍵など)
 //! - [`http_client`]: サービス間の呼び出し用の HTTP クライアント (https の相手がいるときだけ TLS のルート証明書を読む)
@@ -29,6 +31,7 @@ pub mod metadata;
 pub mod openapi;
 pub mod paging;
 pub mod problem;
+pub mod request;
 pub mod schema;
 pub mod server;
 pub mod service;

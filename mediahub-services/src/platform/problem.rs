@@ -86,6 +86,8 @@ pub mod codes {
     pub const UNAVAILABLE: &str = "service.unavailable";
     /// `If-Match` の版が集約の現在の版と違う (412)。本体に `expected_version` と `current_version`。
     pub const PRECONDITION_FAILED: &str = "precondition_failed";
+    /// 誰として操作するかが決まらない (サービス用トークンで `X-User-ID` が無い) (403)。
+    pub const USER_REQUIRED: &str = "auth.user_required";
     /// 別のインスタンスによる同じ集約への更新が、再試行の期限まで続いた (409)。
     pub const CONFLICT: &str = "conflict";
     /// イベントストアに届かない (503、時間をおけば通る見込みがある)。

@@ -9,9 +9,8 @@
 use std::sync::Arc;
 
 use cqrs_es::Aggregate;
-use mediahub_core::ids::UserId;
 use mediahub_core::saga::MediaUploadSaga;
-use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{OpenApi, Tags};
 use uuid::Uuid;
@@ -20,9 +19,9 @@ use super::db;
 use super::error::ApiError;
 use super::state::ApiState;
 use super::view::{SagaDetail, SagaList, SagaStepView};
-use crate::platform::auth::{BearerAuth, acting_user};
 use crate::platform::paging::parse_cursor;
 use crate::platform::problem::{Problem, codes};
+use crate::platform::request::ActingUser;
 use crate::platform::schema::{ApiEnvelope, LogPosition};
 
 /// 一覧の既定の件数。
@@ -49,21 +48,15 @@ enum ApiTags {
 }
 
 impl SagaApi {
-    /// 誰として読むかを決め、`min_position` まで読みモデルを待ちます。
-    async fn reader(
-        &self,
-        auth: &BearerAuth,
-        x_user_id: Option<&str>,
-        min_position: Option<u64>,
-    ) -> Result<UserId, Problem> {
-        let user = acting_user(&auth.0, x_user_id)?.ok_or(ApiError::UserRequired)?;
+    /// 読みモデルが `min_position` に届くまで待ちます。
+    async fn caught_up(&self, min_position: Option<u64>) -> Result<(), Problem> {
         self.state
             .view
             .waiter()
             .wait(min_position, self.state.read_wait)
             .await
             .map_err(ApiError::from)?;
-        Ok(user)
+        Ok(())
     }
 }
 
@@ -77,11 +70,9 @@ impl SagaApi {
     /// - `min_position`: 読みモデルがその位置に届くまで (最長で設定の時間) 待ちます。届かなければ
     ///   503 (`read_model.not_caught_up`)。
     #[oai(path = "/api/v1/sagas", method = "get", tag = "ApiTags::Sagas")]
-    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        user: ActingUser,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u32>>,
         #[oai(validator(
             pattern = "^(3[0-9]){1,19}3a(3[0-9]|6[1-6]){8}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){12}$"
@@ -99,9 +90,8 @@ impl SagaApi {
                 format!("limit: 1〜{} にしてください", db::MAX_LIST_LIMIT),
             ));
         }
-        let user = self
-            .reader(&auth, x_user_id.0.as_deref(), min_position.0.map(u64::from))
-            .await?;
+        self.caught_up(min_position.0.map(u64::from)).await?;
+        let user = user.user;
         let filter = db::ListFilter {
             status: status.0,
             query: q.0,
@@ -121,14 +111,12 @@ impl SagaApi {
     #[oai(path = "/api/v1/sagas/:id", method = "get", tag = "ApiTags::Sagas")]
     async fn detail(
         &self,
-        auth: BearerAuth,
-        #[oai(name = "X-User-ID")] x_user_id: Header<Option<String>>,
+        user: ActingUser,
         id: Path<Uuid>,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<SagaDetail>, Problem> {
-        let user = self
-            .reader(&auth, x_user_id.0.as_deref(), min_position.0.map(u64::from))
-            .await?;
+        self.caught_up(min_position.0.map(u64::from)).await?;
+        let user = user.user;
         let saga_id = id.0.to_string();
         // 要約とタイムラインは一つの読み取りトランザクションで読みます (同じ時点の姿)。
         let mut tx = self.state.pool.begin().await.map_err(ApiError::from)?;

@@ -13,7 +13,7 @@ pub mod codes {
     /// 読みモデルが `min_position` まで追いつかなかった (503)。`min_position` と `reached` が付きます。
     pub const NOT_CAUGHT_UP: &str = crate::consumer::NOT_CAUGHT_UP;
     /// 誰として読むのかが決まらない (サービス用トークンで `X-User-ID` が無い) (403)。
-    pub const USER_REQUIRED: &str = "auth.user_required";
+    pub const USER_REQUIRED: &str = crate::platform::problem::codes::USER_REQUIRED;
     /// イベントストアを読めなかった (503)。
     pub const STORE_UNAVAILABLE: &str = "saga.store_unavailable";
 }

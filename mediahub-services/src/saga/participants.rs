@@ -11,12 +11,15 @@
 //! | 409 `conflict` (参加者の集約が別インスタンスに更新され続けた) | 一時的な失敗 (再試行する) |
 //! | そのほかの 4xx | 恒久的な失敗 (再試行しない) |
 
+use crate::album::view::DefaultAlbumMediaBody;
+use crate::media_command::view::{DeleteUploadedFileRequest, InvalidateRequest, ProcessRequest};
+use crate::notification::view::{ApiNotificationKind, SendNotificationBody};
 use std::time::Duration;
 
 use mediahub_core::ids::{CorrelationId, EventId, UserId};
 use mediahub_core::saga::{ActionCommand, SagaAction};
 use reqwest::{StatusCode, Url};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::platform::auth::USER_ID_HEADER;
 use crate::platform::http_client;
@@ -146,7 +149,7 @@ impl Participants {
         })
     }
 
-    /// 行動を送る先の URL と本体。
+    /// 行動を送る先の URL と本体。本体の型は受け手のサービスの型そのものです (一つの契約)。
     fn request_of(&self, action: &SagaAction, context: &ActionContext) -> (String, Value) {
         match &action.command {
             ActionCommand::ProcessMedia {
@@ -157,7 +160,9 @@ impl Participants {
                     "{}/internal/v1/media/{media_id}/process",
                     self.media_command
                 ),
-                json!({ "inject_fault": inject_fault }),
+                to_body(&ProcessRequest {
+                    inject_fault: *inject_fault,
+                }),
             ),
             ActionCommand::AddToDefaultAlbum {
                 media_id,
@@ -165,11 +170,11 @@ impl Participants {
                 inject_fault,
             } => (
                 format!("{}/internal/v1/default-album/media", self.album),
-                json!({
-                    "owner_id": owner_id,
-                    "media_id": media_id,
-                    "min_position": context.min_position,
-                    "inject_fault": inject_fault,
+                to_body(&DefaultAlbumMediaBody {
+                    owner_id: owner_id.as_uuid(),
+                    media_id: media_id.as_uuid(),
+                    min_position: Some(context.min_position),
+                    inject_fault: *inject_fault,
                 }),
             ),
             ActionCommand::Notify {
@@ -181,14 +186,14 @@ impl Participants {
                 inject_fault,
             } => (
                 format!("{}/internal/v1/notifications", self.notification),
-                json!({
-                    "notification_id": notification_id,
-                    "user_id": user_id,
-                    "kind": kind,
-                    "message": message,
-                    "media_id": media_id,
-                    "saga_id": action.saga_id,
-                    "inject_fault": inject_fault,
+                to_body(&SendNotificationBody {
+                    notification_id: notification_id.as_uuid(),
+                    user_id: user_id.as_uuid(),
+                    kind: ApiNotificationKind::from(*kind),
+                    message: message.clone(),
+                    media_id: Some(media_id.as_uuid()),
+                    saga_id: Some(action.saga_id.as_uuid()),
+                    inject_fault: *inject_fault,
                 }),
             ),
             ActionCommand::DeleteUploadedFile { media_id } => (
@@ -196,14 +201,16 @@ impl Participants {
                     "{}/internal/v1/media/{media_id}/delete-uploaded-file",
                     self.media_command
                 ),
-                json!({}),
+                to_body(&DeleteUploadedFileRequest {}),
             ),
             ActionCommand::InvalidateMedia { media_id, reason } => (
                 format!(
                     "{}/internal/v1/media/{media_id}/invalidate",
                     self.media_command
                 ),
-                json!({ "reason": reason }),
+                to_body(&InvalidateRequest {
+                    reason: reason.clone(),
+                }),
             ),
         }
     }
@@ -253,6 +260,14 @@ impl Participants {
     }
 }
 
+/// 受け手の本体の型を JSON にします (これらの型は必ず JSON にできます。できなければ空の値)。
+fn to_body<T: serde::Serialize>(body: &T) -> Value {
+    serde_json::to_value(body).unwrap_or_else(|err| {
+        tracing::error!(%err, "参加者への本体を JSON にできません");
+        Value::Null
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use mediahub_core::ids::{MediaId, NotificationId, SagaId, UserId};
@@ -261,6 +276,7 @@ mod tests {
 
     use super::*;
     use crate::platform::auth::JwtKeys;
+    use serde_json::json;
 
     fn participants() -> Participants {
         let keys = JwtKeys::from_secret(b"participants-test-secret-0123456789")

@@ -127,7 +127,6 @@ async fn open_pool(path: &Path) -> Result<SqlitePool, StartError> {
 /// URL が不正、ファイルが開けない、アドレスを束縛できないなら [`StartError`]。
 pub async fn start(config: SagaConfig) -> Result<SagaHandle, StartError> {
     let read_side = &config.read_side;
-    let launch = Launch::bind(&SERVICE_INFO, &read_side.listen, read_side.grace).await?;
     let tokens = ServiceTokenProvider::new(read_side.keys.clone(), SERVICE_INFO.name);
     let client = EventStoreClient::new(&read_side.eventstore_url, tokens.clone())?;
     let participants = Participants::new(
@@ -136,6 +135,7 @@ pub async fn start(config: SagaConfig) -> Result<SagaHandle, StartError> {
         &config.album_url,
         &config.notification_url,
     )?;
+    let launch = Launch::bind(&SERVICE_INFO, &read_side.listen, read_side.grace).await?;
     let pool = open_pool(&read_side.database).await?;
     let shutdown = launch.shutdown().clone();
     let runtime = Arc::new(SagaRuntime::new(client.clone(), config.policy));

@@ -269,7 +269,7 @@ async fn upload_with_service_token_and_x_user_id_is_owned_by_that_user_and_witho
     );
     let (status, body) = upload_form(&saga, png_form(), &[]).await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(body["code"], "media.user_required");
+    assert_eq!(body["code"], "auth.user_required");
 }
 
 #[tokio::test]

@@ -301,6 +301,6 @@ async fn public_api_without_token_is_401_and_user_token_with_x_user_id_is_403() 
     );
     let (status, problem) = service_caller.get("/api/v1/notifications").await;
     assert_eq!(status, 403);
-    assert_eq!(problem["code"], "auth.acting_user_required");
+    assert_eq!(problem["code"], "auth.user_required");
     service.stop().await;
 }
