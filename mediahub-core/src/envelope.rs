@@ -1,7 +1,7 @@
 //! イベントエンベロープ: イベントストアに保存され、全サービスを流れるイベント 1 件の形。
 //!
 //! `cqrs-es` の [`SerializedEvent`] は「集約 ID・集約内の連番・型・ペイロード」しか持ちません。
-//! MediaHub のイベントストアはそこに次を加えます (DESIGN §3)。
+//! MediaHub のイベントストアはそこに次を加えます ([アーキテクチャ §4](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#4-イベントエンベロープ))。
 //!
 //! - `id`: イベント 1 件の一意な ID (同じ ID の二重追記は一度だけ保存 = 冪等な追記)
 //! - `position`: **グローバルログ** 上の位置 (1 から始まり、隙間なく、コミット順に増える)
@@ -211,7 +211,7 @@ impl NewEvent {
     }
 }
 
-/// イベントストアに保存されたイベント 1 件 (DESIGN §3 のエンベロープ)。
+/// イベントストアに保存されたイベント 1 件 ([アーキテクチャ §4](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#4-イベントエンベロープ) のエンベロープ)。
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     /// イベント ID。

@@ -1,7 +1,7 @@
 //! コマンドの経路のベンチマーク (`cargo bench -p mediahub-services --bench commands`、`make bench`)。
 //!
 //! MediaHub の代わりに選ばれうるもの ─ 1 プロセスの `cqrs-es` + `sqlite-es` ─ を基準に、同じ
-//! 「アルバムの改名」を同じ条件で実行して比べます (issue #17、DESIGN §10)。
+//! 「アルバムの改名」を同じ条件で実行して比べます (issue #17、[開発ガイド「ベンチマークの結果」](https://github.com/nao1215/mediahub/blob/main/docs/development.md#ベンチマークの結果-参考))。
 //!
 //! | 経路 | 中身 |
 //! |---|---|

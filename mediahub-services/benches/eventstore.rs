@@ -7,7 +7,7 @@
 //! - 追記 → ロングポーリングの起床までの遅延の p50 / p99。
 //!
 //! 各計測を 3 回行い、中央値を Markdown の表で出します。全体で 60 秒未満で終わります。
-//! 目標 (DESIGN §10、issue 3): 16 クライアントで 10,000 件/秒以上、起床 p99 5 ms 以下。
+//! 目標 ([開発ガイド「ベンチマークの結果」](https://github.com/nao1215/mediahub/blob/main/docs/development.md#ベンチマークの結果-参考)、issue 3): 16 クライアントで 10,000 件/秒以上、起床 p99 5 ms 以下。
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! 全体のベンチマーク (`cargo bench -p mediahub-services --bench system`、`make bench`)。
 //!
 //! 全サービスを 1 つのプロセスでポート 0 に起動し (`mediahub run` と同じ起動)、本物の HTTP で
-//! 次を測って、DESIGN §10 の目標と並べた 1 つの表を出します。
+//! 次を測って、[開発ガイド「ベンチマークの結果」](https://github.com/nao1215/mediahub/blob/main/docs/development.md#ベンチマークの結果-参考) の目標と並べた 1 つの表を出します。
 //!
 //! | 計測 | 方法 |
 //! |---|---|
@@ -388,7 +388,7 @@ async fn main() -> BenchResult<()> {
 
     let rebuild_rate = rebuilt as f64 / rebuild_time.as_secs_f64().max(f64::EPSILON);
     println!();
-    println!("| 計測 | 結果 | 目標 (DESIGN §10) |");
+    println!("| 計測 | 結果 | 目標 (docs/development.md) |");
     println!("|---|---|---|");
     println!(
         "| 1 MP JPEG のアップロード → Saga 完了 ({UPLOADS} 回) | p50 {} / p99 {} | p50 ≤ 60 ms, p99 ≤ 150 ms |",

@@ -172,7 +172,7 @@ struct Inner<H> {
     exclusive: Mutex<()>,
 }
 
-/// プロジェクションとリアクターが共通で使う購読ランナー (DESIGN §5)。
+/// プロジェクションとリアクターが共通で使う購読ランナー ([アーキテクチャ §7](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#7-コンシューマチェックポイントread-your-writes))。
 ///
 /// - 購読者自身の SQLite にあるチェックポイント (処理済みのグローバル位置) から始め、
 ///   イベントストアをロングポーリングで読み (決まった間隔のポーリングはしない)、

@@ -12,18 +12,18 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
-use uuid::Uuid;
 
-use super::db::{self, LogFilter, StreamKey};
+use super::db::{self, StreamKey};
 use super::error::StoreError;
 use super::state::StoreState;
 use super::view::{
-    AppendBody, AppendResult, CommitBody, EventList, HeadBody, LogPage, SnapshotBody,
+    AppendBody, AppendResult, CommitBody, EventList, HeadBody, LogPage, LogSelection, SnapshotBody,
     SnapshotWriteBody,
 };
 use super::writer::{self, AppendOutcome, AppendRequest, SnapshotWrite};
 use crate::platform::auth::ServiceAuth;
 use crate::platform::problem::{Problem, codes};
+use crate::platform::request::Params;
 use crate::platform::schema::{ApiEnvelope, LogPosition};
 
 /// グローバルログの 1 ページの既定の件数。
@@ -101,41 +101,6 @@ fn snapshot_write(body: SnapshotWriteBody) -> SnapshotWrite {
 
 fn invalid_parameter(name: &str, detail: &str) -> Problem {
     Problem::bad_request(codes::INVALID_PARAMETER, format!("{name}: {detail}"))
-}
-
-fn check_name(name: &str, value: Option<String>) -> Result<Option<String>, Problem> {
-    match value {
-        Some(v)
-            if v.is_empty()
-                || v.chars().count() > db::MAX_NAME_LEN
-                || v.chars().any(char::is_control) =>
-        {
-            Err(invalid_parameter(
-                name,
-                "空・長すぎる・制御文字を含む値は使えません",
-            ))
-        }
-        other => Ok(other),
-    }
-}
-
-/// グローバルログのクエリ (フィルターと開始位置) を検査済みの形にします。
-fn log_query(
-    after: Option<LogPosition>,
-    aggregate_type: Option<String>,
-    aggregate_id: Option<String>,
-    correlation_id: Option<Uuid>,
-    user_id: Option<Uuid>,
-) -> Result<(u64, LogFilter), Problem> {
-    // 範囲 (0〜MAX_LOG_POSITION、SQLite の整数に収まる) は LogPosition が読むときに確かめ済み。
-    let after = after.map_or(0, u64::from);
-    let filter = LogFilter {
-        aggregate_type: check_name("aggregate_type", aggregate_type)?,
-        aggregate_id: check_name("aggregate_id", aggregate_id)?,
-        correlation_id,
-        user_id,
-    };
-    Ok((after, filter))
 }
 
 fn stream_key(aggregate_type: String, aggregate_id: String) -> Result<StreamKey, Problem> {
@@ -313,39 +278,18 @@ impl EventStoreApi {
     /// イベントのうち **新しい方から** `limit` 件を、位置の順に返します (`wait_ms` は使いません)。
     /// 返った最初のイベントの位置を次の `before` に渡せば、さらに古いページが読めます。
     #[oai(path = "/events", method = "get", tag = "ApiTags::Log")]
-    #[allow(clippy::too_many_arguments)]
     async fn read_log(
         &self,
         _auth: ServiceAuth,
-        after: Query<Option<LogPosition>>,
+        selection: Params<LogSelection>,
         before: Query<Option<LogPosition>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u64>>,
-        #[oai(validator(
-            min_length = 1,
-            max_length = 256,
-            pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
-        ))]
-        aggregate_type: Query<Option<String>>,
-        #[oai(validator(
-            min_length = 1,
-            max_length = 256,
-            pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
-        ))]
-        aggregate_id: Query<Option<String>>,
-        correlation_id: Query<Option<Uuid>>,
-        user_id: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "0"), maximum(value = "30000")))] wait_ms: Query<
             Option<u64>,
         >,
         progress: Query<Option<bool>>,
     ) -> Result<Json<LogPage>, Problem> {
-        let (after, filter) = log_query(
-            after.0,
-            aggregate_type.0,
-            aggregate_id.0,
-            correlation_id.0,
-            user_id.0,
-        )?;
+        let LogSelection { after, filter } = selection.0;
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(invalid_parameter(
@@ -393,35 +337,14 @@ impl EventStoreApi {
     /// 位置の順に、コミットされたらすぐ届きます。再接続時の `Last-Event-ID` ヘッダーは
     /// `after` より優先されます。
     #[oai(path = "/events/stream", method = "get", tag = "ApiTags::Log")]
-    #[allow(clippy::too_many_arguments)]
     async fn stream_log(
         &self,
         _auth: ServiceAuth,
-        after: Query<Option<LogPosition>>,
-        #[oai(validator(
-            min_length = 1,
-            max_length = 256,
-            pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
-        ))]
-        aggregate_type: Query<Option<String>>,
-        #[oai(validator(
-            min_length = 1,
-            max_length = 256,
-            pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
-        ))]
-        aggregate_id: Query<Option<String>>,
-        correlation_id: Query<Option<Uuid>>,
-        user_id: Query<Option<Uuid>>,
+        selection: Params<LogSelection>,
         #[oai(name = "Last-Event-ID")] last_event_id: Header<Option<LogPosition>>,
     ) -> Result<EventStream<BoxStream<'static, ApiEnvelope>>, Problem> {
-        let after = last_event_id.0.or(after.0);
-        let (after, filter) = log_query(
-            after,
-            aggregate_type.0,
-            aggregate_id.0,
-            correlation_id.0,
-            user_id.0,
-        )?;
+        let LogSelection { after, filter } = selection.0;
+        let after = last_event_id.0.map_or(after, u64::from);
         let stream = Arc::clone(&self.state)
             .live_stream(filter, after)
             .map(ApiEnvelope)

@@ -1,14 +1,24 @@
 //! イベントストアの API の要求と応答の本体 (ワイヤーの型)。
+//!
+//! サーバー ([`super::api`]) とクライアント ([`crate::store_client`]) が同じ型を使います。
+//! poem-openapi の `Object` (文書と検査) と serde (クライアントの読み書き) の両方を実装します。
 
+use poem::Request;
 use poem_openapi::Object;
-use poem_openapi::registry::MetaSchema;
-use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::types::{
+    ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::platform::schema::{ApiEnvelope, ApiNewEvent, inline_schema_type};
+use super::db::{LogFilter, MAX_NAME_LEN};
+use crate::platform::problem::{Problem, codes};
+use crate::platform::request::{GroupParam, ParamGroup, ParamLocation, query_value};
+use crate::platform::schema::{ApiEnvelope, ApiNewEvent, LogPosition, inline_schema_type};
 
 /// 追記の本体。
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(deny_unknown_fields)]
 pub struct AppendBody {
     /// 呼び出し側が期待するストリームの現在の版 (新しいストリームなら 0)。
@@ -21,7 +31,8 @@ pub struct AppendBody {
 ///
 /// `serde_json::Value` のままだと、フィールドが無いときに `null` として受け付けてしまい、
 /// 文書 (必須) と振る舞いが食い違うため、省略を 400 にする型で受け取ります。
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct AggregateState(pub Value);
 
 inline_schema_type!(
@@ -48,7 +59,7 @@ impl ToJSON for AggregateState {
 }
 
 /// スナップショットの書き込みの本体。
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(deny_unknown_fields)]
 pub struct SnapshotWriteBody {
     /// 集約の状態 (任意の JSON)。
@@ -63,7 +74,7 @@ pub struct SnapshotWriteBody {
 }
 
 /// イベントとスナップショットを 1 つのトランザクションで書く本体。
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 #[oai(deny_unknown_fields)]
 pub struct CommitBody {
     /// 呼び出し側が期待するストリームの現在の版。
@@ -76,7 +87,7 @@ pub struct CommitBody {
 }
 
 /// 追記の結果。
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 pub struct AppendResult {
     /// 保存されたイベント。
     pub events: Vec<ApiEnvelope>,
@@ -87,14 +98,14 @@ pub struct AppendResult {
 }
 
 /// イベントの一覧。
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 pub struct EventList {
     /// イベント (版の順)。
     pub events: Vec<ApiEnvelope>,
 }
 
 /// グローバルログの 1 ページ。
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 pub struct LogPage {
     /// イベント (位置の順)。
     pub events: Vec<ApiEnvelope>,
@@ -103,14 +114,14 @@ pub struct LogPage {
 }
 
 /// ログの先頭。
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 pub struct HeadBody {
     /// ログ全体の最大の位置 (空なら 0)。
     pub head: u64,
 }
 
 /// 保存されたスナップショット。
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 pub struct SnapshotBody {
     /// 集約の状態。
     pub aggregate: Value,
@@ -118,4 +129,112 @@ pub struct SnapshotBody {
     pub current_sequence: u64,
     /// スナップショットの版。
     pub current_snapshot: u64,
+}
+
+/// グローバルログの読み方: 開始位置 (`after`) と絞り込み (`aggregate_type`・`aggregate_id`・
+/// `correlation_id`・`user_id`)。`GET /api/v1/events` と `GET /api/v1/events/stream` が共有する
+/// クエリパラメーターの組です。
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSelection {
+    /// この位置より後を読みます (0 なら先頭から)。
+    pub after: u64,
+    /// 絞り込み。
+    pub filter: LogFilter,
+}
+
+/// 集約の型・ID のスキーマ (1〜256 文字、制御文字なし)。
+fn name_schema() -> MetaSchema {
+    MetaSchema {
+        min_length: Some(1),
+        max_length: Some(MAX_NAME_LEN),
+        pattern: Some(r"^[^\x00-\x1F\x7F-\x9F]+$".to_owned()),
+        ..MetaSchema::new("string")
+    }
+}
+
+/// クエリの値を型 `T` で読みます (不正なら 400 `request.invalid_parameter`)。
+fn parse_query<T: ParseFromParameter>(req: &Request, name: &str) -> Result<Option<T>, Problem> {
+    query_value(req, name)
+        .map(|raw| {
+            T::parse_from_parameter(&raw).map_err(|err| {
+                Problem::bad_request(
+                    codes::INVALID_PARAMETER,
+                    format!("{name}: {}", err.message()),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// 集約の型・ID のクエリを読みます (空・長すぎる・制御文字を含む値は 400)。
+fn name_query(req: &Request, name: &str) -> Result<Option<String>, Problem> {
+    match query_value(req, name) {
+        Some(v)
+            if v.is_empty()
+                || v.chars().count() > MAX_NAME_LEN
+                || v.chars().any(char::is_control) =>
+        {
+            Err(Problem::bad_request(
+                codes::INVALID_PARAMETER,
+                format!("{name}: 空・長すぎる・制御文字を含む値は使えません"),
+            ))
+        }
+        other => Ok(other),
+    }
+}
+
+impl ParamGroup for LogSelection {
+    const NAME: &'static str = "LogSelection";
+
+    fn params() -> Vec<GroupParam> {
+        let uuid = || MetaSchema::new_with_format("string", "uuid");
+        let position = match LogPosition::schema_ref() {
+            MetaSchemaRef::Inline(schema) => *schema,
+            MetaSchemaRef::Reference(_) => MetaSchema::new("integer"),
+        };
+        vec![
+            GroupParam {
+                name: "after",
+                location: ParamLocation::Query,
+                description: "この位置より後のイベントを読みます (省略時は 0 = 先頭から)。",
+                schema: position,
+            },
+            GroupParam {
+                name: "aggregate_type",
+                location: ParamLocation::Query,
+                description: "集約の型で絞り込みます (例 `Media`)。",
+                schema: name_schema(),
+            },
+            GroupParam {
+                name: "aggregate_id",
+                location: ParamLocation::Query,
+                description: "集約 ID で絞り込みます。",
+                schema: name_schema(),
+            },
+            GroupParam {
+                name: "correlation_id",
+                location: ParamLocation::Query,
+                description: "相関 ID で絞り込みます。",
+                schema: uuid(),
+            },
+            GroupParam {
+                name: "user_id",
+                location: ParamLocation::Query,
+                description: "ユーザー ID で絞り込みます。",
+                schema: uuid(),
+            },
+        ]
+    }
+
+    fn extract(req: &Request) -> Result<Self, Problem> {
+        Ok(Self {
+            after: parse_query::<LogPosition>(req, "after")?.map_or(0, u64::from),
+            filter: LogFilter {
+                aggregate_type: name_query(req, "aggregate_type")?,
+                aggregate_id: name_query(req, "aggregate_id")?,
+                correlation_id: parse_query(req, "correlation_id")?,
+                user_id: parse_query(req, "user_id")?,
+            },
+        })
+    }
 }

@@ -1,4 +1,4 @@
-//! ゲートウェイ (ポート 8080、DESIGN §2・§7): システムへの唯一の入口。
+//! ゲートウェイ (ポート 8080、[アーキテクチャ §1](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#1-全体像)、[アーキテクチャ §10](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#10-セキュリティの概要)): システムへの唯一の入口。
 //!
 //! - **ログイン**: GitHub と Google の OAuth2 (認可コード + PKCE S256、ブラウザーに結び付けた
 //!   `state`、正確な `redirect_uri`)。成功したら JWT (HS256、1 時間) を発行し、

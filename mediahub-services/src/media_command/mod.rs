@@ -1,4 +1,4 @@
-//! media-command サービス (ポート 8081、DESIGN §2・§6・§7): メディアの書き込み側。
+//! media-command サービス (ポート 8081、[アーキテクチャ §1](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#1-全体像)、[アーキテクチャ §8](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#8-メディアアップロード-saga)、[アーキテクチャ §10](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#10-セキュリティの概要)): メディアの書き込み側。
 //!
 //! - **アップロード** (`POST /api/v1/media`): マルチパートの `file` を流したままディスクに書き、
 //!   サイズ上限・マジックバイトを確かめてから `MediaUploaded` を記録します ([`upload`])。

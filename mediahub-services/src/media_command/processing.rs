@@ -164,7 +164,7 @@ fn video_frame(ffmpeg: &Path, video: &Path) -> Option<DynamicImage> {
 /// フィルターは `Triangle` (縮小率に合わせて幅を広げる三角フィルター。縮小では十分に
 /// エイリアスを抑えます)。1280×800 の JPEG を 200×125 にする時間をリリースビルドで測ると
 /// Triangle 約 12 ms、CatmullRom 約 23 ms、Lanczos3 約 34 ms で、アップロードから Saga 完了まで
-/// p50 60 ms という目標 (DESIGN §10) に収めるために Triangle を選びました。
+/// p50 60 ms という目標 ([開発ガイド「ベンチマークの結果」](https://github.com/nao1215/mediahub/blob/main/docs/development.md#ベンチマークの結果-参考)) に収めるために Triangle を選びました。
 fn thumbnail_of(image: &DynamicImage) -> DynamicImage {
     if image.width() <= THUMBNAIL_BOX && image.height() <= THUMBNAIL_BOX {
         return image.clone();

@@ -15,11 +15,11 @@ use super::error::QueryError;
 use super::history::{self, MediaHistory};
 use super::search::match_expression;
 use super::state::QueryState;
-use super::view::{MediaPage, MediaView};
+use super::view::{MediaFilterParams, MediaPage, MediaView};
 use crate::platform::concurrency::etag;
 use crate::platform::paging::Cursor;
 use crate::platform::problem::Problem;
-use crate::platform::request::ActingUser;
+use crate::platform::request::{ActingUser, Params};
 use crate::platform::schema::LogPosition;
 
 /// 一覧の既定の件数。
@@ -133,7 +133,6 @@ impl MediaQueryApi {
     /// - `min_position`: 読みモデルがこの位置に届くまで待ちます。届かなければ 503
     ///   (`read_model.not_caught_up`)。
     #[oai(path = "/api/v1/media", method = "get", tag = "ApiTags::Media")]
-    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         user: ActingUser,
@@ -142,21 +141,19 @@ impl MediaQueryApi {
             pattern = "^(3[0-9]){1,19}3a(3[0-9]|6[1-6]){8}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){12}$"
         ))]
         cursor: Query<Option<String>>,
-        #[oai(validator(pattern = "^(image|video)$"))] kind: Query<Option<String>>,
-        #[oai(validator(pattern = "^(uploaded|processed|failed|deleted|invalidated|all)$"))]
-        status: Query<Option<String>>,
-        q: Query<Option<String>>,
+        filter: Params<MediaFilterParams>,
         min_position: Query<Option<LogPosition>>,
     ) -> Result<Json<MediaPage>, Problem> {
         let owner = user.user;
+        let MediaFilterParams { kind, status, q } = filter.0;
         let filter = ListFilter {
-            kind: check_kind(kind.0)?,
-            status: check_status(status.0)?,
+            kind: check_kind(kind)?,
+            status: check_status(status)?,
             matching: None,
             after: check_cursor(cursor.0)?,
             limit: check_limit(limit.0)?,
         };
-        let q = q.0.filter(|q| !q.trim().is_empty());
+        let q = q.filter(|q| !q.trim().is_empty());
         let matching = match q.as_deref().map(match_expression) {
             // 検索語はあるが、検索できる文字が一つも無い: 何にも一致しない。
             Some(None) => {

@@ -1,4 +1,4 @@
-//! media-query サービス (ポート 8082、DESIGN §2・§5): メディアの読み取り側 (CQRS の Q)。
+//! media-query サービス (ポート 8082、[アーキテクチャ §1](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#1-全体像)、[アーキテクチャ §7](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#7-コンシューマチェックポイントread-your-writes)): メディアの読み取り側 (CQRS の Q)。
 //!
 //! イベントストアのグローバルログから Media 集約のイベントだけを購読し
 //! ([`crate::consumer::Consumer`])、自分専用の SQLite の読みモデルを作ります

@@ -1,5 +1,10 @@
 //! API が返すメディアの見え方 [`MediaView`] と、その組み立て。
 
+use poem::Request;
+use poem_openapi::registry::MetaSchema;
+
+use crate::platform::problem::Problem;
+use crate::platform::request::{GroupParam, ParamGroup, ParamLocation, query_value};
 use chrono::{DateTime, Utc};
 use mediahub_core::ids::MediaId;
 use poem_openapi::Object;
@@ -66,4 +71,54 @@ pub struct MediaPage {
     /// 次のページのカーソル (最後のページなら `null`)。
     #[oai(nullable)]
     pub next_cursor: Option<String>,
+}
+/// 一覧の絞り込み (`kind`・`status`・`q`)。`GET /api/v1/media` のクエリパラメーターの組です。
+/// 値の検査は一覧のハンドラーがします。
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaFilterParams {
+    /// `image` / `video`。
+    pub kind: Option<String>,
+    /// `uploaded` / `processed` / `failed` / `deleted` / `invalidated` / `all`。
+    pub status: Option<String>,
+    /// ファイル名の検索語。
+    pub q: Option<String>,
+}
+
+impl ParamGroup for MediaFilterParams {
+    const NAME: &'static str = "MediaFilter";
+
+    fn params() -> Vec<GroupParam> {
+        let pattern = |pattern: &str| MetaSchema {
+            pattern: Some(pattern.to_owned()),
+            ..MetaSchema::new("string")
+        };
+        vec![
+            GroupParam {
+                name: "kind",
+                location: ParamLocation::Query,
+                description: "種類 (`image` / `video`)。",
+                schema: pattern("^(image|video)$"),
+            },
+            GroupParam {
+                name: "status",
+                location: ParamLocation::Query,
+                description: "状態。省略時は削除済み以外、`all` は削除済みも含むすべて。",
+                schema: pattern("^(uploaded|processed|failed|deleted|invalidated|all)$"),
+            },
+            GroupParam {
+                name: "q",
+                location: ParamLocation::Query,
+                description: "ファイル名の前方一致検索 (空白区切りの語をすべて含む)。",
+                schema: MetaSchema::new("string"),
+            },
+        ]
+    }
+
+    fn extract(req: &Request) -> Result<Self, Problem> {
+        Ok(Self {
+            kind: query_value(req, "kind"),
+            status: query_value(req, "status"),
+            q: query_value(req, "q"),
+        })
+    }
 }

@@ -1,4 +1,4 @@
-//! 通知サービス (ポート 8086、DESIGN §2)。
+//! 通知サービス (ポート 8086、[アーキテクチャ §1](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#1-全体像))。
 //!
 //! イベント駆動の通知です。Saga の最後のステップが内部 API で通知を送り、利用者は公開 API で
 //! 自分の通知を読み、既読にし、Server-Sent Events で新しい通知をすぐに受け取ります。

@@ -1,4 +1,4 @@
-//! JWT (HS256) の発行と検証 (DESIGN §7)。
+//! JWT (HS256) の発行と検証 ([アーキテクチャ §10](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#10-セキュリティの概要))。
 //!
 //! - 秘密鍵は 32 バイト以上が必須で、組み込みの既定値はありません ([`JwtKeys::from_secret`])。
 //! - 検証するのは **アルゴリズム (HS256 のみ)**・**発行者 `mediahub`**・**対象者 `mediahub`**・

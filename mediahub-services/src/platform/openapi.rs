@@ -8,7 +8,7 @@
 //! - [`AllowedMethods`] は文書の `paths` から「パスのパターン → 受け付けるメソッド」を作り、
 //!   [`AllowOn405`] は 405 の応答に RFC 9110 §15.5.6 が求める `Allow` ヘッダーを付けます。
 
-use super::request::expand_header_groups;
+use super::request::expand_param_groups;
 use std::collections::{BTreeSet, HashMap};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -90,9 +90,9 @@ pub fn close_schemas(doc: &mut Value) {
 }
 
 /// poem-openapi が書いた文書を、サーバーの振る舞いどおりに仕上げます: 型付きの取り出しの
-/// ヘッダーの展開 ([`expand_header_groups`])、[`close_schemas`]、[`bound_unsigned`]。すべてのサービスの文書がここを通ります。
+/// ヘッダーの展開 ([`expand_param_groups`])、[`close_schemas`]、[`bound_unsigned`]。すべてのサービスの文書がここを通ります。
 pub fn finish_document(doc: &mut Value) {
-    expand_header_groups(doc);
+    expand_param_groups(doc);
     close_schemas(doc);
     bound_unsigned(doc);
 }

@@ -11,7 +11,7 @@
 //! OpenAPI 文書には、取り出すヘッダー (`X-User-ID`・`X-Correlation-ID`・`X-Causation-ID`・
 //! `Idempotency-Key`) がそれぞれ一つのヘッダーパラメーターとして載ります。poem-openapi の
 //! 取り出しは一つの引数で一つのパラメーターしか書けないので、取り出しは目印のパラメーターを一つ
-//! 書き、[`crate::platform::openapi::finish_document`] が [`expand_header_groups`] でそれを
+//! 書き、[`crate::platform::openapi::finish_document`] が [`expand_param_groups`] でそれを
 //! 本物のヘッダーの並びに置き換えます。
 //!
 //! 不正な値は 400 (`request.invalid_parameter`、`X-User-ID` は `auth.invalid_user_id_header`)、
@@ -24,7 +24,7 @@ use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaParamIn, MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::ParseFromParameter;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::auth::{
@@ -42,12 +42,125 @@ pub const CAUSATION_ID_HEADER: &str = "X-Causation-ID";
 /// 冪等性キーのヘッダー。
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 
-/// 目印のパラメーターのスキーマの `title` の接頭辞 (文書の仕上げで本物のヘッダーに置き換えます)。
-const GROUP_MARKER: &str = "x-mediahub-headers:";
-/// [`ActingUser`] の目印。
-const ACTING_USER_GROUP: &str = "acting-user";
-/// [`CommandContext`] の目印。
-const COMMAND_CONTEXT_GROUP: &str = "command-context";
+/// [`ActingUser`] の組の名前。
+const ACTING_USER_GROUP: &str = "ActingUser";
+/// [`CommandContext`] の組の名前。
+const COMMAND_CONTEXT_GROUP: &str = "CommandContext";
+/// パラメーターの組の、文書の中でのスキーマ名の接頭辞 (文書の仕上げで本物のパラメーターに置き換えて消します)。
+const GROUP_SCHEMA_PREFIX: &str = "MediahubParamGroup_";
+
+/// パラメーターの置き場所。
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamLocation {
+    /// クエリ文字列。
+    Query,
+    /// ヘッダー。
+    Header,
+}
+
+impl ParamLocation {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::Header => "header",
+        }
+    }
+}
+
+/// まとめて取り出すパラメーター 1 つ (文書に載せる形)。
+#[derive(Debug)]
+pub struct GroupParam {
+    /// 名前。
+    pub name: &'static str,
+    /// 置き場所。
+    pub location: ParamLocation,
+    /// 説明。
+    pub description: &'static str,
+    /// 値のスキーマ。
+    pub schema: MetaSchema,
+}
+
+/// いくつかのパラメーターを一つの型として取り出す組 ([`Params`] で使います)。
+///
+/// poem-openapi の取り出しは一つの引数で一つのパラメーターしか文書に書けないので、組は文書に
+/// 目印を一つ書き、[`expand_param_groups`] が [`ParamGroup::params`] の並びに置き換えます。
+pub trait ParamGroup: Sized + Send + 'static {
+    /// 組の名前 (文書の中の目印に使います。crate の中で一意に)。
+    const NAME: &'static str;
+
+    /// 組のパラメーター (文書用)。
+    fn params() -> Vec<GroupParam>;
+
+    /// 要求から取り出して検査します。
+    ///
+    /// # エラー
+    /// 値が不正なら 400 などの [`Problem`]。
+    fn extract(req: &Request) -> Result<Self, Problem>;
+}
+
+/// パラメーターの組 `G` の取り出し。ハンドラーは `filter: Params<LogFilterParams>` のように書きます。
+#[derive(Debug)]
+pub struct Params<G>(pub G);
+
+impl<'a, G: ParamGroup> ApiExtractor<'a> for Params<G> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::Parameter];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        register_group::<G>(registry, G::NAME, G::params());
+    }
+
+    fn param_in() -> Option<MetaParamIn> {
+        Some(MetaParamIn::Query)
+    }
+
+    fn param_schema_ref() -> Option<MetaSchemaRef> {
+        Some(group_ref(G::NAME))
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        Ok(Self(G::extract(req)?))
+    }
+}
+
+fn group_ref(name: &str) -> MetaSchemaRef {
+    MetaSchemaRef::Reference(format!("{GROUP_SCHEMA_PREFIX}{name}"))
+}
+
+/// 組の目印のスキーマを登録します: 性質 (properties) が一つずつのパラメーターで、`title` に置き場所。
+fn register_group<T: 'static>(registry: &mut Registry, name: &str, params: Vec<GroupParam>) {
+    registry.create_schema::<T, _>(format!("{GROUP_SCHEMA_PREFIX}{name}"), |_| MetaSchema {
+        properties: params
+            .into_iter()
+            .map(|param| {
+                let schema = MetaSchema {
+                    title: Some(param.location.as_str().to_owned()),
+                    description: Some(param.description),
+                    ..param.schema
+                };
+                (param.name, MetaSchemaRef::Inline(Box::new(schema)))
+            })
+            .collect(),
+        ..MetaSchema::new("object")
+    });
+}
+
+/// クエリ文字列の `name` の値 (無ければ `None`)。
+///
+/// # エラー
+/// なし (読めない組は無視します)。
+#[must_use]
+pub fn query_value(req: &Request, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
 
 /// トークンを検証するセキュリティスキーム ([`BearerAuth`] と [`ServiceAuth`])。
 pub trait Caller: Sized + Send {
@@ -185,14 +298,6 @@ fn authenticate<A: Caller>(req: &Request) -> poem::Result<(A, Option<UserId>)> {
     Ok((auth, user))
 }
 
-/// 目印のパラメーターのスキーマ。
-fn marker(group: &str) -> MetaSchemaRef {
-    MetaSchemaRef::Inline(Box::new(MetaSchema {
-        title: Some(format!("{GROUP_MARKER}{group}")),
-        ..MetaSchema::new("string")
-    }))
-}
-
 impl<'a, A> ApiExtractor<'a> for ActingUser<A>
 where
     A: Caller + ApiExtractor<'static>,
@@ -207,6 +312,7 @@ where
 
     fn register(registry: &mut Registry) {
         <A as ApiExtractor<'static>>::register(registry);
+        register_group::<ActingUser>(registry, ACTING_USER_GROUP, vec![user_param()]);
     }
 
     fn security_schemes() -> Vec<&'static str> {
@@ -218,7 +324,7 @@ where
     }
 
     fn param_schema_ref() -> Option<MetaSchemaRef> {
-        Some(marker(ACTING_USER_GROUP))
+        Some(group_ref(ACTING_USER_GROUP))
     }
 
     async fn from_request(
@@ -246,6 +352,7 @@ where
 
     fn register(registry: &mut Registry) {
         <A as ApiExtractor<'static>>::register(registry);
+        register_group::<CommandContext>(registry, COMMAND_CONTEXT_GROUP, context_params());
     }
 
     fn security_schemes() -> Vec<&'static str> {
@@ -257,7 +364,7 @@ where
     }
 
     fn param_schema_ref() -> Option<MetaSchemaRef> {
-        Some(marker(COMMAND_CONTEXT_GROUP))
+        Some(group_ref(COMMAND_CONTEXT_GROUP))
     }
 
     async fn from_request(
@@ -289,58 +396,66 @@ where
     }
 }
 
-/// 文書に載せるヘッダーパラメーター 1 つ。
-fn header_param(name: &str, description: &str, schema: Value) -> Value {
-    json!({
-        "name": name,
-        "in": "header",
-        "description": description,
-        "required": false,
-        "deprecated": false,
-        "explode": true,
-        "schema": schema,
-    })
-}
-
-/// 目印の名前に当たるヘッダーの並び。
-fn group_params(group: &str) -> Option<Vec<Value>> {
-    let user = header_param(
-        USER_ID_HEADER,
-        "代理で操作するユーザーの ID (サービス用トークンのときだけ。ユーザー用トークンで送ると 403)。",
-        json!({ "type": "string" }),
-    );
-    match group {
-        ACTING_USER_GROUP => Some(vec![user]),
-        COMMAND_CONTEXT_GROUP => Some(vec![
-            user,
-            header_param(
-                CORRELATION_ID_HEADER,
-                "相関 ID (無ければ新しく作ります)。書いたイベントのメタデータに入ります。",
-                json!({ "type": "string", "format": "uuid" }),
-            ),
-            header_param(
-                CAUSATION_ID_HEADER,
-                "因果 ID (このコマンドを引き起こしたイベントの ID)。",
-                json!({ "type": "string", "format": "uuid" }),
-            ),
-            header_param(
-                IDEMPOTENCY_KEY_HEADER,
-                "冪等性キー (イベントのメタデータに記録します)。",
-                json!({
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_IDEMPOTENCY_KEY_LEN,
-                    "pattern": IDEMPOTENCY_KEY_PATTERN,
-                }),
-            ),
-        ]),
-        _ => None,
+/// `X-User-ID`。
+fn user_param() -> GroupParam {
+    GroupParam {
+        name: USER_ID_HEADER,
+        location: ParamLocation::Header,
+        description: "代理で操作するユーザーの ID (サービス用トークンのときだけ。ユーザー用トークンで送ると 403)。",
+        schema: MetaSchema::new("string"),
     }
 }
 
-/// 文書の各操作の、[`ActingUser`]・[`CommandContext`] の目印のパラメーターを、それが取り出す
-/// 本物のヘッダーパラメーターの並びに置き換えます。
-pub fn expand_header_groups(doc: &mut Value) {
+/// [`CommandContext`] が読むヘッダー。
+fn context_params() -> Vec<GroupParam> {
+    let uuid = || MetaSchema::new_with_format("string", "uuid");
+    vec![
+        user_param(),
+        GroupParam {
+            name: CORRELATION_ID_HEADER,
+            location: ParamLocation::Header,
+            description: "相関 ID (無ければ新しく作ります)。書いたイベントのメタデータに入ります。",
+            schema: uuid(),
+        },
+        GroupParam {
+            name: CAUSATION_ID_HEADER,
+            location: ParamLocation::Header,
+            description: "因果 ID (このコマンドを引き起こしたイベントの ID)。",
+            schema: uuid(),
+        },
+        GroupParam {
+            name: IDEMPOTENCY_KEY_HEADER,
+            location: ParamLocation::Header,
+            description: "冪等性キー (イベントのメタデータに記録します)。",
+            schema: MetaSchema {
+                min_length: Some(1),
+                max_length: Some(MAX_IDEMPOTENCY_KEY_LEN),
+                pattern: Some(IDEMPOTENCY_KEY_PATTERN.to_owned()),
+                ..MetaSchema::new("string")
+            },
+        },
+    ]
+}
+
+/// 文書の各操作の、パラメーターの組 ([`Params`]・[`ActingUser`]・[`CommandContext`]) の目印を、
+/// その組の本物のパラメーターの並びに置き換え、目印のスキーマを消します。
+pub fn expand_param_groups(doc: &mut Value) {
+    let prefix = format!("#/components/schemas/{GROUP_SCHEMA_PREFIX}");
+    let groups: Map<String, Value> = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+        .map(|schemas| {
+            let names: Vec<String> = schemas
+                .keys()
+                .filter(|name| name.starts_with(GROUP_SCHEMA_PREFIX))
+                .cloned()
+                .collect();
+            names
+                .into_iter()
+                .filter_map(|name| schemas.remove(&name).map(|schema| (name, schema)))
+                .collect()
+        })
+        .unwrap_or_default();
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -352,12 +467,12 @@ pub fn expand_header_groups(doc: &mut Value) {
             let mut expanded = Vec::with_capacity(params.len());
             for param in params.drain(..) {
                 let group = param
-                    .pointer("/schema/title")
+                    .pointer("/schema/$ref")
                     .and_then(Value::as_str)
-                    .and_then(|title| title.strip_prefix(GROUP_MARKER))
-                    .and_then(group_params);
+                    .and_then(|reference| reference.strip_prefix(&prefix))
+                    .and_then(|name| groups.get(&format!("{GROUP_SCHEMA_PREFIX}{name}")));
                 match group {
-                    Some(headers) => expanded.extend(headers),
+                    Some(group) => expanded.extend(group_members(group)),
                     None => expanded.push(param),
                 }
             }
@@ -366,51 +481,164 @@ pub fn expand_header_groups(doc: &mut Value) {
     }
 }
 
+/// 組の目印のスキーマから、本物のパラメーターの並びを作ります。
+fn group_members(group: &Value) -> Vec<Value> {
+    let Some(properties) = group.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, schema)| {
+            let mut schema = schema.clone();
+            let (location, description) = match schema.as_object_mut() {
+                Some(fields) => (fields.remove("title"), fields.remove("description")),
+                None => (None, None),
+            };
+            json!({
+                "name": name,
+                "in": location.unwrap_or_else(|| Value::from("query")),
+                "description": description.unwrap_or_default(),
+                "required": false,
+                "deprecated": false,
+                "explode": true,
+                "schema": schema,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use poem_openapi::OpenApi;
+    use poem_openapi::payload::PlainText;
+
     use super::*;
 
-    #[test]
-    fn command_context_marker_expands_to_four_headers_in_order_and_other_params_stay() {
-        let mut doc = json!({
-            "paths": {"/x": {"post": {"parameters": [
-                {"name": "id", "in": "path", "schema": {"type": "string"}},
-                {"name": "ctx", "in": "header", "schema": {"type": "string", "title": "x-mediahub-headers:command-context"}},
-            ]}}}
-        });
-        expand_header_groups(&mut doc);
-        let names: Vec<&str> = doc["paths"]["/x"]["post"]["parameters"]
+    struct Demo;
+
+    struct DemoFilter {
+        kind: Option<String>,
+    }
+
+    impl ParamGroup for DemoFilter {
+        const NAME: &'static str = "DemoFilter";
+
+        fn params() -> Vec<GroupParam> {
+            vec![GroupParam {
+                name: "kind",
+                location: ParamLocation::Query,
+                description: "種類。",
+                schema: MetaSchema {
+                    pattern: Some("^(a|b)$".to_owned()),
+                    ..MetaSchema::new("string")
+                },
+            }]
+        }
+
+        fn extract(req: &Request) -> Result<Self, Problem> {
+            Ok(Self {
+                kind: query_value(req, "kind"),
+            })
+        }
+    }
+
+    #[OpenApi]
+    impl Demo {
+        /// 文書の形を確かめるための操作。
+        #[oai(path = "/demo/:id", method = "post")]
+        async fn demo(
+            &self,
+            ctx: CommandContext,
+            id: poem_openapi::param::Path<String>,
+            filter: Params<DemoFilter>,
+        ) -> PlainText<String> {
+            PlainText(format!(
+                "{}{}{:?}",
+                id.0,
+                ctx.correlation_id.is_some(),
+                filter.0.kind
+            ))
+        }
+
+        /// ユーザーだけを取り出す操作。
+        #[oai(path = "/me", method = "get")]
+        async fn me(&self, user: ActingUser<ServiceAuth>) -> PlainText<String> {
+            PlainText(user.user.to_string())
+        }
+    }
+
+    fn document() -> Value {
+        let spec = poem_openapi::OpenApiService::new(Demo, "t", "1").spec();
+        let mut doc: Value = serde_json::from_str(&spec).unwrap_or_default();
+        expand_param_groups(&mut doc);
+        doc
+    }
+
+    fn names(params: &Value) -> Vec<(String, String)> {
+        params
             .as_array()
-            .map(|params| params.iter().filter_map(|p| p["name"].as_str()).collect())
+            .map(|all| {
+                all.iter()
+                    .map(|p| {
+                        (
+                            p["name"].as_str().unwrap_or_default().to_owned(),
+                            p["in"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn command_context_and_param_group_expand_to_their_parameters_and_markers_disappear() {
+        let doc = document();
+        let op = &doc["paths"]["/demo/{id}"]["post"];
+        let mut found = names(&op["parameters"]);
+        found.sort();
+        let mut expected: Vec<(String, String)> = [
+            ("Idempotency-Key", "header"),
+            ("X-Causation-ID", "header"),
+            ("X-Correlation-ID", "header"),
+            ("X-User-ID", "header"),
+            ("id", "path"),
+            ("kind", "query"),
+        ]
+        .iter()
+        .map(|(n, l)| ((*n).to_owned(), (*l).to_owned()))
+        .collect();
+        expected.sort();
+        assert_eq!(found, expected);
+        let kind = op["parameters"]
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["name"] == "kind"))
+            .cloned()
             .unwrap_or_default();
-        assert_eq!(
-            names,
-            [
-                "id",
-                "X-User-ID",
-                "X-Correlation-ID",
-                "X-Causation-ID",
-                "Idempotency-Key"
-            ]
-        );
-        assert_eq!(
-            doc["paths"]["/x"]["post"]["parameters"][4]["schema"]["maxLength"],
-            json!(MAX_IDEMPOTENCY_KEY_LEN)
+        assert_eq!(kind["schema"]["pattern"], "^(a|b)$");
+        assert_eq!(kind["description"], "種類。");
+        assert!(kind["schema"].get("title").is_none());
+        assert_eq!(op["security"], json!([{ "BearerToken": [] }]));
+        let schemas = doc["components"]["schemas"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            schemas
+                .keys()
+                .all(|name| !name.starts_with(GROUP_SCHEMA_PREFIX)),
+            "{schemas:?}"
         );
     }
 
     #[test]
-    fn acting_user_marker_expands_to_x_user_id_and_unknown_marker_is_kept() {
-        let mut doc = json!({
-            "paths": {"/x": {"get": {"parameters": [
-                {"name": "user", "in": "header", "schema": {"type": "string", "title": "x-mediahub-headers:acting-user"}},
-                {"name": "other", "in": "header", "schema": {"type": "string", "title": "x-mediahub-headers:nope"}},
-            ]}}}
-        });
-        expand_header_groups(&mut doc);
-        let params = &doc["paths"]["/x"]["get"]["parameters"];
-        assert_eq!(params[0]["name"], "X-User-ID");
-        assert_eq!(params[1]["name"], "other");
+    fn acting_user_with_service_auth_documents_x_user_id_and_service_token() {
+        let doc = document();
+        let op = &doc["paths"]["/me"]["get"];
+        assert_eq!(
+            names(&op["parameters"]),
+            [("X-User-ID".to_owned(), "header".to_owned())]
+        );
+        assert_eq!(op["security"], json!([{ "ServiceToken": [] }]));
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub struct NewEventSchema {
     pub metadata: Option<EventMetadataSchema>,
 }
 
-/// (ドキュメント専用) イベントストアに保存されたイベント 1 件 (DESIGN §3 のエンベロープ)。
+/// (ドキュメント専用) イベントストアに保存されたイベント 1 件 ([アーキテクチャ §4](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#4-イベントエンベロープ) のエンベロープ)。
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Envelope")]
 pub struct EnvelopeSchema {

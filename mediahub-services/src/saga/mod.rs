@@ -1,4 +1,4 @@
-//! saga サービス (ポート 8085、DESIGN §5・§6): メディアアップロード Saga のオーケストレーター。
+//! saga サービス (ポート 8085、[アーキテクチャ §7](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#7-コンシューマチェックポイントread-your-writes)、[アーキテクチャ §8](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#8-メディアアップロード-saga)): メディアアップロード Saga のオーケストレーター。
 //!
 //! Saga そのもの (状態・判断・再試行の方針) は `mediahub_core::saga` の純粋なコードです。
 //! このサービスはそれを動かす殻で、四つの部品からできています。

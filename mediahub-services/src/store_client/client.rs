@@ -1,5 +1,10 @@
 //! イベントストアの HTTP クライアント [`EventStoreClient`]。
 
+use crate::eventstore::codes;
+use crate::eventstore::view::{
+    AppendBody, AppendResult, CommitBody, EventList, HeadBody, SnapshotBody, SnapshotWriteBody,
+};
+use crate::platform::schema::ApiNewEvent;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,15 +17,9 @@ use serde::de::DeserializeOwned;
 use crate::platform::auth::JwtKeys;
 use crate::platform::http_client;
 
-use super::error::{
-    Problem, SNAPSHOT_CONFLICT_CODE, SNAPSHOT_NOT_FOUND_CODE, StoreClientError, TokenError,
-    VERSION_CONFLICT_CODE,
-};
+use super::error::{RemoteProblem, StoreClientError, TokenError};
 use super::sse;
-use super::types::{
-    AppendOutcome, CommitBody, HeadBody, LogPage, LogQuery, SnapshotUpdate, StoredSnapshot,
-    StreamEventsBody,
-};
+use super::types::{AppendOutcome, LogPage, LogQuery};
 
 /// 要求ごとに Bearer トークンを用意するもの。
 ///
@@ -246,13 +245,20 @@ impl EventStoreClient {
         expected_version: u64,
         events: &[NewEvent],
     ) -> Result<AppendOutcome, StoreClientError> {
-        let body = CommitBody {
+        let body = AppendBody {
             expected_version,
-            events,
-            snapshot: None,
+            events: events.iter().cloned().map(ApiNewEvent).collect(),
         };
-        self.post_events(aggregate_type, aggregate_id, "events", &body)
-            .await
+        let bytes = serde_json::to_vec(&body).map_err(StoreClientError::Encode)?;
+        self.post_events(
+            aggregate_type,
+            aggregate_id,
+            "events",
+            bytes,
+            expected_version,
+            None,
+        )
+        .await
     }
 
     /// イベントとスナップショットを一つのトランザクションで保存します (`POST …/commit`)。
@@ -266,15 +272,24 @@ impl EventStoreClient {
         aggregate_id: &str,
         expected_version: u64,
         events: &[NewEvent],
-        snapshot: Option<&SnapshotUpdate>,
+        snapshot: Option<&SnapshotWriteBody>,
     ) -> Result<AppendOutcome, StoreClientError> {
         let body = CommitBody {
             expected_version,
-            events,
-            snapshot,
+            events: events.iter().cloned().map(ApiNewEvent).collect(),
+            snapshot: snapshot.cloned(),
         };
-        self.post_events(aggregate_type, aggregate_id, "commit", &body)
-            .await
+        let bytes = serde_json::to_vec(&body).map_err(StoreClientError::Encode)?;
+        let expected_snapshot = snapshot.and_then(|s| s.expected_snapshot);
+        self.post_events(
+            aggregate_type,
+            aggregate_id,
+            "commit",
+            bytes,
+            expected_version,
+            expected_snapshot,
+        )
+        .await
     }
 
     async fn post_events(
@@ -282,13 +297,14 @@ impl EventStoreClient {
         aggregate_type: &str,
         aggregate_id: &str,
         action: &str,
-        body: &CommitBody<'_>,
+        bytes: Vec<u8>,
+        expected_version: u64,
+        expected_snapshot: Option<u64>,
     ) -> Result<AppendOutcome, StoreClientError> {
         let url = self.url(
             &["streams", aggregate_type, aggregate_id, action],
             Vec::new(),
         )?;
-        let bytes = serde_json::to_vec(body).map_err(StoreClientError::Encode)?;
         let result = self
             .send(Method::POST, url, Some(bytes), self.inner.request_timeout)
             .await;
@@ -301,16 +317,15 @@ impl EventStoreClient {
                 return Err(conflict_or_status(
                     aggregate_type,
                     aggregate_id,
-                    body.expected_version,
-                    body.snapshot.and_then(|s| s.expected_snapshot),
+                    expected_version,
+                    expected_snapshot,
                     problem,
                 ));
             }
             Err(e) => return Err(e),
         };
-        let mut outcome: AppendOutcome = decode(&body, "追記の結果")?;
-        outcome.replayed = status == StatusCode::OK;
-        Ok(outcome)
+        let result: AppendResult = decode(&body, "追記の結果")?;
+        Ok(AppendOutcome::from_wire(result, status == StatusCode::OK))
     }
 
     /// 1 本のストリームのイベントのうち、版が `after_version` より大きいものを版の昇順で読みます
@@ -331,10 +346,10 @@ impl EventStoreClient {
             query.push(("from_version", after_version.to_string()));
         }
         let url = self.url(&["streams", aggregate_type, aggregate_id, "events"], query)?;
-        let body: StreamEventsBody = self
+        let body: EventList = self
             .get_json(url, self.inner.request_timeout, "ストリームのイベント")
             .await?;
-        Ok(body.events)
+        Ok(body.events.into_iter().map(|e| e.0).collect())
     }
 
     /// 集約の最新スナップショットを読みます。なければ `None`。
@@ -345,7 +360,7 @@ impl EventStoreClient {
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
-    ) -> Result<Option<StoredSnapshot>, StoreClientError> {
+    ) -> Result<Option<SnapshotBody>, StoreClientError> {
         let url = self.url(
             &["streams", aggregate_type, aggregate_id, "snapshot"],
             Vec::new(),
@@ -361,7 +376,7 @@ impl EventStoreClient {
             }) if problem
                 .as_deref()
                 .and_then(|p| p.code.as_deref())
-                .is_none_or(|code| code == SNAPSHOT_NOT_FOUND_CODE) =>
+                .is_none_or(|code| code == codes::SNAPSHOT_NOT_FOUND) =>
             {
                 Ok(None)
             }
@@ -378,7 +393,7 @@ impl EventStoreClient {
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
-        snapshot: &SnapshotUpdate,
+        snapshot: &SnapshotWriteBody,
     ) -> Result<(), StoreClientError> {
         let url = self.url(
             &["streams", aggregate_type, aggregate_id, "snapshot"],
@@ -414,7 +429,9 @@ impl EventStoreClient {
     pub async fn read_log(&self, query: &LogQuery) -> Result<LogPage, StoreClientError> {
         let url = self.url(&["events"], query.pairs())?;
         let timeout = self.inner.request_timeout + query.wait.unwrap_or_default();
-        self.get_json(url, timeout, "グローバルログ").await
+        let page: crate::eventstore::view::LogPage =
+            self.get_json(url, timeout, "グローバルログ").await?;
+        Ok(page.into())
     }
 
     /// グローバルログの先頭位置 (最後にコミットされたイベントの位置、空なら 0) を返します。
@@ -572,7 +589,9 @@ impl EventStoreClient {
 }
 
 fn status_error(status: StatusCode, body: &[u8]) -> StoreClientError {
-    let problem = serde_json::from_slice::<Problem>(body).ok().map(Box::new);
+    let problem = serde_json::from_slice::<RemoteProblem>(body)
+        .ok()
+        .map(Box::new);
     StoreClientError::Status {
         status: status.as_u16(),
         problem,
@@ -585,11 +604,11 @@ fn conflict_or_status(
     aggregate_id: &str,
     expected_version: u64,
     expected_snapshot: Option<u64>,
-    problem: Option<Box<Problem>>,
+    problem: Option<Box<RemoteProblem>>,
 ) -> StoreClientError {
     let code = problem.as_deref().and_then(|p| p.code.as_deref());
     match code {
-        None | Some(VERSION_CONFLICT_CODE) => StoreClientError::VersionConflict {
+        None | Some(codes::VERSION_CONFLICT) => StoreClientError::VersionConflict {
             aggregate_type: aggregate_type.to_owned(),
             aggregate_id: aggregate_id.to_owned(),
             expected_version,
@@ -597,7 +616,7 @@ fn conflict_or_status(
                 .as_deref()
                 .and_then(|p| p.extension_u64("current_version")),
         },
-        Some(SNAPSHOT_CONFLICT_CODE) => StoreClientError::SnapshotConflict {
+        Some(codes::SNAPSHOT_CONFLICT) => StoreClientError::SnapshotConflict {
             aggregate_type: aggregate_type.to_owned(),
             aggregate_id: aggregate_id.to_owned(),
             expected_snapshot,
@@ -664,17 +683,17 @@ mod tests {
 
     #[test]
     fn conflict_409_is_split_into_version_snapshot_and_other_by_problem_code() {
-        let problem = Problem {
+        let problem = RemoteProblem {
             code: Some("eventstore.bad_request".into()),
-            ..Problem::default()
+            ..RemoteProblem::default()
         };
         assert!(matches!(
             conflict_or_status("Media", "x", 1, None, Some(Box::new(problem))),
             StoreClientError::Status { status: 409, .. }
         ));
-        let mut problem = Problem {
-            code: Some(VERSION_CONFLICT_CODE.into()),
-            ..Problem::default()
+        let mut problem = RemoteProblem {
+            code: Some(codes::VERSION_CONFLICT.into()),
+            ..RemoteProblem::default()
         };
         problem
             .extensions
@@ -687,9 +706,9 @@ mod tests {
                 ..
             }
         ));
-        let mut problem = Problem {
-            code: Some(SNAPSHOT_CONFLICT_CODE.into()),
-            ..Problem::default()
+        let mut problem = RemoteProblem {
+            code: Some(codes::SNAPSHOT_CONFLICT.into()),
+            ..RemoteProblem::default()
         };
         problem
             .extensions

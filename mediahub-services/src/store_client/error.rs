@@ -1,20 +1,16 @@
-//! イベントストアクライアントのエラー型と、サーバーが返す problem+json の読み取り。
+//! イベントストアクライアントのエラー型と、サーバーが返す problem+json の読み取り ([`RemoteProblem`])。
+//!
+//! エラーコードはサーバーと同じ定義 ([`crate::eventstore::codes`]) を使います。
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// 版の衝突を表す problem+json の `code` (409)。
-pub const VERSION_CONFLICT_CODE: &str = "eventstore.version_conflict";
-/// スナップショットの版の衝突を表す problem+json の `code` (409)。
-pub const SNAPSHOT_CONFLICT_CODE: &str = "eventstore.snapshot_conflict";
-/// スナップショットが無いことを表す problem+json の `code` (404)。
-pub const SNAPSHOT_NOT_FOUND_CODE: &str = "eventstore.snapshot_not_found";
-
-/// サーバーが返した RFC 9457 `application/problem+json` の本体。
+/// サーバーが返した RFC 9457 `application/problem+json` の本体 (受け取る側の型。返す側は
+/// [`crate::platform::problem::Problem`])。
 ///
-/// 知らないフィールドは [`Problem::extensions`] に残します。
+/// 知らないフィールドは [`RemoteProblem::extensions`] に残します。
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct Problem {
+pub struct RemoteProblem {
     /// 問題の種類を表す URI。
     #[serde(default, rename = "type")]
     pub problem_type: Option<String>,
@@ -35,7 +31,7 @@ pub struct Problem {
     pub extensions: Map<String, Value>,
 }
 
-impl Problem {
+impl RemoteProblem {
     /// 拡張フィールドから符号なし整数を読みます。
     #[must_use]
     pub fn extension_u64(&self, key: &str) -> Option<u64> {
@@ -90,7 +86,7 @@ pub enum StoreClientError {
         /// HTTP ステータスコード。
         status: u16,
         /// 本体が problem+json ならその内容。
-        problem: Option<Box<Problem>>,
+        problem: Option<Box<RemoteProblem>>,
     },
     /// 成功応答の本体を期待した形として読めなかった。
     #[error("イベントストアの応答 ({what}) を解釈できません: {source}")]
@@ -125,7 +121,7 @@ impl StoreClientError {
     }
 }
 
-fn describe(problem: Option<&Problem>) -> String {
+fn describe(problem: Option<&RemoteProblem>) -> String {
     match problem {
         Some(p) => format!(
             "{} ({})",

@@ -26,10 +26,7 @@ pub use client::{EventStoreClient, RetryPolicy, ServiceTokenProvider, StaticToke
 pub use command::{
     AggregateCommands, CommandError, CommandOutcome, DEFAULT_CONFLICT_DEADLINE, domain_problem,
 };
-pub use error::{
-    Problem, SNAPSHOT_CONFLICT_CODE, SNAPSHOT_NOT_FOUND_CODE, StoreClientError, TokenError,
-    VERSION_CONFLICT_CODE,
-};
+pub use error::{RemoteProblem, StoreClientError, TokenError};
 pub use repository::{RemoteEventRepository, to_persistence_error};
 pub use tracker::{COMMIT_TICKET_KEY, CommitTicket, CommitTracker};
-pub use types::{AppendOutcome, LogPage, LogQuery, SnapshotUpdate, StoredSnapshot};
+pub use types::{AppendOutcome, LogPage, LogQuery};

@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::client::EventStoreClient;
 use super::error::StoreClientError;
 use super::tracker::{COMMIT_TICKET_KEY, CommitTracker};
-use super::types::{LogQuery, SnapshotUpdate};
+use super::types::LogQuery;
+use crate::eventstore::view::{AggregateState, SnapshotWriteBody};
 
 /// 既定の 1 ページの件数 (集約型ごとの全件ストリームで使用)。
 const DEFAULT_PAGE_SIZE: u32 = 500;
@@ -187,8 +188,8 @@ impl PersistedEventRepository for RemoteEventRepository {
         }
         let snapshot = snapshot_update.map(|(_, aggregate, current_snapshot)| {
             let current_snapshot = current_snapshot as u64;
-            SnapshotUpdate {
-                aggregate,
+            SnapshotWriteBody {
+                aggregate: AggregateState(aggregate),
                 current_sequence: last.sequence as u64,
                 current_snapshot,
                 expected_snapshot: (current_snapshot > 1).then(|| current_snapshot - 1),

@@ -1,7 +1,7 @@
 //! コマンドごとに「最後にコミットしたイベントのグローバル位置」を受け取る仕組み。
 //!
 //! `cqrs-es` の `CqrsFramework::execute_with_metadata` は `()` しか返さないので、
-//! コマンドの応答に位置 (DESIGN §5 の read-your-writes) を載せるには別の通り道が要ります。
+//! コマンドの応答に位置 ([アーキテクチャ §7](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#7-コンシューマチェックポイントread-your-writes) の read-your-writes) を載せるには別の通り道が要ります。
 //! ここでは **メタデータに載せた引換券** を使います。
 //!
 //! 1. [`CommitTracker::ticket`] で引換券 ([`CommitTicket`]) を発行し、その値を

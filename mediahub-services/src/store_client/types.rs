@@ -1,47 +1,15 @@
-//! イベントストア HTTP API の要求と応答の形 (クライアント側の定義)。
+//! イベントストアのクライアントが返す形 ([`AppendOutcome`]・[`LogPage`]) と、ログを読む条件
+//! ([`LogQuery`])。要求と応答の本体そのもの (ワイヤーの型) はサーバーと同じ
+//! [`crate::eventstore::view`] の型です。
 
+use crate::eventstore::view::{self, AppendResult};
 use std::time::Duration;
 
-use mediahub_core::envelope::{Envelope, NewEvent};
+use mediahub_core::envelope::Envelope;
 use mediahub_core::ids::{CorrelationId, UserId};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-/// 追記・コミットと一緒に保存するスナップショット。
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SnapshotUpdate {
-    /// 直列化した集約の状態。
-    pub aggregate: Value,
-    /// このスナップショットが反映している最後のイベントの版。
-    pub current_sequence: u64,
-    /// 新しいスナップショットの番号 (1, 2, 3 …)。
-    pub current_snapshot: u64,
-    /// 置き換える直前のスナップショット番号。初回 (`current_snapshot == 1`) は `None`。
-    pub expected_snapshot: Option<u64>,
-}
-
-/// 保存済みのスナップショット。
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredSnapshot {
-    /// 直列化した集約の状態。
-    pub aggregate: Value,
-    /// このスナップショットが反映している最後のイベントの版。
-    pub current_sequence: u64,
-    /// スナップショットの番号。
-    pub current_snapshot: u64,
-}
-
-/// `POST .../events` と `POST .../commit` の要求本体。
-#[derive(Debug, Serialize)]
-pub(crate) struct CommitBody<'a> {
-    pub(crate) expected_version: u64,
-    pub(crate) events: &'a [NewEvent],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) snapshot: Option<&'a SnapshotUpdate>,
-}
-
-/// 追記・コミットの結果。
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// 追記・コミットの結果 (ワイヤーの [`crate::eventstore::view::AppendResult`] に、再送かどうかを足したもの)。
+#[derive(Debug, Clone, PartialEq)]
 pub struct AppendOutcome {
     /// 保存されたイベント (位置と保存時刻つき)。
     pub events: Vec<Envelope>,
@@ -50,29 +18,16 @@ pub struct AppendOutcome {
     /// 最後のイベントの版 (= ストリームの新しい版)。
     pub last_version: u64,
     /// 同じイベント ID の再送で、保存済みのものが返された (`200`) なら `true`。
-    #[serde(skip)]
     pub replayed: bool,
 }
 
-/// `GET .../streams/{type}/{id}/events` の応答。
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct StreamEventsBody {
-    pub(crate) events: Vec<Envelope>,
-}
-
-/// グローバルログの 1 ページ。
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// グローバルログの 1 ページ (ワイヤーの [`crate::eventstore::view::LogPage`] を読んだもの)。
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogPage {
     /// 条件に合うイベント (位置の昇順)。
     pub events: Vec<Envelope>,
     /// 応答時点のログの先頭位置 (最後にコミットされたイベントの位置、空なら 0)。
     pub head: u64,
-}
-
-/// `GET /api/v1/head` の応答。
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub(crate) struct HeadBody {
-    pub(crate) head: u64,
 }
 
 /// グローバルログを読むときの条件。
@@ -192,5 +147,27 @@ impl LogQuery {
             pairs.push(("progress", "true".to_owned()));
         }
         pairs
+    }
+}
+
+impl AppendOutcome {
+    /// ワイヤーの結果と状態コード (`200` なら再送) から作ります。
+    #[must_use]
+    pub fn from_wire(result: AppendResult, replayed: bool) -> Self {
+        Self {
+            events: result.events.into_iter().map(|e| e.0).collect(),
+            last_position: result.last_position,
+            last_version: result.last_version,
+            replayed,
+        }
+    }
+}
+
+impl From<view::LogPage> for LogPage {
+    fn from(page: view::LogPage) -> Self {
+        Self {
+            events: page.events.into_iter().map(|e| e.0).collect(),
+            head: page.head,
+        }
     }
 }

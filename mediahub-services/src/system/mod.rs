@@ -1,5 +1,5 @@
 //! 全部入りの起動: 8 つのサービスを 1 つのプロセスの中で、それぞれ自分のポートで起動します
-//! (DESIGN §8 の `make run`)。
+//! ([開発ガイド §3](https://github.com/nao1215/mediahub/blob/main/docs/development.md#3-make-ターゲット) の `make run`)。
 //!
 //! サービスどうしは同じプロセスの中でも **本物の HTTP** で話します (近道はありません)。
 //! 起動の順番は依存の向きのとおりです:
@@ -75,7 +75,7 @@ pub struct Ports {
 }
 
 impl Ports {
-    /// DESIGN §2 の既定のポート (8080〜8086 と 3000)。
+    /// [アーキテクチャ §1](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#1-全体像) の既定のポート (8080〜8086 と 3000)。
     pub const DEFAULT: Self = Self {
         gateway: 8080,
         media_command: 8081,
@@ -304,7 +304,7 @@ pub struct SystemUrls {
 }
 
 impl SystemUrls {
-    /// サービス名と URL の組 (表示と Swagger UI へのリンク用、DESIGN §2 の順)。
+    /// サービス名と URL の組 (表示と Swagger UI へのリンク用、[アーキテクチャ §1](https://github.com/nao1215/mediahub/blob/main/docs/architecture.md#1-全体像) の順)。
     #[must_use]
     pub fn services(&self) -> Vec<(&'static str, &str)> {
         vec![

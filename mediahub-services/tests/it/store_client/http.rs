@@ -11,9 +11,9 @@ use crate::support::store_client::{
 use futures::StreamExt;
 use mediahub_core::envelope::{EventMetadata, NewEvent};
 use mediahub_core::ids::CorrelationId;
+use mediahub_services::eventstore::view::{AggregateState, SnapshotBody, SnapshotWriteBody};
 use mediahub_services::store_client::{
-    EventStoreClient, LogQuery, RetryPolicy, SnapshotUpdate, StaticToken, StoreClientError,
-    StoredSnapshot,
+    EventStoreClient, LogQuery, RetryPolicy, StaticToken, StoreClientError,
 };
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -363,8 +363,8 @@ async fn append_of_same_event_id_to_another_stream_is_status_409_not_version_con
 async fn put_snapshot_is_read_back_and_second_first_snapshot_is_snapshot_conflict_with_current_1() {
     let store = Store::start().await;
     let client = store.client();
-    let first = SnapshotUpdate {
-        aggregate: json!({"total": 3}),
+    let first = SnapshotWriteBody {
+        aggregate: AggregateState(json!({"total": 3})),
         current_sequence: 2,
         current_snapshot: 1,
         expected_snapshot: None,
@@ -382,7 +382,7 @@ async fn put_snapshot_is_read_back_and_second_first_snapshot_is_snapshot_conflic
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         stored,
-        Some(StoredSnapshot {
+        Some(SnapshotBody {
             aggregate: json!({"total": 3}),
             current_sequence: 2,
             current_snapshot: 1,
