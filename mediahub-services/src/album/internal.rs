@@ -15,7 +15,6 @@ use super::error;
 use super::error::db_problem;
 use super::state::AlbumState;
 use super::view::{DefaultAlbumMediaBody, DefaultAlbumMediaResult};
-use crate::consumer::{ConsumerError, ProjectionStatus, RebuildResult, projection_status};
 use crate::platform::auth::ServiceAuth;
 use crate::platform::problem::Problem;
 use crate::platform::request::CommandContext;
@@ -38,16 +37,6 @@ impl InternalApi {
 enum InternalTags {
     /// サービス間の呼び出し (サービス用トークンのみ)
     Internal,
-}
-
-fn rebuild_problem(err: &ConsumerError) -> Problem {
-    match err {
-        ConsumerError::Store(_) => {
-            tracing::warn!(error = %err, "作り直しの途中でイベントストアを読めませんでした");
-            Problem::unavailable("イベントストアを読めません。時間をおいて再試行してください")
-        }
-        _ => Problem::internal("album.rebuild", err),
-    }
 }
 
 #[OpenApi(prefix_path = "/internal/v1")]
@@ -117,25 +106,5 @@ impl InternalApi {
             album_id: album_id.as_uuid(),
             position: added.position().max(created.position()),
         }))
-    }
-
-    /// 読みモデルを空にして位置 0 から作り直します → `{position, events}`。
-    ///
-    /// 作り直しの間もクエリは答えますが、途中の状態が見えることがあります。
-    #[oai(path = "/rebuild", method = "post", tag = "InternalTags::Internal")]
-    async fn rebuild(&self, _auth: ServiceAuth) -> Result<Json<RebuildResult>, Problem> {
-        let progress = self
-            .state
-            .consumer
-            .rebuild(|_| {})
-            .await
-            .map_err(|e| rebuild_problem(&e))?;
-        Ok(Json(progress.into()))
-    }
-
-    /// 読みモデルの進み具合 (チェックポイント・ログの先頭・遅れ)。UI のプロジェクションパネル用。
-    #[oai(path = "/projection", method = "get", tag = "InternalTags::Internal")]
-    async fn projection(&self, _auth: ServiceAuth) -> Result<Json<ProjectionStatus>, Problem> {
-        Ok(Json(projection_status(&self.state.consumer).await?))
     }
 }

@@ -13,7 +13,7 @@ use super::internal::InternalApi;
 use super::projection::{AlbumProjection, CONSUMER_NAME};
 use super::reactor::RemovalReactor;
 use super::state::{AlbumCommands, AlbumState};
-use crate::consumer::Consumer;
+use crate::consumer::{Consumer, ProjectionApi};
 use crate::platform::server::{self, DEFAULT_BODY_LIMIT, ServiceInfo};
 use crate::platform::service::{
     ArgsError, Checkpointed, Launch, ServiceHandle, ServiceMain, join_all,
@@ -33,7 +33,7 @@ pub const SERVICE_INFO: ServiceInfo = ServiceInfo {
 /// (`/openapi.json` が返すものと同じ。ゲートウェイが公開の契約をまとめるのに使います)。
 #[must_use]
 pub fn openapi_spec() -> serde_json::Value {
-    server::openapi_spec::<(AlbumApi, InternalApi)>(&SERVICE_INFO)
+    server::openapi_spec::<(AlbumApi, InternalApi, ProjectionApi<AlbumProjection>)>(&SERVICE_INFO)
 }
 
 /// 取っ手から見える album の読み側: 射影の購読ランナーと読みモデル。
@@ -86,6 +86,7 @@ pub async fn start(config: AlbumConfig) -> Result<AlbumHandle, StartError> {
         (
             AlbumApi::new(Arc::clone(&state)),
             InternalApi::new(Arc::clone(&state)),
+            ProjectionApi::new(consumer.clone()),
         ),
         &SERVICE_INFO,
         launch.readiness().clone(),

@@ -62,6 +62,7 @@
 //! # Ok(()) }
 //! ```
 
+mod api;
 mod checkpoint;
 mod handler;
 mod read_side;
@@ -76,6 +77,7 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use api::{ProjectionApi, rebuild_problem};
 pub use handler::{EventFilter, EventHandler, HandlerError, PageError};
 pub use read_side::{DEFAULT_READ_WAIT, ReadSideConfig, ReadSideService};
 pub use ready::ready_after_catch_up;

@@ -33,6 +33,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod lab;
 pub mod oauth;
@@ -44,6 +45,7 @@ pub mod routes;
 pub mod service;
 pub mod state;
 pub mod users;
+pub mod view;
 
 pub use self::api::GatewayApi;
 pub use self::config::{

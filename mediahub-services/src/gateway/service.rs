@@ -1,14 +1,12 @@
 //! ゲートウェイの起動 ([`start`]・[`start_on`])。
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-use sqlx::SqlitePool;
 
 use super::api::{self, GatewayApi};
 use super::app;
 use super::config::{GatewayArgs, GatewayConfig, MULTIPART_OVERHEAD_BYTES};
+use super::db;
 use super::error::StartError;
 use super::lab::{LabApi, LabState};
 use super::oauth::{OAuthClients, OAuthProvider, ProviderKind};
@@ -16,7 +14,7 @@ use super::pending::PendingLogins;
 use super::proxy::{self, Proxy, ProxySettings};
 use super::state::GatewayState;
 use super::users::{UserProjection, Users};
-use crate::consumer::{self, Consumer, ConsumerConfig};
+use crate::consumer::{Consumer, ConsumerConfig};
 use crate::platform::server::{self, ServiceInfo};
 use crate::platform::service::{ArgsError, Launch, ServiceHandle, ServiceMain};
 use crate::store_client::{EventStoreClient, ServiceTokenProvider};
@@ -39,17 +37,6 @@ pub const SERVICE_INFO: ServiceInfo = ServiceInfo {
 
 /// 動いているゲートウェイの取っ手。
 pub type GatewayHandle = ServiceHandle;
-
-async fn open_users_database(path: &Path) -> Result<SqlitePool, StartError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| StartError::Database(sqlx::Error::Io(e)))?;
-    }
-    let pool = consumer::open_database(path).await?;
-    sqlx::migrate!("./migrations/gateway").run(&pool).await?;
-    Ok(pool)
-}
 
 /// ゲートウェイを起動します (ユーザー索引を開き、購読を始め、HTTP サーバーを起動します)。
 ///
@@ -89,7 +76,7 @@ pub async fn start_on(
         &config.eventstore_url,
         ServiceTokenProvider::new(config.keys.clone(), proxy::GATEWAY_SERVICE_NAME),
     )?;
-    let pool = open_users_database(&config.database).await?;
+    let pool = db::open(&config.database).await?;
     let consumer = Consumer::open(
         CONSUMER_NAME,
         pool.clone(),

@@ -9,19 +9,16 @@
 use std::time::Duration;
 
 use mediahub_core::envelope::{Envelope, EventMetadata};
-use mediahub_core::error::DomainError;
 use mediahub_core::ids::{CorrelationId, UserId};
-use mediahub_core::user::{User, UserCommand, UserError, UserEvent};
-use poem::http::StatusCode;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use mediahub_core::user::{User, UserCommand, UserEvent};
+use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::watch;
 
+use super::db::{self, UserRecord};
 use super::error::RequestError;
 use crate::consumer::{EventFilter, EventHandler, HandlerError, wait_for_position};
 use crate::platform::problem::Problem;
-use crate::store_client::{
-    AggregateCommands, CommandError, EventStoreClient, RemoteEventRepository,
-};
+use crate::store_client::{AggregateCommands, EventStoreClient, RemoteEventRepository};
 /// `GET /api/v1/me` が索引の追いつきを待つ最長時間。
 pub const ME_WAIT: Duration = Duration::from_secs(5);
 
@@ -33,19 +30,6 @@ pub struct Identity {
     /// プロバイダ上の利用者 ID。
     pub provider_user_id: String,
     /// 検証済みのメールアドレス。
-    pub email: Option<String>,
-    /// 表示名。
-    pub display_name: String,
-}
-
-/// 索引の 1 行 (`GET /api/v1/me` の中身)。
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserRecord {
-    /// ユーザー ID。
-    pub id: UserId,
-    /// プロバイダ名。
-    pub provider: String,
-    /// メールアドレス。
     pub email: Option<String>,
     /// 表示名。
     pub display_name: String,
@@ -65,11 +49,6 @@ impl std::fmt::Debug for Users {
             .field("client", &self.client)
             .finish_non_exhaustive()
     }
-}
-
-/// 登録の失敗 (業務ルール違反は 409、ほかは共通の形)。
-fn user_problem(err: &CommandError<UserError>) -> Problem {
-    err.to_problem(|rule| Problem::new(StatusCode::CONFLICT, rule.code(), rule.to_string()))
 }
 
 impl Users {
@@ -109,24 +88,12 @@ impl Users {
                 &metadata,
             )
             .await
-            .map_err(|e| user_problem(&e))?;
+            .map_err(|e| e.problem())?;
         Ok(user_id)
     }
 
     async fn find(&self, id: UserId) -> Result<Option<UserRecord>, sqlx::Error> {
-        let row = sqlx::query("SELECT provider, email, display_name FROM users WHERE user_id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok(UserRecord {
-                id,
-                provider: row.try_get("provider")?,
-                email: row.try_get("email")?,
-                display_name: row.try_get("display_name")?,
-            })
-        })
-        .transpose()
+        db::find_user(&self.pool, id).await
     }
 
     /// 索引からユーザーを探します。見つからなければ、索引がイベントストアの現在の先頭に
@@ -173,25 +140,23 @@ impl EventHandler for UserProjection {
             email,
             display_name,
         } = event.decode::<UserEvent>()?;
-        sqlx::query(
-            "INSERT INTO users (user_id, provider, provider_user_id, email, display_name, \
-             registered_at, position) VALUES (?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (user_id) DO NOTHING",
+        db::insert_user(
+            tx,
+            &UserRecord {
+                id: user_id,
+                provider,
+                email,
+                display_name,
+            },
+            &provider_user_id,
+            event,
         )
-        .bind(user_id.to_string())
-        .bind(provider)
-        .bind(provider_user_id)
-        .bind(email)
-        .bind(display_name)
-        .bind(event.created_at.to_rfc3339())
-        .bind(i64::try_from(event.position).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
         .await?;
         Ok(())
     }
 
     async fn reset(&self, tx: &mut SqliteConnection) -> Result<(), HandlerError> {
-        sqlx::query("DELETE FROM users").execute(&mut *tx).await?;
+        db::clear_users(tx).await?;
         Ok(())
     }
 

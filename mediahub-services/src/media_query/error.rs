@@ -73,9 +73,6 @@ pub enum QueryError {
     /// イベントの本体が読めなかった。
     #[error(transparent)]
     Envelope(#[from] mediahub_core::envelope::EnvelopeError),
-    /// 作り直しに失敗した。
-    #[error("読みモデルを作り直せません: {0}")]
-    Rebuild(#[from] ConsumerError),
 }
 
 impl QueryError {
@@ -107,13 +104,10 @@ impl From<QueryError> for Problem {
             }
             QueryError::NotCaughtUp(wait) => crate::consumer::wait_problem(wait),
             QueryError::UserRequired => Problem::forbidden(codes::USER_REQUIRED, err.to_string()),
-            QueryError::Store(_) | QueryError::Rebuild(ConsumerError::Store(_)) => {
-                store_problem(&err)
+            QueryError::Store(_) => store_problem(&err),
+            QueryError::Database(_) | QueryError::Corrupt(_) | QueryError::Envelope(_) => {
+                Problem::internal("media-query", &err)
             }
-            QueryError::Database(_)
-            | QueryError::Corrupt(_)
-            | QueryError::Envelope(_)
-            | QueryError::Rebuild(_) => Problem::internal("media-query", &err),
         }
     }
 }

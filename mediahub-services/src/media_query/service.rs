@@ -64,7 +64,7 @@ pub async fn start(config: MediaQueryConfig) -> Result<MediaQueryHandle, StartEr
     let app = server::build_app(
         (
             MediaQueryApi::new(Arc::clone(&state)),
-            InternalApi::new(Arc::clone(&state)),
+            InternalApi::new(state.consumer.clone()),
         ),
         &SERVICE_INFO,
         launch.readiness().clone(),

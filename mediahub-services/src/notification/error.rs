@@ -65,9 +65,6 @@ pub enum ApiError {
     /// 障害注入で失敗させた。
     #[error("障害注入により通知を送りませんでした (fault injected: notification)")]
     FaultInjected,
-    /// 読みモデルの作り直しに失敗した。
-    #[error("読みモデルの作り直しに失敗しました: {0}")]
-    Rebuild(#[from] ConsumerError),
     /// 認証・認可の失敗。
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -93,18 +90,13 @@ impl From<ApiError> for Problem {
                 codes::FAULT_INJECTED,
                 detail,
             ),
-            ApiError::Rebuild(ConsumerError::Store(store)) if store.is_transient() => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                common_codes::STORE_UNAVAILABLE,
-                detail,
-            ),
             ApiError::Auth(auth) => Problem::from(auth),
             ApiError::ActingUserRequired => Problem::forbidden(codes::USER_REQUIRED, detail),
             ApiError::InvalidParameter(detail) => {
                 Problem::bad_request(common_codes::INVALID_PARAMETER, detail)
             }
             ApiError::Metadata(metadata) => Problem::from(metadata),
-            err @ (ApiError::Database(_) | ApiError::Corrupt(_) | ApiError::Rebuild(_)) => {
+            err @ (ApiError::Database(_) | ApiError::Corrupt(_)) => {
                 Problem::internal("notification", &err)
             }
         }

@@ -10,7 +10,6 @@ use super::api::PositionBody;
 use super::error::ApiError;
 use super::state::{NotificationState, SendNotification};
 use super::view::SendNotificationBody;
-use crate::consumer::{ProjectionStatus, RebuildResult, projection_status};
 use crate::platform::auth::ServiceAuth;
 use crate::platform::problem::Problem;
 use crate::platform::request::CommandContext;
@@ -68,18 +67,5 @@ impl InternalApi {
         };
         let position = self.state.send(request, &metadata).await?;
         Ok(Json(PositionBody { position }))
-    }
-
-    /// 読みモデルを空にして位置 0 から作り直します (`{position, events}`)。
-    #[oai(path = "/rebuild", method = "post", tag = "InternalTags::Internal")]
-    async fn rebuild(&self, _auth: ServiceAuth) -> Result<Json<RebuildResult>, Problem> {
-        let progress = self.state.rebuild().await?;
-        Ok(Json(progress.into()))
-    }
-
-    /// 読みモデルの進み具合 (チェックポイント・ログの先頭・遅れ)。UI のプロジェクションパネル用。
-    #[oai(path = "/projection", method = "get", tag = "InternalTags::Internal")]
-    async fn projection(&self, _auth: ServiceAuth) -> Result<Json<ProjectionStatus>, Problem> {
-        Ok(Json(projection_status(self.state.consumer()).await?))
     }
 }

@@ -9,7 +9,7 @@ use super::error::StartError;
 use super::internal::InternalApi;
 use super::projection::NotificationProjection;
 use super::state::{NotificationCommands, NotificationState};
-use crate::consumer::{Consumer, open_database};
+use crate::consumer::{Consumer, ProjectionApi, open_database};
 use crate::platform::server::{self, DEFAULT_BODY_LIMIT, ServiceInfo};
 use crate::platform::service::{ArgsError, Launch, ServiceHandle, ServiceMain, join_all};
 use crate::store_client::{EventStoreClient, RemoteEventRepository, ServiceTokenProvider};
@@ -30,7 +30,11 @@ pub const SERVICE_INFO: ServiceInfo = ServiceInfo {
 /// (`/openapi.json` が返すものと同じ。ゲートウェイが公開の契約をまとめるのに使います)。
 #[must_use]
 pub fn openapi_spec() -> serde_json::Value {
-    server::openapi_spec::<(NotificationApi, InternalApi)>(&SERVICE_INFO)
+    server::openapi_spec::<(
+        NotificationApi,
+        InternalApi,
+        ProjectionApi<NotificationProjection>,
+    )>(&SERVICE_INFO)
 }
 
 /// 動いている通知サービスの取っ手。
@@ -76,6 +80,7 @@ pub async fn start(config: NotificationConfig) -> Result<NotificationHandle, Sta
         (
             NotificationApi::new(Arc::clone(&state)),
             InternalApi::new(Arc::clone(&state)),
+            ProjectionApi::new(consumer.clone()),
         ),
         &SERVICE_INFO,
         launch.readiness().clone(),

@@ -12,7 +12,7 @@ use super::db;
 use super::error::ApiError;
 use super::projection::NotificationProjection;
 use super::view::{ApiNotificationKind, NotificationView};
-use crate::consumer::{Consumer, RebuildProgress};
+use crate::consumer::Consumer;
 use crate::platform::paging::Cursor;
 use crate::platform::server::Shutdown;
 use crate::platform::service::Checkpointed;
@@ -233,14 +233,6 @@ impl NotificationState {
             }
         }
         Ok(outcome)
-    }
-
-    /// 読みモデルを位置 0 から作り直します。
-    ///
-    /// # エラー
-    /// [`ApiError::Rebuild`]。
-    pub async fn rebuild(&self) -> Result<RebuildProgress, ApiError> {
-        Ok(self.consumer.rebuild(|_| {}).await?)
     }
 
     /// ユーザーの通知のうち `after` より後に送られたものを古い順に最大 `limit` 件返します。

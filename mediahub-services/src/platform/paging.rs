@@ -106,6 +106,21 @@ mod tests {
         assert_eq!(Cursor::decode(&text), Some(cursor));
     }
 
+    /// 一覧の文書は `cursor` の位置を 1〜18 桁と書きます。その範囲の値はすべて読めること。
+    #[test]
+    fn cursor_with_any_18_digit_position_decodes() {
+        let id = Uuid::new_v4();
+        let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+        let text = hex(&format!("999999999999999999:{id}"));
+        assert_eq!(
+            Cursor::decode(&text),
+            Some(Cursor {
+                position: 999_999_999_999_999_999,
+                id
+            })
+        );
+    }
+
     #[test]
     fn malformed_cursor_texts_decode_to_none() {
         let id = Uuid::new_v4();

@@ -75,7 +75,7 @@ impl SagaApi {
         user: ActingUser,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u32>>,
         #[oai(validator(
-            pattern = "^(3[0-9]){1,19}3a(3[0-9]|6[1-6]){8}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){12}$"
+            pattern = "^(3[0-9]){1,18}3a(3[0-9]|6[1-6]){8}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){12}$"
         ))]
         cursor: Query<Option<String>>,
         #[oai(validator(pattern = "^(running|compensating|completed|compensated|failed)$"))]

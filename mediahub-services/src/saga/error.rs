@@ -62,9 +62,6 @@ pub enum ApiError {
     /// イベントストアを読めなかった。
     #[error("イベントストアを読めません: {0}")]
     Store(#[from] StoreClientError),
-    /// 作り直しに失敗した。
-    #[error("読みモデルを作り直せません: {0}")]
-    Rebuild(#[from] ConsumerError),
 }
 
 impl From<ApiError> for Problem {
@@ -81,7 +78,7 @@ impl From<ApiError> for Problem {
                     "イベントストアを読めません。時間をおいて再試行してください",
                 )
             }
-            ApiError::Database(_) | ApiError::Rebuild(_) => Problem::internal("saga", &err),
+            ApiError::Database(_) => Problem::internal("saga", &err),
         }
     }
 }

@@ -195,7 +195,7 @@ pub async fn start(config: SagaConfig) -> Result<SagaHandle, StartError> {
     let app = server::build_app(
         (
             SagaApi::new(Arc::clone(&state)),
-            InternalApi::new(Arc::clone(&state)),
+            InternalApi::new(state.view.clone()),
         ),
         &SERVICE_INFO,
         launch.readiness().clone(),
