@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
 use mediahub_core::envelope::EventMetadata;
 use mediahub_core::error::{DomainError, ErrorKind};
@@ -32,6 +32,8 @@ pub const DEFAULT_CONFLICT_DEADLINE: Duration = Duration::from_secs(10);
 /// 同じインスタンスの中で同じ集約へのコマンドを直列にする鍵を、いくつまで覚えておくか
 /// (超えたら使われていない鍵を捨てます)。
 const LOCKS_TO_KEEP: usize = 1024;
+/// 覚えておく集約の数の上限 (超えたら一度すべて忘れます)。
+const CACHED_AGGREGATES: usize = 10_000;
 
 /// コマンド実行の結果。
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +158,18 @@ pub fn domain_problem<E: DomainError>(err: &E) -> Problem {
     Problem::new(status, err.code(), err.to_string())
 }
 
+/// コマンドの前の状態 `before` にイベントを順に適用した状態 (JSON)。読めなければ `None`。
+fn state_after<A: Aggregate>(
+    before: serde_json::Value,
+    events: &[A::Event],
+) -> Option<serde_json::Value> {
+    let mut aggregate: A = serde_json::from_value(before).ok()?;
+    for event in events {
+        aggregate.apply(event.clone());
+    }
+    serde_json::to_value(&aggregate).ok()
+}
+
 /// 衝突後の再試行までの待ち時間: `[0, min(1ms × 2^(attempt-1), 50ms))` の一様乱数。
 ///
 /// 同じ集約を多数が同時に更新するとき、全員が同時に読み直して再び衝突するのを避けます。
@@ -188,11 +202,52 @@ impl AggregateLocks {
     }
 }
 
+/// コミットした後の集約の状態と版 (次のコマンドをイベントストアから読み直さずに始めるため)。
+///
+/// 別のインスタンスが同じ集約に書いていれば、覚えた版での追記は版の衝突になるので、そのときだけ
+/// 読み直します (追記の版の検査がある限り、古い状態で書いてしまうことはありません)。
+#[derive(Debug, Default)]
+struct AggregateCache(Mutex<HashMap<String, (serde_json::Value, u64)>>);
+
+impl AggregateCache {
+    /// 覚えている状態から文脈を作ります (無い・読めないなら `None`)。
+    fn context<A: Aggregate>(&self, aggregate_id: &str) -> Option<EventStoreAggregateContext<A>> {
+        let cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let (state, version) = cache.get(aggregate_id)?;
+        let aggregate = serde_json::from_value(state.clone()).ok()?;
+        Some(EventStoreAggregateContext {
+            aggregate_id: aggregate_id.to_owned(),
+            aggregate,
+            current_sequence: usize::try_from(*version).ok()?,
+            current_snapshot: None,
+        })
+    }
+
+    /// コミットした後の状態と版を覚えます。
+    fn remember(&self, aggregate_id: &str, state: serde_json::Value, version: u64) {
+        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= CACHED_AGGREGATES && !cache.contains_key(aggregate_id) {
+            cache.clear();
+        }
+        cache.insert(aggregate_id.to_owned(), (state, version));
+    }
+
+    /// 忘れます (次は読み直します)。
+    fn forget(&self, aggregate_id: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(aggregate_id);
+    }
+}
+
 /// 一つの集約型へのコマンドの窓口 (すべてのコマンドサービスが使う形)。
 ///
 /// `cqrs-es` の `CqrsFramework::execute` と同じ手順 (読み込み → `handle` → コミット) を、
 /// 期待する版・集約ごとの直列化・期限つきの衝突の再試行・コミット位置の受け取りを足して
-/// 行います。
+/// 行います。コミットした後の状態は覚えておき、同じ集約への次のコマンドは読み込みを省きます
+/// (覚えた版で追記するので、別のインスタンスが先に書いていれば版の衝突になり、読み直して
+/// やり直します。業務ルール違反と 412 は、答える前に必ず読み直した状態で確かめます)。
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -217,6 +272,7 @@ pub struct AggregateCommands<A: Aggregate> {
     services: A::Services,
     tracker: CommitTracker,
     locks: AggregateLocks,
+    cache: AggregateCache,
     conflict_deadline: Duration,
 }
 
@@ -239,6 +295,7 @@ impl<A: Aggregate> AggregateCommands<A> {
             services,
             tracker,
             locks: AggregateLocks::default(),
+            cache: AggregateCache::default(),
             conflict_deadline: DEFAULT_CONFLICT_DEADLINE,
         }
     }
@@ -280,32 +337,60 @@ impl<A: Aggregate> AggregateCommands<A> {
         let mut map = metadata.to_map();
         map.insert(COMMIT_TICKET_KEY.to_owned(), ticket.value());
         let mut attempt = 1;
+        let mut use_cache = true;
         loop {
-            let mut context = self.store.load_aggregate(aggregate_id).await?;
+            let cached = if use_cache {
+                self.cache.context::<A>(aggregate_id)
+            } else {
+                None
+            };
+            let from_cache = cached.is_some();
+            let mut context = match cached {
+                Some(context) => context,
+                None => self.store.load_aggregate(aggregate_id).await?,
+            };
             let current = context.current_sequence as u64;
             // 業務ルール (所有者の確認を含む) を版より先に確かめる。他人の集約に If-Match を
             // 付けても 412 と版ではなくルールの答え (404 など) になり、存在も版も漏れない。
+            // 覚える状態は、コマンドの前の状態にこの回のイベントを適用したもの (読み直したときと同じ)。
+            // `handle` が集約そのものに書くか写しに書くかに左右されません。
+            let before = serde_json::to_value(&context.aggregate).ok();
             let sink = EventSink::default();
-            context
+            let handled = context
                 .aggregate
                 .handle(make_command(), &self.services, &sink)
-                .await
-                .map_err(CommandError::Rule)?;
-            if let Some(expected) = expected_version.filter(|v| *v != current) {
+                .await;
+            let mismatch = expected_version.filter(|v| *v != current);
+            if from_cache && (handled.is_err() || mismatch.is_some()) {
+                // 覚えた状態が古いかもしれないので、断る前に読み直して確かめます。
+                self.cache.forget(aggregate_id);
+                use_cache = false;
+                continue;
+            }
+            handled.map_err(CommandError::Rule)?;
+            if let Some(expected) = mismatch {
                 return Err(CommandError::VersionMismatch { expected, current });
             }
             let events = sink.collect().await;
             let written = events.len() as u64;
+            let state = before.and_then(|before| state_after::<A>(before, &events));
             match self.store.commit(events, context, map.clone()).await {
                 Ok(_) => {
+                    let version = current + written;
+                    match state {
+                        Some(state) => self.cache.remember(aggregate_id, state, version),
+                        None => self.cache.forget(aggregate_id),
+                    }
                     return Ok(CommandOutcome {
                         last_position: ticket.position(),
-                        version: current + written,
+                        version,
                         attempts: attempt,
                     });
                 }
                 Err(AggregateError::AggregateConflict) if Instant::now() < deadline => {
-                    // If-Match つきなら、読み直すと版が違うので 412 で終わります。
+                    // 読み直してやり直します (If-Match つきなら、読み直すと版が違うので 412)。
+                    self.cache.forget(aggregate_id);
+                    use_cache = false;
                     let delay = conflict_backoff(attempt);
                     tracing::debug!(
                         aggregate_type = A::TYPE,
@@ -318,9 +403,13 @@ impl<A: Aggregate> AggregateCommands<A> {
                     attempt += 1;
                 }
                 Err(AggregateError::AggregateConflict) => {
+                    self.cache.forget(aggregate_id);
                     return Err(CommandError::Conflict { attempts: attempt });
                 }
-                Err(err) => return Err(err.into()),
+                Err(err) => {
+                    self.cache.forget(aggregate_id);
+                    return Err(err.into());
+                }
             }
         }
     }

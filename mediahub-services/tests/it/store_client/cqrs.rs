@@ -48,6 +48,8 @@ enum CounterCommand {
     AddEach(Vec<u64>),
     /// 業務ルール違反で拒否される。
     Reject,
+    /// 合計がこの値でなければ拒否される (イベントなし)。
+    RequireTotal(u64),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +95,8 @@ impl Aggregate for Counter {
                 }
             }
             CounterCommand::Reject => return Err(CounterError),
+            CounterCommand::RequireTotal(total) if total != self.total => return Err(CounterError),
+            CounterCommand::RequireTotal(_) => {}
         }
         Ok(())
     }
@@ -584,4 +588,71 @@ async fn commands_while_store_is_down_fail_with_store_unavailable() {
         matches!(result, Err(CommandError::StoreUnavailable(_))),
         "{result:?}"
     );
+}
+
+async fn add_to(
+    commands: &Commands,
+    id: &str,
+    amount: u64,
+    metadata: &EventMetadata,
+) -> mediahub_services::store_client::CommandOutcome {
+    commands
+        .execute(id, None, || add(amount), metadata)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_reuses_state_after_its_commit_and_reloads_once_when_another_instance_wrote() {
+    let store = Store::start().await;
+    let (one, _) = framework(&store, CounterServices::default());
+    let (two, _) = framework(&store, CounterServices::default());
+    let metadata = EventMetadata::default();
+    let first = add_to(&one, "cached", 1, &metadata).await;
+    let second = add_to(&one, "cached", 1, &metadata).await;
+    let other = add_to(&two, "cached", 5, &metadata).await;
+    let stale = add_to(&one, "cached", 1, &metadata).await;
+
+    assert_eq!((first.version, second.version, second.attempts), (1, 2, 1));
+    assert_eq!(other.version, 3);
+    assert_eq!(
+        (stale.version, stale.attempts),
+        (4, 2),
+        "覚えた版 2 での追記は衝突し、読み直して 1 回だけやり直す"
+    );
+    assert_eq!(load(&one_repo(&store), "cached").await, (8, 4, 4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_refusal_and_if_match_from_remembered_state_are_rechecked_against_the_store() {
+    let store = Store::start().await;
+    let (one, _) = framework(&store, CounterServices::default());
+    let (two, _) = framework(&store, CounterServices::default());
+    let metadata = EventMetadata::default();
+    one.execute("re", None, || add(1), &metadata)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    two.execute("re", None, || add(1), &metadata)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // one が覚えている合計は 1 (版 1)。ストアでは合計 2 (版 2)。
+    let rule = one
+        .execute("re", None, || CounterCommand::RequireTotal(2), &metadata)
+        .await;
+    two.execute("re", None, || add(1), &metadata)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let if_match = one.execute("re", Some(3), || add(1), &metadata).await;
+
+    assert!(
+        rule.is_ok(),
+        "覚えた合計 1 ではなく、読み直した合計 2 で確かめる: {rule:?}"
+    );
+    assert_eq!(
+        if_match.map(|outcome| outcome.version).ok(),
+        Some(4),
+        "覚えた版 2 ではなく、読み直した版 3 と If-Match を比べる"
+    );
+    assert_eq!(load(&one_repo(&store), "re").await, (4, 4, 4));
 }
