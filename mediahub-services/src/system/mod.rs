@@ -39,7 +39,7 @@ use tokio::sync::mpsc;
 use mediahub_core::saga::SagaPolicy;
 
 use crate::album::{self, AlbumConfig, AlbumHandle};
-use crate::eventstore::{self, EventStoreConfig, EventStoreHandle};
+use crate::eventstore::{self, Durability, EventStoreConfig, EventStoreHandle};
 use crate::frontend::{self, FrontendConfig, FrontendHandle};
 use crate::gateway::{
     self, GatewayConfig, GatewayHandle, LabAction, LabControl, LabFailure, LabRequest, LabService,
@@ -135,6 +135,8 @@ pub struct SystemConfig {
     /// 起こしたりできるようにするか (既定 `false`。`make run` は開発用ログインと同じ)。
     /// 依頼は [`System::serve_until`] が実行します。
     pub lab_controls: bool,
+    /// イベントストアのコミットの耐久性 (既定 [`Durability::Full`]: コミットごとに fsync)。
+    pub durability: Durability,
 }
 
 impl SystemConfig {
@@ -157,7 +159,16 @@ impl SystemConfig {
             max_upload_bytes: mediahub_core::media::DEFAULT_MAX_UPLOAD_BYTES,
             grace: server::DEFAULT_GRACE,
             lab_controls: false,
+            durability: Durability::Full,
         }
+    }
+
+    /// イベントストアのコミットの耐久性を変えたコピーを返します (ベンチマークで fsync の分を
+    /// 切り分けるのに使います)。
+    #[must_use]
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
     }
 
     /// UI からサービスを止めたり起こしたりできるかを変えたコピーを返します。
@@ -371,7 +382,8 @@ impl System {
         // 1. eventstore
         let eventstore = crate::eventstore::start(
             EventStoreConfig::new(data("eventstore.db"), keys.clone())
-                .listen(config.listen(config.ports.eventstore)),
+                .listen(config.listen(config.ports.eventstore))
+                .durability(config.durability),
         )
         .await?;
         let store_url = eventstore.base_url();
