@@ -151,10 +151,7 @@ fn register_group<T: 'static>(registry: &mut Registry, name: &str, params: Vec<G
     });
 }
 
-/// クエリ文字列の `name` の値 (無ければ `None`)。
-///
-/// # エラー
-/// なし (読めない組は無視します)。
+/// クエリ文字列の `name` の値 (無ければ `None`。読めない組は無視します)。
 #[must_use]
 pub fn query_value(req: &Request, name: &str) -> Option<String> {
     url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
