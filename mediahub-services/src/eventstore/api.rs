@@ -13,7 +13,7 @@ use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 
-use super::db::{self, StreamKey};
+use super::db::StreamKey;
 use super::error::StoreError;
 use super::state::StoreState;
 use super::view::{
@@ -173,7 +173,7 @@ impl EventStoreApi {
     ) -> Result<Json<EventList>, Problem> {
         let stream = stream_key(aggregate_type.0, aggregate_id.0)?;
         let from_version = from_version.0.map_or(0, u64::from);
-        let events = db::read_stream(&self.state.reader, &stream, from_version).await?;
+        let events = self.state.reader.read_stream(&stream, from_version).await?;
         Ok(Json(EventList {
             events: events.into_iter().map(ApiEnvelope).collect(),
         }))
@@ -196,7 +196,10 @@ impl EventStoreApi {
         aggregate_id: Path<String>,
     ) -> Result<Json<SnapshotBody>, Problem> {
         let stream = stream_key(aggregate_type.0, aggregate_id.0)?;
-        let snapshot = db::read_snapshot(&self.state.reader, &stream)
+        let snapshot = self
+            .state
+            .reader
+            .read_snapshot(&stream)
             .await?
             .ok_or(StoreError::SnapshotNotFound)?;
         Ok(Json(SnapshotBody {
@@ -308,8 +311,11 @@ impl EventStoreApi {
         if let Some(before) = before.0.map(u64::from) {
             let head = *self.state.head.borrow();
             let up_to = before.saturating_sub(1).min(head);
-            let events =
-                db::read_log_newest(&self.state.reader, &filter, after, up_to, limit).await?;
+            let events = self
+                .state
+                .reader
+                .read_log_newest(&filter, after, up_to, limit)
+                .await?;
             return Ok(Json(LogPage {
                 events: events.into_iter().map(ApiEnvelope).collect(),
                 head,

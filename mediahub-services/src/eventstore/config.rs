@@ -1,9 +1,8 @@
 //! イベントストアの設定 ([`EventStoreConfig`]) と、バイナリ `eventstore` の引数 ([`EventStoreArgs`])。
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::db::Durability;
+use super::db::{Durability, StoreLocation};
 use crate::platform::auth::JwtKeys;
 use crate::platform::config::AuthArgs;
 use crate::platform::server::{DEFAULT_BODY_LIMIT, DEFAULT_GRACE};
@@ -19,8 +18,8 @@ pub const DEFAULT_DATABASE: &str = "./data/eventstore.db";
 pub struct EventStoreConfig {
     /// 待ち受けアドレス (テストでは `127.0.0.1:0`)。
     pub listen: String,
-    /// SQLite のファイル。
-    pub database: PathBuf,
+    /// 保存先 (SQLite のファイルか PostgreSQL の URL)。
+    pub database: StoreLocation,
     /// JWT の鍵。
     pub keys: JwtKeys,
     /// リクエスト本体の上限 (バイト)。
@@ -32,12 +31,13 @@ pub struct EventStoreConfig {
 }
 
 impl EventStoreConfig {
-    /// データベースファイルと JWT の鍵から、ほかは既定値で設定を作ります。
+    /// 保存先と JWT の鍵から、ほかは既定値で設定を作ります。保存先は SQLite のファイルのパス
+    /// (`Path`/`PathBuf`) か、[`StoreLocation`] になる文字列 (`postgres://…` なら PostgreSQL) です。
     #[must_use]
-    pub fn new(database: impl AsRef<Path>, keys: JwtKeys) -> Self {
+    pub fn new(database: impl Into<StoreLocation>, keys: JwtKeys) -> Self {
         Self {
             listen: DEFAULT_LISTEN.to_owned(),
-            database: database.as_ref().to_path_buf(),
+            database: database.into(),
             keys,
             body_limit: DEFAULT_BODY_LIMIT,
             durability: Durability::default(),
@@ -76,12 +76,14 @@ pub struct EventStoreArgs {
     #[arg(long, env = "EVENTSTORE_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: String,
 
-    /// SQLite のデータベースファイル。無ければディレクトリごと作ります。
+    /// 保存先: SQLite のデータベースファイル (無ければディレクトリごと作ります) か、
+    /// PostgreSQL の URL (postgres://user:password@host:5432/db。いくつものイベントストアが
+    /// 同じデータベースに同時に書けます)。
     #[arg(long, env = "EVENTSTORE_DATABASE", default_value = DEFAULT_DATABASE)]
-    pub database: PathBuf,
+    pub database: StoreLocation,
 
     /// コミットの耐久性: full = コミットごとに fsync (既定)、normal = 速さ優先 (OS ごと落ちると
-    /// 直前のコミットを失うことがあります)。
+    /// 直前のコミットを失うことがあります。PostgreSQL では synchronous_commit = off)。
     #[arg(long, env = "EVENTSTORE_DURABILITY", value_enum, default_value_t = Durability::Full)]
     pub durability: Durability,
 
@@ -96,7 +98,7 @@ impl EventStoreArgs {
     /// # エラー
     /// `JWT_SECRET` が使えなければ [`ArgsError`]。
     pub fn into_config(self) -> Result<EventStoreConfig, ArgsError> {
-        Ok(EventStoreConfig::new(&self.database, self.auth.keys()?)
+        Ok(EventStoreConfig::new(self.database, self.auth.keys()?)
             .listen(self.listen)
             .durability(self.durability))
     }

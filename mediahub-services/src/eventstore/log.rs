@@ -14,7 +14,7 @@ use mediahub_core::envelope::Envelope;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::db::{self, LogFilter};
+use super::db::LogFilter;
 use super::error::StoreError;
 use super::state::{StoreState, WaitGuard};
 
@@ -44,7 +44,7 @@ impl StoreState {
         let mut cursor = after;
         loop {
             let head = *head_rx.borrow_and_update();
-            let events = db::read_log(&self.reader, filter, cursor, head, limit).await?;
+            let events = self.reader.read_log(filter, cursor, head, limit).await?;
             if !events.is_empty() || wait.is_zero() || (wake_on_progress && head > after) {
                 return Ok((events, head));
             }
@@ -100,14 +100,11 @@ impl StoreState {
                 }
                 let head = *cursor.head_rx.borrow_and_update();
                 if head > cursor.after {
-                    let page = db::read_log(
-                        &cursor.state.reader,
-                        &cursor.filter,
-                        cursor.after,
-                        head,
-                        SSE_PAGE,
-                    )
-                    .await;
+                    let page = cursor
+                        .state
+                        .reader
+                        .read_log(&cursor.filter, cursor.after, head, SSE_PAGE)
+                        .await;
                     match page {
                         Ok(events) => {
                             let full = events.len() >= SSE_PAGE as usize;

@@ -42,7 +42,7 @@ pub mod writer;
 
 pub use self::api::EventStoreApi;
 pub use self::config::{DEFAULT_DATABASE, DEFAULT_LISTEN, EventStoreArgs, EventStoreConfig};
-pub use self::db::{Durability, LogFilter, StreamKey};
+pub use self::db::{Durability, LogFilter, StoreLocation, StreamKey};
 pub use self::error::{StartError, StoreError, codes};
 pub use self::service::{EventStoreHandle, SERVICE_INFO, openapi_spec, start};
 pub use self::state::StoreState;

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::api::EventStoreApi;
 use super::config::{EventStoreArgs, EventStoreConfig};
-use super::db;
-use super::error::StartError;
+use super::db::{Reader, StoreLocation, postgres, sqlite};
+use super::error::{StartError, StoreError};
 use super::state::StoreState;
-use super::writer;
-use crate::platform::server::{self, ServiceInfo};
+use super::writer::{self, WriterHandle};
+use crate::platform::server::{self, ServiceInfo, Shutdown};
 use crate::platform::service::{ArgsError, Launch, ServiceHandle, ServiceMain, StopError};
 
 /// 読み取り用の接続の数。
@@ -35,18 +36,77 @@ pub fn openapi_spec() -> serde_json::Value {
 /// 動いているイベントストアの取っ手 (状態は同じプロセスの中から直接読むときに使います)。
 pub type EventStoreHandle = ServiceHandle<Arc<StoreState>>;
 
-/// イベントストアを起動します (ファイルを開き、マイグレーションを適用し、書き込みタスクと
-/// HTTP サーバーを起動します)。止めるときは、受け付け済みの書き込みを終えてからデータベースを閉じます。
+/// 開いた保存先: 読み取り役、書き込みタスク、(PostgreSQL なら) 通知の受け手。
+struct Opened {
+    reader: Reader,
+    head: u64,
+    writer: WriterHandle,
+    writer_task: JoinHandle<Result<(), StoreError>>,
+    listener_task: Option<JoinHandle<()>>,
+}
+
+/// 保存先を開き (マイグレーションを含む)、書き込みタスクを起動します。
+async fn open(
+    config: &EventStoreConfig,
+    head_tx: watch::Sender<u64>,
+    shutdown: &Shutdown,
+) -> Result<Opened, StoreError> {
+    match &config.database {
+        StoreLocation::Sqlite(path) => {
+            let mut writer_conn = sqlite::open_writer(path, config.durability).await?;
+            let head = writer_conn.read_head().await?;
+            let reads = sqlite::open_reader(path, config.durability, READ_CONNECTIONS).await?;
+            head_tx.send_replace(head);
+            let (writer, writer_task) = writer::spawn_writer(writer_conn, head, head_tx);
+            Ok(Opened {
+                reader: Reader::Sqlite(reads),
+                head,
+                writer,
+                writer_task,
+                listener_task: None,
+            })
+        }
+        StoreLocation::Postgres(url) => {
+            let writer_conn = postgres::open_writer(url, config.durability).await?;
+            let reads = postgres::open_reader(url, READ_CONNECTIONS).await?;
+            // 聞き始めてから先頭を読みます (逆だと、その間のほかのプロセスのコミットを取りこぼします)。
+            let listener = postgres::listen(&reads).await?;
+            let head = reads.read_head().await?;
+            head_tx.send_replace(head);
+            let listener_task = postgres::spawn_listener(
+                listener,
+                reads.clone(),
+                head_tx.clone(),
+                shutdown.clone(),
+            );
+            let (writer, writer_task) = writer::spawn_writer(writer_conn, head, head_tx);
+            Ok(Opened {
+                reader: Reader::Postgres(reads),
+                head,
+                writer,
+                writer_task,
+                listener_task: Some(listener_task),
+            })
+        }
+    }
+}
+
+/// イベントストアを起動します (保存先を開き、マイグレーションを適用し、書き込みタスクと
+/// HTTP サーバーを起動します)。保存先は `config.database` で決まります (SQLite のファイルか
+/// `postgres://` の URL)。止めるときは、受け付け済みの書き込みを終えてからデータベースを閉じます。
 ///
 /// # エラー
-/// ファイルが開けない、マイグレーションに失敗した、アドレスを束縛できないなら [`StartError`]。
+/// 保存先が開けない、マイグレーションに失敗した、アドレスを束縛できないなら [`StartError`]。
 pub async fn start(config: EventStoreConfig) -> Result<EventStoreHandle, StartError> {
     let launch = Launch::bind(&SERVICE_INFO, &config.listen, config.grace).await?;
-    let mut writer_conn = db::open_writer(&config.database, config.durability).await?;
-    let head = db::read_head(&mut writer_conn).await?;
-    let reader = db::open_reader(&config.database, config.durability, READ_CONNECTIONS).await?;
-    let (head_tx, head_rx) = watch::channel(head);
-    let (writer, writer_task) = writer::spawn_writer(writer_conn, head, head_tx);
+    let (head_tx, head_rx) = watch::channel(0);
+    let Opened {
+        reader,
+        head,
+        writer,
+        writer_task,
+        listener_task,
+    } = open(&config, head_tx, launch.shutdown()).await?;
     let state = Arc::new(StoreState::new(
         reader,
         writer,
@@ -61,17 +121,20 @@ pub async fn start(config: EventStoreConfig) -> Result<EventStoreHandle, StartEr
         config.body_limit,
     );
     tracing::info!(
-        database = %config.database.display(),
+        database = %config.database,
         head,
         "イベントストアの準備ができました"
     );
     let closing = Arc::clone(&state);
     Ok(launch.serve(app, state, async move {
         closing.writer.stop().await;
-        let conn = writer_task.await?;
-        // 読み取り用を先に閉じ、最後に書き込み用を閉じます (最後の接続が WAL を畳んで消します)。
+        if let Some(listener_task) = listener_task {
+            // 停止の合図で終わっています。
+            listener_task.await?;
+        }
+        // 読み取り用を先に閉じ、最後に書き込み用を閉じます (SQLite では最後の接続が WAL を畳んで消します)。
         closing.reader.close().await;
-        db::close_writer(conn).await.map_err(StopError::cleanup)
+        writer_task.await?.map_err(StopError::cleanup)
     })?)
 }
 

@@ -2,17 +2,17 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sqlx::SqlitePool;
 use tokio::sync::watch;
 
+use super::db::Reader;
 use super::writer::WriterHandle;
 use crate::platform::server::Shutdown;
 
 /// API が共有する状態。
 #[derive(Debug)]
 pub struct StoreState {
-    /// 読み取り用の接続プール。
-    pub reader: SqlitePool,
+    /// 読み取り役 (SQLite か PostgreSQL。どちらかはここから先は知りません)。
+    pub reader: Reader,
     /// 書き込みタスクへの窓口。
     pub writer: WriterHandle,
     /// コミット済みのログの先頭 (書き込みタスクがコミットのたびに更新します)。
@@ -43,7 +43,7 @@ impl StoreState {
     /// 状態を組み立てます。
     #[must_use]
     pub fn new(
-        reader: SqlitePool,
+        reader: Reader,
         writer: WriterHandle,
         head: watch::Receiver<u64>,
         shutdown: Shutdown,

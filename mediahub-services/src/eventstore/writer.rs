@@ -9,8 +9,11 @@
 //! 3. コミットが成功してから、全員に返事をし、ログの先頭 (`head`) を `watch` チャネルで
 //!    知らせます。ロングポーリングや SSE はこの知らせで起きます (ポーリング間隔はありません)。
 //!
-//! 書き込み手が 1 人なので、グローバルな位置 (`position`) は単純なカウンターで割り当てられ、
-//! コミットが成功したときだけ進みます。したがって位置は 1 から隙間なく、コミット順に並びます。
+//! 手順は保存先によりません。接続は [`WriteConnection`] (SQLite か PostgreSQL) で、
+//! トランザクションを始めるときに「このトランザクションから見たログの先頭」を受け取り、
+//! 位置はその続きから割り当てます。SQLite では書き込み手がこのタスクだけなので先頭は
+//! タスクが数えたもの、PostgreSQL では勧告ロックの中で読み直したものです。どちらでも
+//! 位置はコミットが成功したときだけ進み、1 から隙間なく、コミット順に並びます。
 //! また、版の確認 (楽観的並行性制御) と書き込みの間に他の書き込みが割り込むこともありません。
 
 use std::collections::{HashMap, HashSet};
@@ -18,11 +21,10 @@ use std::collections::{HashMap, HashSet};
 use mediahub_core::envelope::{Envelope, EventMetadata, NewEvent};
 use mediahub_core::ids::EventId;
 use serde_json::Value;
-use sqlx::{Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::db::{self, EVENT_COLUMNS, StreamKey, format_time, now_micros, to_db_int};
+use super::db::{self, EventValues, StreamKey, WriteConnection, now_micros, to_db_int};
 use super::error::StoreError;
 
 /// 1 回の追記で送れるイベントの最大件数。
@@ -152,25 +154,25 @@ impl WriterHandle {
 
 /// 書き込みタスクを起動します。
 ///
-/// `head` は今のログの先頭、`head_tx` はコミットのたびに新しい先頭を知らせるチャネルです。
-/// タスクは止まるときに接続を返します。
-pub fn spawn_writer(
-    conn: SqliteConnection,
+/// `head` は今のログの先頭、`head_tx` はコミットのたびに新しい先頭を知らせるチャネルです
+/// (先頭は大きくなるときだけ書き換えます。ほかのプロセスのコミットの通知も同じチャネルを進めます)。
+/// タスクは止まるときに接続を閉じ、その結果を返します。
+pub fn spawn_writer<C: WriteConnection>(
+    conn: C,
     head: u64,
     head_tx: watch::Sender<u64>,
-) -> (WriterHandle, JoinHandle<SqliteConnection>) {
+) -> (WriterHandle, JoinHandle<Result<(), StoreError>>) {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-    let task = tokio::spawn(run(conn, rx, head, head_tx));
+    let task = tokio::spawn(async move { run(conn, rx, head, head_tx).await.close().await });
     (WriterHandle { tx }, task)
 }
 
-async fn run(
-    mut conn: SqliteConnection,
+async fn run<C: WriteConnection>(
+    mut conn: C,
     mut rx: mpsc::Receiver<Command>,
     mut head: u64,
     head_tx: watch::Sender<u64>,
-) -> SqliteConnection {
-    let statements = InsertStatements::new();
+) -> C {
     while let Some(first) = rx.recv().await {
         if matches!(first, Command::Stop) {
             break;
@@ -193,8 +195,7 @@ async fn run(
         }
         // 同じコミットの中で先の要求と同じイベント ID を使う要求は、次のコミットに回します。
         while !batch.is_empty() {
-            let (new_head, deferred) =
-                commit_batch(&mut conn, batch, head, &head_tx, &statements).await;
+            let (new_head, deferred) = commit_batch(&mut conn, batch, head, &head_tx).await;
             head = new_head;
             batch = deferred;
         }
@@ -204,10 +205,6 @@ async fn run(
     }
     tracing::debug!(head, "書き込みタスクを止めます");
     conn
-}
-
-async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(sql).execute(&mut *conn).await.map(|_| ())
 }
 
 enum Reply {
@@ -261,135 +258,6 @@ fn fail_all(batch: Vec<Command>, message: &str) {
     }
 }
 
-/// 一度に束ねる行の数の候補 (準備済みの文を使い回せるよう、この大きさに分けて INSERT します)。
-const INSERT_CHUNKS: [usize; 10] = [500, 256, 128, 64, 32, 16, 8, 4, 2, 1];
-/// 1 つの問い合わせに入れるパラメーターの塊の大きさ (ID の存在確認・版の読み取り)。
-const LOOKUP_CHUNK: usize = 200;
-
-/// 何行かをまとめて挿入する INSERT 文 (行数ごとに 1 つ)。
-struct InsertStatements {
-    by_rows: Vec<(usize, String)>,
-}
-
-impl InsertStatements {
-    fn new() -> Self {
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-        let by_rows = INSERT_CHUNKS
-            .iter()
-            .map(|&rows| {
-                let values = vec![row; rows].join(", ");
-                (
-                    rows,
-                    format!(
-                        "INSERT INTO events (position, aggregate_type, aggregate_id, sequence, \
-                         event_type, event_version, payload, metadata, event_id, created_at, \
-                         correlation_id, causation_id, user_id) VALUES {values}"
-                    ),
-                )
-            })
-            .collect();
-        Self { by_rows }
-    }
-
-    /// `remaining` 行のうち、次に 1 つの文で入れる行数とその文。
-    fn next_chunk(&self, remaining: usize) -> Option<(usize, &str)> {
-        self.by_rows
-            .iter()
-            .find(|(rows, _)| *rows <= remaining)
-            .map(|(rows, sql)| (*rows, sql.as_str()))
-    }
-}
-
-/// 束の中のストリームの現在の版をまとめて読みます (無いストリームは 0)。
-async fn load_versions(
-    conn: &mut SqliteConnection,
-    streams: &[&StreamKey],
-) -> Result<HashMap<StreamKey, u64>, StoreError> {
-    let mut versions = HashMap::with_capacity(streams.len());
-    for chunk in streams.chunks(LOOKUP_CHUNK) {
-        // 各ストリームの最大の版は (aggregate_type, aggregate_id, sequence) の一意索引を
-        // 1 回たどるだけで求まります (相関サブクエリ。OR で並べると全件走査になり得ます)。
-        let rows = vec!["(?, ?)"; chunk.len()].join(", ");
-        let sql = format!(
-            "WITH wanted (t, i) AS (VALUES {rows}) \
-             SELECT t AS aggregate_type, i AS aggregate_id, \
-             (SELECT MAX(sequence) FROM events WHERE aggregate_type = wanted.t AND aggregate_id = wanted.i) AS version \
-             FROM wanted"
-        );
-        let mut query = sqlx::query(&sql).persistent(false);
-        for stream in chunk {
-            query = query
-                .bind(stream.aggregate_type.as_str())
-                .bind(stream.aggregate_id.as_str());
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            let version: Option<i64> = row.try_get("version")?;
-            let Some(version) = version else {
-                continue;
-            };
-            versions.insert(
-                StreamKey {
-                    aggregate_type: row.try_get("aggregate_type")?,
-                    aggregate_id: row.try_get("aggregate_id")?,
-                },
-                u64::try_from(version).unwrap_or(0),
-            );
-        }
-    }
-    Ok(versions)
-}
-
-/// 束の中のイベント ID のうち、すでに保存されているものをまとめて調べます。
-async fn load_existing_ids(
-    conn: &mut SqliteConnection,
-    ids: &[String],
-) -> Result<HashSet<String>, StoreError> {
-    let mut existing = HashSet::new();
-    for chunk in ids.chunks(LOOKUP_CHUNK) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let sql = format!("SELECT event_id FROM events WHERE event_id IN ({marks})");
-        let mut query = sqlx::query_scalar::<_, String>(&sql).persistent(false);
-        for id in chunk {
-            query = query.bind(id.as_str());
-        }
-        existing.extend(query.fetch_all(&mut *conn).await?);
-    }
-    Ok(existing)
-}
-
-/// 計画したイベントをまとめて挿入します。
-async fn insert_envelopes(
-    conn: &mut SqliteConnection,
-    statements: &InsertStatements,
-    envelopes: &[&Envelope],
-) -> Result<(), StoreError> {
-    let mut rest = envelopes;
-    while let Some((rows, sql)) = statements.next_chunk(rest.len()) {
-        let (chunk, tail) = rest.split_at(rows);
-        let mut query = sqlx::query(sql);
-        for envelope in chunk {
-            let metadata = &envelope.metadata;
-            query = query
-                .bind(to_db_int(envelope.position)?)
-                .bind(envelope.aggregate_type.as_str())
-                .bind(envelope.aggregate_id.as_str())
-                .bind(to_db_int(envelope.version)?)
-                .bind(envelope.event_type.as_str())
-                .bind(envelope.event_version.as_str())
-                .bind(envelope.data.to_string())
-                .bind(metadata.to_json().to_string())
-                .bind(envelope.id.to_string())
-                .bind(format_time(&envelope.created_at))
-                .bind(metadata.correlation_id.map(|id| id.to_string()))
-                .bind(metadata.causation_id.map(|id| id.to_string()))
-                .bind(metadata.user_id.map(|id| id.to_string()));
-        }
-        query.execute(&mut *conn).await?;
-        rest = tail;
-    }
-    Ok(())
-}
-
 /// 束を処理した結果 (返事の予定) と、次のコミットに回す要求。
 struct Plan {
     replies: Vec<Reply>,
@@ -401,8 +269,8 @@ struct Plan {
 ///
 /// 版の確認は「束の前の版 + この束で先に決まった追記」で行うので、同じストリームへの
 /// 複数の要求が同じ束に入っても、ちょうど 1 つだけが成功します。
-async fn plan_batch(
-    conn: &mut SqliteConnection,
+async fn plan_batch<C: WriteConnection>(
+    conn: &mut C,
     batch: Vec<Command>,
     head: u64,
 ) -> Result<Plan, StoreError> {
@@ -418,10 +286,11 @@ async fn plan_batch(
                 ids.extend(request.events.iter().map(|e| e.id.to_string()));
             }
         }
-        load_versions(conn, &streams).await
+        conn.stream_versions(&streams).await
     };
     let loaded = match loaded {
-        Ok(versions) => load_existing_ids(conn, &ids)
+        Ok(versions) => conn
+            .existing_ids(&ids)
             .await
             .map(|existing| (versions, existing)),
         Err(err) => Err(err),
@@ -496,8 +365,8 @@ async fn plan_batch(
 }
 
 /// 追記 1 件を検査し、成功なら書くエンベロープを決めます (イベントの行はまだ書きません)。
-async fn plan_append(
-    conn: &mut SqliteConnection,
+async fn plan_append<C: WriteConnection>(
+    conn: &mut C,
     request: &AppendRequest,
     versions: &mut HashMap<StreamKey, u64>,
     existing: &HashSet<String>,
@@ -562,34 +431,31 @@ async fn plan_append(
     })
 }
 
-async fn rollback(conn: &mut SqliteConnection) {
-    if let Err(err) = exec(conn, "ROLLBACK").await {
-        tracing::error!(error = %err, "ロールバックに失敗しました");
-    }
-}
-
 /// 要求の束を 1 つのトランザクションで処理し、新しい先頭と、次に回す要求を返します。
 ///
-/// 1 回のコミットで発行する文は、要求の数によらず数個です: BEGIN、版の読み取り、
-/// ID の存在確認、まとめた INSERT (行数に応じて数文)、COMMIT (スナップショットは 1 件 1 文)。
-async fn commit_batch(
-    conn: &mut SqliteConnection,
+/// 1 回のコミットで発行する文は、要求の数によらず数個です: BEGIN (PostgreSQL はロックと
+/// 先頭の読み直しを含む)、版の読み取り、ID の存在確認、まとめた INSERT (行数に応じて数文)、
+/// COMMIT (スナップショットは 1 件 1 文)。
+async fn commit_batch<C: WriteConnection>(
+    conn: &mut C,
     batch: Vec<Command>,
     head: u64,
     head_tx: &watch::Sender<u64>,
-    statements: &InsertStatements,
 ) -> (u64, Vec<Command>) {
-    if let Err(err) = exec(conn, "BEGIN IMMEDIATE").await {
-        tracing::error!(error = %err, "トランザクションを始められません");
-        fail_all(batch, "トランザクションを始められません");
-        return (head, Vec::new());
-    }
+    let head = match conn.begin(head).await {
+        Ok(head) => head,
+        Err(err) => {
+            tracing::error!(error = %err, "トランザクションを始められません");
+            fail_all(batch, "トランザクションを始められません");
+            return (head, Vec::new());
+        }
+    };
     let plan = match plan_batch(conn, batch, head).await {
         Ok(plan) => plan,
         Err(err) => {
             // plan_batch が束の全員にすでに失敗を返しています。
             tracing::error!(error = %err, "追記の準備に失敗しました");
-            rollback(conn).await;
+            conn.rollback().await;
             return (head, Vec::new());
         }
     };
@@ -602,19 +468,25 @@ async fn commit_batch(
         })
         .flatten()
         .collect();
-    if let Err(err) = insert_envelopes(conn, statements, &written).await {
+    let rows: Result<Vec<EventValues>, StoreError> = written
+        .iter()
+        .map(|envelope| EventValues::of(envelope))
+        .collect();
+    let inserted = match rows {
+        Ok(rows) => conn.insert_events(&rows).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = inserted {
         tracing::error!(error = %err, "イベントの挿入に失敗しました");
-        rollback(conn).await;
+        conn.rollback().await;
         for reply in plan.replies {
             reply.fail("イベントを書けませんでした");
         }
         return (head, plan.deferred);
     }
-    match exec(conn, "COMMIT").await {
+    match conn.commit(plan.next).await {
         Ok(()) => {
-            if plan.next != head {
-                head_tx.send_replace(plan.next);
-            }
+            db::advance_head(head_tx, plan.next);
             for reply in plan.replies {
                 reply.send();
             }
@@ -622,7 +494,7 @@ async fn commit_batch(
         }
         Err(err) => {
             tracing::error!(error = %err, "コミットに失敗しました");
-            rollback(conn).await;
+            conn.rollback().await;
             for reply in plan.replies {
                 reply.fail("コミットに失敗しました");
             }
@@ -674,18 +546,6 @@ pub fn validate(request: &AppendRequest) -> Result<(), StoreError> {
     }
 }
 
-async fn load_by_id(
-    conn: &mut SqliteConnection,
-    id: EventId,
-) -> Result<Option<Envelope>, StoreError> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?");
-    let row = sqlx::query(&sql)
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(db::row_to_envelope).transpose()
-}
-
 fn same_event(stored: &Envelope, request: &AppendRequest, event: &NewEvent, version: u64) -> bool {
     // メタデータは保存時に「文字列の対応表」に変換されるので、同じ変換を通してから比べます。
     let requested_metadata =
@@ -704,8 +564,8 @@ fn same_event(stored: &Envelope, request: &AppendRequest, event: &NewEvent, vers
 /// - どのイベント ID も保存されていなければ `Ok(None)` (ただの版の衝突)。
 /// - すべてが同じストリーム・同じ版・同じ内容で保存されていれば、保存済みのイベントを返します。
 /// - それ以外 (一部だけ保存済み、内容やストリームが違う) は [`StoreError::DuplicateEventId`]。
-async fn check_retry(
-    conn: &mut SqliteConnection,
+async fn check_retry<C: WriteConnection>(
+    conn: &mut C,
     request: &AppendRequest,
 ) -> Result<Option<AppendOutcome>, StoreError> {
     let mut stored = Vec::with_capacity(request.events.len());
@@ -714,7 +574,7 @@ async fn check_retry(
     let mut version = request.expected_version;
     for event in &request.events {
         version += 1;
-        match load_by_id(conn, event.id).await? {
+        match conn.event_by_id(event.id).await? {
             Some(envelope) => {
                 if !same_event(&envelope, request, event, version) {
                     return Err(StoreError::DuplicateEventId { event_id: event.id });
@@ -740,67 +600,29 @@ async fn check_retry(
     }
 }
 
-async fn current_snapshot_version(
-    conn: &mut SqliteConnection,
-    stream: &StreamKey,
-) -> Result<Option<u64>, StoreError> {
-    let row = sqlx::query(
-        "SELECT current_snapshot FROM snapshots WHERE aggregate_type = ? AND aggregate_id = ?",
-    )
-    .bind(&stream.aggregate_type)
-    .bind(&stream.aggregate_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match row {
-        Some(row) => {
-            let value: i64 = row.try_get("current_snapshot")?;
-            Ok(u64::try_from(value).ok())
-        }
-        None => Ok(None),
-    }
-}
-
-async fn write_snapshot(
-    conn: &mut SqliteConnection,
+async fn write_snapshot<C: WriteConnection>(
+    conn: &mut C,
     stream: &StreamKey,
     snapshot: &SnapshotWrite,
 ) -> Result<(), StoreError> {
     let payload = snapshot.aggregate.to_string();
-    let sequence = to_db_int(snapshot.current_sequence)?;
-    let version = to_db_int(snapshot.current_snapshot)?;
-    let affected = match snapshot.expected_snapshot {
-        None => sqlx::query(
-            "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (aggregate_type, aggregate_id) DO NOTHING",
+    let expected = snapshot.expected_snapshot.map(to_db_int).transpose()?;
+    let affected = conn
+        .put_snapshot(
+            stream,
+            to_db_int(snapshot.current_sequence)?,
+            to_db_int(snapshot.current_snapshot)?,
+            expected,
+            &payload,
         )
-        .bind(&stream.aggregate_type)
-        .bind(&stream.aggregate_id)
-        .bind(sequence)
-        .bind(version)
-        .bind(&payload)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected(),
-        Some(expected) => sqlx::query(
-            "UPDATE snapshots SET last_sequence = ?, current_snapshot = ?, payload = ? \
-             WHERE aggregate_type = ? AND aggregate_id = ? AND current_snapshot = ?",
-        )
-        .bind(sequence)
-        .bind(version)
-        .bind(&payload)
-        .bind(&stream.aggregate_type)
-        .bind(&stream.aggregate_id)
-        .bind(to_db_int(expected)?)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected(),
-    };
+        .await?;
     if affected == 1 {
         Ok(())
     } else {
+        // 0 行なら何も変わっていないので、衝突として返すだけで済みます。
         Err(StoreError::SnapshotConflict {
             expected: snapshot.expected_snapshot,
-            current: current_snapshot_version(conn, stream).await?,
+            current: conn.snapshot_version(stream).await?,
         })
     }
 }

@@ -1,0 +1,302 @@
+//! SQLite の実装 (埋め込みの既定)。
+//!
+//! 書き込みは 1 本の書き込みタスクだけが専用の接続 ([`SqliteWriter`]) で行います。
+//! `BEGIN IMMEDIATE` がファイルの書き込みロックを取るので、同じファイルに別のプロセスが
+//! 同時に書くことはできません。位置は書き込みタスクが数えるカウンターで割り当てます。
+//! 読み取りは読み取り専用の接続プール ([`SqliteReads`]) から行います (WAL なので書き込みと
+//! 並行に読めます)。
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use mediahub_core::envelope::Envelope;
+use mediahub_core::ids::EventId;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection, Row, SqliteConnection};
+
+use super::{
+    Durability, EVENT_BY_ID_SQL, EventReads, EventRow, EventValues, INSERT_SNAPSHOT_SQL,
+    InsertStatements, LOOKUP_CHUNK, LogFilter, Order, Placeholder, READ_SNAPSHOT_SQL,
+    READ_STREAM_SQL, SNAPSHOT_VERSION_SQL, SnapshotRow, StoredSnapshot, StreamKey,
+    UPDATE_SNAPSHOT_SQL, WriteConnection, envelopes, existing_ids_sql, filter_values, from_db_int,
+    to_db_int, versions_sql, window_sql,
+};
+use crate::eventstore::error::StoreError;
+
+fn base_options(path: &Path, durability: Durability) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Normal => SqliteSynchronous::Normal,
+        })
+        .busy_timeout(Duration::from_secs(5))
+        .disable_statement_logging()
+}
+
+/// 書き込み用の接続を開き (ファイルが無ければ作り)、マイグレーションを適用します。
+///
+/// # エラー
+/// ディレクトリが作れない・開けない・マイグレーションに失敗したら [`StoreError`]。
+pub async fn open_writer(path: &Path, durability: Durability) -> Result<SqliteWriter, StoreError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    let mut conn = base_options(path, durability)
+        .create_if_missing(true)
+        .connect()
+        .await?;
+    sqlx::migrate!("./migrations/eventstore")
+        .run(&mut conn)
+        .await?;
+    Ok(SqliteWriter {
+        conn,
+        statements: InsertStatements::new(Placeholder::Question),
+    })
+}
+
+/// 読み取り用の接続プールを開きます (書き込み用の接続を先に開いておいてください)。
+///
+/// # エラー
+/// 開けなければ [`StoreError::Database`]。
+pub async fn open_reader(
+    path: &Path,
+    durability: Durability,
+    max_connections: u32,
+) -> Result<SqliteReads, StoreError> {
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_with(base_options(path, durability).read_only(true))
+        .await?;
+    Ok(SqliteReads { pool })
+}
+
+/// SQLite の読み取り役 (読み取り専用の接続プール)。
+#[derive(Debug, Clone)]
+pub struct SqliteReads {
+    pool: SqlitePool,
+}
+
+impl EventReads for SqliteReads {
+    async fn read_stream(
+        &self,
+        key: &StreamKey,
+        from_version: u64,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let rows = sqlx::query_as::<_, EventRow>(READ_STREAM_SQL)
+            .bind(&key.aggregate_type)
+            .bind(&key.aggregate_id)
+            .bind(to_db_int(from_version)?)
+            .fetch_all(&self.pool)
+            .await?;
+        envelopes(rows)
+    }
+
+    async fn read_snapshot(&self, key: &StreamKey) -> Result<Option<StoredSnapshot>, StoreError> {
+        sqlx::query_as::<_, SnapshotRow>(READ_SNAPSHOT_SQL)
+            .bind(&key.aggregate_type)
+            .bind(&key.aggregate_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(SnapshotRow::into_snapshot)
+            .transpose()
+    }
+
+    async fn read_window(
+        &self,
+        filter: &LogFilter,
+        after: u64,
+        up_to: u64,
+        limit: u32,
+        order: Order,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let sql = window_sql(filter, order);
+        let mut query = sqlx::query_as::<_, EventRow>(&sql)
+            .bind(to_db_int(after)?)
+            .bind(to_db_int(up_to)?);
+        for value in filter_values(filter) {
+            query = query.bind(value);
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        envelopes(rows)
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// SQLite の書き込み用の接続。
+#[derive(Debug)]
+pub struct SqliteWriter {
+    conn: SqliteConnection,
+    statements: InsertStatements,
+}
+
+impl SqliteWriter {
+    /// ログの先頭 (最大の位置、空なら 0) を読みます。
+    ///
+    /// # エラー
+    /// 読めなければ [`StoreError`]。
+    pub async fn read_head(&mut self) -> Result<u64, StoreError> {
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+            .fetch_one(&mut self.conn)
+            .await?;
+        from_db_int(head, "position")
+    }
+
+    async fn exec(&mut self, sql: &str) -> Result<(), StoreError> {
+        sqlx::query(sql).execute(&mut self.conn).await?;
+        Ok(())
+    }
+}
+
+impl WriteConnection for SqliteWriter {
+    async fn begin(&mut self, known_head: u64) -> Result<u64, StoreError> {
+        // 書き手はこのタスクだけなので、知っている先頭がそのままファイルの先頭です。
+        self.exec("BEGIN IMMEDIATE").await?;
+        Ok(known_head)
+    }
+
+    async fn stream_versions(
+        &mut self,
+        streams: &[&StreamKey],
+    ) -> Result<HashMap<StreamKey, u64>, StoreError> {
+        let mut versions = HashMap::with_capacity(streams.len());
+        for chunk in streams.chunks(LOOKUP_CHUNK) {
+            let sql = versions_sql(chunk.len());
+            let mut query = sqlx::query(&sql).persistent(false);
+            for stream in chunk {
+                query = query
+                    .bind(stream.aggregate_type.as_str())
+                    .bind(stream.aggregate_id.as_str());
+            }
+            for row in query.fetch_all(&mut self.conn).await? {
+                let version: Option<i64> = row.try_get("version")?;
+                if let Some(version) = version {
+                    versions.insert(
+                        StreamKey {
+                            aggregate_type: row.try_get("aggregate_type")?,
+                            aggregate_id: row.try_get("aggregate_id")?,
+                        },
+                        from_db_int(version, "sequence")?,
+                    );
+                }
+            }
+        }
+        Ok(versions)
+    }
+
+    async fn existing_ids(&mut self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+        let mut existing = HashSet::new();
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let sql = existing_ids_sql(chunk.len());
+            let mut query = sqlx::query_scalar::<_, String>(&sql).persistent(false);
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            existing.extend(query.fetch_all(&mut self.conn).await?);
+        }
+        Ok(existing)
+    }
+
+    async fn event_by_id(&mut self, id: EventId) -> Result<Option<Envelope>, StoreError> {
+        sqlx::query_as::<_, EventRow>(EVENT_BY_ID_SQL)
+            .bind(id.to_string())
+            .fetch_optional(&mut self.conn)
+            .await?
+            .map(EventRow::into_envelope)
+            .transpose()
+    }
+
+    async fn snapshot_version(&mut self, stream: &StreamKey) -> Result<Option<u64>, StoreError> {
+        let version: Option<i64> = sqlx::query_scalar(SNAPSHOT_VERSION_SQL)
+            .bind(&stream.aggregate_type)
+            .bind(&stream.aggregate_id)
+            .fetch_optional(&mut self.conn)
+            .await?;
+        Ok(version.and_then(|v| u64::try_from(v).ok()))
+    }
+
+    async fn put_snapshot(
+        &mut self,
+        stream: &StreamKey,
+        sequence: i64,
+        version: i64,
+        expected: Option<i64>,
+        payload: &str,
+    ) -> Result<u64, StoreError> {
+        let done = match expected {
+            None => {
+                sqlx::query(INSERT_SNAPSHOT_SQL)
+                    .bind(&stream.aggregate_type)
+                    .bind(&stream.aggregate_id)
+                    .bind(sequence)
+                    .bind(version)
+                    .bind(payload)
+                    .execute(&mut self.conn)
+                    .await?
+            }
+            Some(expected) => {
+                sqlx::query(UPDATE_SNAPSHOT_SQL)
+                    .bind(sequence)
+                    .bind(version)
+                    .bind(payload)
+                    .bind(&stream.aggregate_type)
+                    .bind(&stream.aggregate_id)
+                    .bind(expected)
+                    .execute(&mut self.conn)
+                    .await?
+            }
+        };
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_events(&mut self, rows: &[EventValues]) -> Result<(), StoreError> {
+        let mut rest = rows;
+        while let Some((count, sql)) = self.statements.next_chunk(rest.len()) {
+            let (chunk, tail) = rest.split_at(count);
+            let mut query = sqlx::query(sql);
+            for row in chunk {
+                query = query
+                    .bind(row.position)
+                    .bind(row.aggregate_type.as_str())
+                    .bind(row.aggregate_id.as_str())
+                    .bind(row.sequence)
+                    .bind(row.event_type.as_str())
+                    .bind(row.event_version.as_str())
+                    .bind(row.payload.as_str())
+                    .bind(row.metadata.as_str())
+                    .bind(row.event_id.as_str())
+                    .bind(row.created_at.as_str())
+                    .bind(row.correlation_id.as_deref())
+                    .bind(row.causation_id.as_deref())
+                    .bind(row.user_id.as_deref());
+            }
+            query.execute(&mut self.conn).await?;
+            rest = tail;
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self, _head: u64) -> Result<(), StoreError> {
+        self.exec("COMMIT").await
+    }
+
+    async fn rollback(&mut self) {
+        if let Err(err) = self.exec("ROLLBACK").await {
+            tracing::error!(error = %err, "ロールバックに失敗しました");
+        }
+    }
+
+    async fn close(self) -> Result<(), StoreError> {
+        // 最後の接続が閉じるときに WAL のチェックポイントを取り、WAL を畳みます。
+        self.conn.close().await?;
+        Ok(())
+    }
+}
