@@ -262,73 +262,74 @@ fn cases(keys: &JwtKeys, stored_id: &Value) -> Vec<Case> {
     ]
 }
 
-#[tokio::test]
-async fn bad_inputs_return_problem_json_with_right_status_and_code_and_leave_log_unchanged() {
-    let mut store = TestStore::start().await;
-    // 既存のイベントを 1 件置いておく (版の衝突と ID の重複の確認用)。
-    let stored = new_event("MediaUploaded", json!({}));
-    let (status, _) = store
-        .append("Media", "m1", 0, std::slice::from_ref(&stored))
-        .await;
-    assert_eq!(status, 201);
-    let head_before = store.head().await;
-    let log_before = store.whole_log().await;
-    let mut failures = Vec::new();
-    for case in cases(&store.keys, &stored["id"]) {
-        let method =
-            reqwest::Method::from_bytes(case.method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-        let mut request = store.client.request(method, store.url(&case.path));
-        request = match &case.auth {
-            Auth::Service => request.bearer_auth(&store.token),
-            Auth::None => request,
-            Auth::Raw(token) => request.bearer_auth(token),
-        };
-        for (name, value) in &case.headers {
-            request = request.header(*name, value);
+crate::on_both_backends! {
+    async fn bad_inputs_return_problem_json_with_right_status_and_code_and_leave_log_unchanged(backend) {
+        let mut store = TestStore::start_on(backend).await;
+        // 既存のイベントを 1 件置いておく (版の衝突と ID の重複の確認用)。
+        let stored = new_event("MediaUploaded", json!({}));
+        let (status, _) = store
+            .append("Media", "m1", 0, std::slice::from_ref(&stored))
+            .await;
+        assert_eq!(status, 201);
+        let head_before = store.head().await;
+        let log_before = store.whole_log().await;
+        let mut failures = Vec::new();
+        for case in cases(&store.keys, &stored["id"]) {
+            let method =
+                reqwest::Method::from_bytes(case.method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            let mut request = store.client.request(method, store.url(&case.path));
+            request = match &case.auth {
+                Auth::Service => request.bearer_auth(&store.token),
+                Auth::None => request,
+                Auth::Raw(token) => request.bearer_auth(token),
+            };
+            for (name, value) in &case.headers {
+                request = request.header(*name, value);
+            }
+            if let Some(content_type) = case.content_type {
+                request = request.header("Content-Type", content_type);
+            }
+            if let Some(body) = case.body.clone() {
+                request = request.body(body);
+            }
+            let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
+            let status = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let text = response.text().await.unwrap_or_default();
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let ok = status == case.status
+                && content_type == "application/problem+json"
+                && body["code"] == case.code
+                && body["status"] == case.status
+                && body["type"] == format!("urn:mediahub:problem:{}", case.code)
+                && body["title"].is_string()
+                && body["detail"].is_string()
+                && !text.contains("sqlx")
+                && !text.contains("SELECT")
+                && !text.contains("INSERT");
+            if !ok {
+                failures.push(format!(
+                    "{}: 期待 {} {}, 実際 {status} {content_type} {text}",
+                    case.name, case.status, case.code
+                ));
+            }
         }
-        if let Some(content_type) = case.content_type {
-            request = request.header("Content-Type", content_type);
-        }
-        if let Some(body) = case.body.clone() {
-            request = request.body(body);
-        }
-        let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let text = response.text().await.unwrap_or_default();
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let ok = status == case.status
-            && content_type == "application/problem+json"
-            && body["code"] == case.code
-            && body["status"] == case.status
-            && body["type"] == format!("urn:mediahub:problem:{}", case.code)
-            && body["title"].is_string()
-            && body["detail"].is_string()
-            && !text.contains("sqlx")
-            && !text.contains("SELECT")
-            && !text.contains("INSERT");
-        if !ok {
-            failures.push(format!(
-                "{}: 期待 {} {}, 実際 {status} {content_type} {text}",
-                case.name, case.status, case.code
-            ));
-        }
+        assert!(
+            failures.is_empty(),
+            "失敗したケース:\n{}",
+            failures.join("\n")
+        );
+        assert_eq!(store.head().await, head_before, "ログの先頭は変わらない");
+        assert_eq!(
+            store.whole_log().await,
+            log_before,
+            "ログの中身も変わらない"
+        );
+        store.stop().await;
     }
-    assert!(
-        failures.is_empty(),
-        "失敗したケース:\n{}",
-        failures.join("\n")
-    );
-    assert_eq!(store.head().await, head_before, "ログの先頭は変わらない");
-    assert_eq!(
-        store.whole_log().await,
-        log_before,
-        "ログの中身も変わらない"
-    );
-    store.stop().await;
 }

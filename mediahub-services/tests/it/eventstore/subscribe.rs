@@ -22,100 +22,104 @@ async fn wait_for_waiters(store: &TestStore, count: usize) {
     .await;
 }
 
-#[tokio::test]
-async fn long_poll_with_wait_ms_5000_on_empty_log_wakes_on_commit_and_returns_the_event() {
-    let mut store = TestStore::start().await;
-    let waiter = {
-        let request = store.get("/api/v1/events?after=0&wait_ms=5000");
-        tokio::spawn(async move { request.send().await })
-    };
-    wait_for_waiters(&store, 1).await;
-    let event = new_event("MediaUploaded", json!({"x": 1}));
-    let (status, _) = store
-        .append("Media", "m1", 0, std::slice::from_ref(&event))
-        .await;
-    assert_eq!(status, 201);
-    let response = waiter
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(response.status().as_u16(), 200);
-    let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
-    let events = events_of(&body);
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["id"], event["id"]);
-    assert_eq!(events[0]["position"], 1);
-    assert_eq!(body["head"], 1);
-    store.stop().await;
+crate::on_both_backends! {
+    async fn long_poll_with_wait_ms_5000_on_empty_log_wakes_on_commit_and_returns_the_event(backend) {
+        let mut store = TestStore::start_on(backend).await;
+        let waiter = {
+            let request = store.get("/api/v1/events?after=0&wait_ms=5000");
+            tokio::spawn(async move { request.send().await })
+        };
+        wait_for_waiters(&store, 1).await;
+        let event = new_event("MediaUploaded", json!({"x": 1}));
+        let (status, _) = store
+            .append("Media", "m1", 0, std::slice::from_ref(&event))
+            .await;
+        assert_eq!(status, 201);
+        let response = waiter
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status().as_u16(), 200);
+        let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
+        let events = events_of(&body);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["id"], event["id"]);
+        assert_eq!(events[0]["position"], 1);
+        assert_eq!(body["head"], 1);
+        store.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn long_poll_filtered_by_correlation_ignores_other_commits_and_returns_only_the_match() {
-    let mut store = TestStore::start().await;
-    let correlation = Uuid::new_v4();
-    let waiter = {
-        let request = store.get(&format!(
-            "/api/v1/events?after=0&wait_ms=5000&correlation_id={correlation}"
-        ));
-        tokio::spawn(async move { request.send().await })
-    };
-    wait_for_waiters(&store, 1).await;
-    let (status, _) = store
-        .append("Album", "other", 0, &[new_event("AlbumCreated", json!({}))])
-        .await;
-    assert_eq!(status, 201);
-    let mut matching = new_event("MediaUploaded", json!({}));
-    matching["metadata"] = json!({"correlation_id": correlation});
-    let (status, _) = store
-        .append("Media", "m1", 0, std::slice::from_ref(&matching))
-        .await;
-    assert_eq!(status, 201);
-    let response = waiter
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
-    let events = events_of(&body);
-    assert_eq!(events.len(), 1, "{body}");
-    assert_eq!(events[0]["id"], matching["id"]);
-    assert_eq!(events[0]["position"], 2);
-    store.stop().await;
+crate::on_both_backends! {
+    async fn long_poll_filtered_by_correlation_ignores_other_commits_and_returns_only_the_match(backend) {
+        let mut store = TestStore::start_on(backend).await;
+        let correlation = Uuid::new_v4();
+        let waiter = {
+            let request = store.get(&format!(
+                "/api/v1/events?after=0&wait_ms=5000&correlation_id={correlation}"
+            ));
+            tokio::spawn(async move { request.send().await })
+        };
+        wait_for_waiters(&store, 1).await;
+        let (status, _) = store
+            .append("Album", "other", 0, &[new_event("AlbumCreated", json!({}))])
+            .await;
+        assert_eq!(status, 201);
+        let mut matching = new_event("MediaUploaded", json!({}));
+        matching["metadata"] = json!({"correlation_id": correlation});
+        let (status, _) = store
+            .append("Media", "m1", 0, std::slice::from_ref(&matching))
+            .await;
+        assert_eq!(status, 201);
+        let response = waiter
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
+        let events = events_of(&body);
+        assert_eq!(events.len(), 1, "{body}");
+        assert_eq!(events[0]["id"], matching["id"]);
+        assert_eq!(events[0]["position"], 2);
+        store.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn long_poll_with_existing_events_answers_at_once_and_wait_ms_0_on_empty_log_returns_empty() {
-    let mut store = TestStore::start().await;
-    let (status, body) = store.get_json("/api/v1/events?after=0&wait_ms=0").await;
-    assert_eq!(status, 200);
-    assert!(events_of(&body).is_empty());
-    assert_eq!(body["head"], 0);
-    let (status, _) = store
-        .append("Media", "m1", 0, &[new_event("MediaUploaded", json!({}))])
-        .await;
-    assert_eq!(status, 201);
-    // イベントがあるので 30 秒の待ちでもすぐ答える (待ち手として登録されない)。
-    let (status, body) = store.get_json("/api/v1/events?after=0&wait_ms=30000").await;
-    assert_eq!(status, 200);
-    assert_eq!(events_of(&body).len(), 1);
-    assert_eq!(store.handle().state().waiters(), 0);
-    store.stop().await;
+crate::on_both_backends! {
+    async fn long_poll_with_existing_events_answers_at_once_and_wait_ms_0_on_empty_log_returns_empty(backend) {
+        let mut store = TestStore::start_on(backend).await;
+        let (status, body) = store.get_json("/api/v1/events?after=0&wait_ms=0").await;
+        assert_eq!(status, 200);
+        assert!(events_of(&body).is_empty());
+        assert_eq!(body["head"], 0);
+        let (status, _) = store
+            .append("Media", "m1", 0, &[new_event("MediaUploaded", json!({}))])
+            .await;
+        assert_eq!(status, 201);
+        // イベントがあるので 30 秒の待ちでもすぐ答える (待ち手として登録されない)。
+        let (status, body) = store.get_json("/api/v1/events?after=0&wait_ms=30000").await;
+        assert_eq!(status, 200);
+        assert_eq!(events_of(&body).len(), 1);
+        assert_eq!(store.handle().state().waiters(), 0);
+        store.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn long_poll_pending_during_stop_returns_empty_list_and_service_stops() {
-    let mut store = TestStore::start().await;
-    let waiter = {
-        let request = store.get("/api/v1/events?after=0&wait_ms=30000");
-        tokio::spawn(async move { request.send().await })
-    };
-    wait_for_waiters(&store, 1).await;
-    store.stop().await;
-    let response = waiter
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(events_of(&body).is_empty());
+crate::on_both_backends! {
+    async fn long_poll_pending_during_stop_returns_empty_list_and_service_stops(backend) {
+        let mut store = TestStore::start_on(backend).await;
+        let waiter = {
+            let request = store.get("/api/v1/events?after=0&wait_ms=30000");
+            tokio::spawn(async move { request.send().await })
+        };
+        wait_for_waiters(&store, 1).await;
+        store.stop().await;
+        let response = waiter
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(events_of(&body).is_empty());
+    }
 }
 
 async fn open_sse(store: &TestStore, query: &str, last_event_id: Option<&str>) -> SseReader {
@@ -147,109 +151,113 @@ async fn next_event(reader: &mut SseReader) -> crate::support::eventstore::SseEv
         .unwrap_or_else(|| panic!("SSE が途中で終わりました"))
 }
 
-#[tokio::test]
-async fn sse_client_receives_past_and_live_events_in_position_order_with_id_and_event_type() {
-    let mut store = TestStore::start().await;
-    let (status, _) = store
-        .append(
-            "Media",
-            "m1",
-            0,
-            &[new_event("MediaUploaded", json!({"n": 1}))],
-        )
-        .await;
-    assert_eq!(status, 201);
-    let mut reader = open_sse(&store, "?after=0", None).await;
-    let first = next_event(&mut reader).await;
-    assert_eq!(first.id.as_deref(), Some("1"));
-    assert_eq!(first.event.as_deref(), Some("MediaUploaded"));
-    // ライブ: 接続中に 1 件ずつと 5 件のバッチを追記する。
-    wait_for_waiters(&store, 1).await;
-    let (status, _) = store
-        .append(
-            "Media",
-            "m1",
-            1,
-            &[new_event("MediaProcessed", json!({"n": 2}))],
-        )
-        .await;
-    assert_eq!(status, 201);
-    let batch: Vec<Value> = (3..=7)
-        .map(|n| new_event("AlbumRenamed", json!({"n": n})))
-        .collect();
-    let (status, _) = store.append("Album", "a1", 0, &batch).await;
-    assert_eq!(status, 201);
-    let mut received = vec![first];
-    for _ in 2..=7 {
-        received.push(next_event(&mut reader).await);
-    }
-    let ids: Vec<String> = received.iter().filter_map(|e| e.id.clone()).collect();
-    let expected: Vec<String> = (1..=7).map(|n| n.to_string()).collect();
-    assert_eq!(ids, expected);
-    for (index, event) in received.iter().enumerate() {
-        let envelope: Value = serde_json::from_str(&event.data).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(envelope["position"], index as u64 + 1);
-        assert_eq!(envelope["data"]["n"], index as u64 + 1);
-        assert_eq!(event.event.as_deref(), envelope["event_type"].as_str());
-    }
-    drop(reader);
-    store.stop().await;
-}
-
-#[tokio::test]
-async fn sse_with_last_event_id_5_and_aggregate_filter_resumes_after_5_with_matching_events_only() {
-    let mut store = TestStore::start().await;
-    for n in 0..4 {
+crate::on_both_backends! {
+    async fn sse_client_receives_past_and_live_events_in_position_order_with_id_and_event_type(backend) {
+        let mut store = TestStore::start_on(backend).await;
         let (status, _) = store
-            .append("Media", "m1", n, &[new_event("MediaProcessed", json!({}))])
+            .append(
+                "Media",
+                "m1",
+                0,
+                &[new_event("MediaUploaded", json!({"n": 1}))],
+            )
             .await;
         assert_eq!(status, 201);
+        let mut reader = open_sse(&store, "?after=0", None).await;
+        let first = next_event(&mut reader).await;
+        assert_eq!(first.id.as_deref(), Some("1"));
+        assert_eq!(first.event.as_deref(), Some("MediaUploaded"));
+        // ライブ: 接続中に 1 件ずつと 5 件のバッチを追記する。
+        wait_for_waiters(&store, 1).await;
         let (status, _) = store
-            .append("Album", "a1", n, &[new_event("AlbumRenamed", json!({}))])
+            .append(
+                "Media",
+                "m1",
+                1,
+                &[new_event("MediaProcessed", json!({"n": 2}))],
+            )
             .await;
         assert_eq!(status, 201);
+        let batch: Vec<Value> = (3..=7)
+            .map(|n| new_event("AlbumRenamed", json!({"n": n})))
+            .collect();
+        let (status, _) = store.append("Album", "a1", 0, &batch).await;
+        assert_eq!(status, 201);
+        let mut received = vec![first];
+        for _ in 2..=7 {
+            received.push(next_event(&mut reader).await);
+        }
+        let ids: Vec<String> = received.iter().filter_map(|e| e.id.clone()).collect();
+        let expected: Vec<String> = (1..=7).map(|n| n.to_string()).collect();
+        assert_eq!(ids, expected);
+        for (index, event) in received.iter().enumerate() {
+            let envelope: Value = serde_json::from_str(&event.data).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(envelope["position"], index as u64 + 1);
+            assert_eq!(envelope["data"]["n"], index as u64 + 1);
+            assert_eq!(event.event.as_deref(), envelope["event_type"].as_str());
+        }
+        drop(reader);
+        store.stop().await;
     }
-    // 位置: Media は 1,3,5,7、Album は 2,4,6,8。
-    let mut reader = open_sse(&store, "?after=0&aggregate_type=Album", Some("5")).await;
-    let first = next_event(&mut reader).await;
-    let second = next_event(&mut reader).await;
-    assert_eq!(first.id.as_deref(), Some("6"));
-    assert_eq!(second.id.as_deref(), Some("8"));
-    drop(reader);
-    store.stop().await;
 }
 
-#[tokio::test]
-async fn sse_stream_ends_when_service_stops() {
-    let mut store = TestStore::start().await;
-    let mut reader = open_sse(&store, "", None).await;
-    wait_for_waiters(&store, 1).await;
-    store.stop().await;
-    let end = tokio::time::timeout(DEADLINE, reader.next())
-        .await
-        .unwrap_or_else(|_| panic!("停止しても SSE が終わりません"));
-    assert!(end.is_none());
+crate::on_both_backends! {
+    async fn sse_with_last_event_id_5_and_aggregate_filter_resumes_after_5_with_matching_events_only(backend) {
+        let mut store = TestStore::start_on(backend).await;
+        for n in 0..4 {
+            let (status, _) = store
+                .append("Media", "m1", n, &[new_event("MediaProcessed", json!({}))])
+                .await;
+            assert_eq!(status, 201);
+            let (status, _) = store
+                .append("Album", "a1", n, &[new_event("AlbumRenamed", json!({}))])
+                .await;
+            assert_eq!(status, 201);
+        }
+        // 位置: Media は 1,3,5,7、Album は 2,4,6,8。
+        let mut reader = open_sse(&store, "?after=0&aggregate_type=Album", Some("5")).await;
+        let first = next_event(&mut reader).await;
+        let second = next_event(&mut reader).await;
+        assert_eq!(first.id.as_deref(), Some("6"));
+        assert_eq!(second.id.as_deref(), Some("8"));
+        drop(reader);
+        store.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn long_poll_filtered_with_progress_answers_empty_page_with_new_head_on_other_commit() {
-    let mut store = TestStore::start().await;
-    let waiter = {
-        let request =
-            store.get("/api/v1/events?after=0&aggregate_type=Album&wait_ms=10000&progress=true");
-        tokio::spawn(async move { request.send().await })
-    };
-    wait_for_waiters(&store, 1).await;
-    let (status, _) = store
-        .append("Media", "m1", 0, &[new_event("MediaUploaded", json!({}))])
-        .await;
-    assert_eq!(status, 201);
-    let response = waiter
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(events_of(&body).len(), 0);
-    assert_eq!(body["head"], 1);
-    store.stop().await;
+crate::on_both_backends! {
+    async fn sse_stream_ends_when_service_stops(backend) {
+        let mut store = TestStore::start_on(backend).await;
+        let mut reader = open_sse(&store, "", None).await;
+        wait_for_waiters(&store, 1).await;
+        store.stop().await;
+        let end = tokio::time::timeout(DEADLINE, reader.next())
+            .await
+            .unwrap_or_else(|_| panic!("停止しても SSE が終わりません"));
+        assert!(end.is_none());
+    }
+}
+
+crate::on_both_backends! {
+    async fn long_poll_filtered_with_progress_answers_empty_page_with_new_head_on_other_commit(backend) {
+        let mut store = TestStore::start_on(backend).await;
+        let waiter = {
+            let request =
+                store.get("/api/v1/events?after=0&aggregate_type=Album&wait_ms=10000&progress=true");
+            tokio::spawn(async move { request.send().await })
+        };
+        wait_for_waiters(&store, 1).await;
+        let (status, _) = store
+            .append("Media", "m1", 0, &[new_event("MediaUploaded", json!({}))])
+            .await;
+        assert_eq!(status, 201);
+        let response = waiter
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(events_of(&body).len(), 0);
+        assert_eq!(body["head"], 1);
+        store.stop().await;
+    }
 }

@@ -1,6 +1,6 @@
 //! イベントストアの結合テストで共有する補助 (本物の HTTP、ポート 0、テストごとの一時ディレクトリ)。
 
-use mediahub_services::eventstore::{EventStoreConfig, EventStoreHandle, start};
+use mediahub_services::eventstore::{EventStoreConfig, EventStoreHandle, StoreLocation, start};
 use mediahub_services::platform::auth::JwtKeys;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -9,12 +9,27 @@ use uuid::Uuid;
 /// テスト用の JWT 秘密鍵 (32 バイト以上)。
 pub const SECRET: &[u8] = b"eventstore-test-secret-0123456789abcdef";
 
-/// 一時ディレクトリの上で動くイベントストア。HTTP の補助は [`Http`] (Deref) にあります。
+use super::postgres::PgServer;
+
+/// 保存先の実装。同じテストを両方で動かすには [`crate::on_both_backends`] を使います。
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// 一時ディレクトリの SQLite ファイル。
+    Sqlite,
+    /// テストが起動した本物の PostgreSQL の、このテストだけのデータベース。
+    Postgres,
+}
+
+/// 一時ディレクトリ (SQLite) か PostgreSQL の上で動くイベントストア。HTTP の補助は [`Http`]
+/// (Deref) にあります。
 pub struct TestStore {
     pub dir: TempDir,
     pub handle: Option<EventStoreHandle>,
     pub keys: JwtKeys,
     pub http: Http,
+    pub location: StoreLocation,
+    /// PostgreSQL のサーバー (このテストが起動したなら、落とすと止まります)。
+    pub pg: Option<PgServer>,
 }
 
 /// サービス用トークンつきの HTTP クライアント (複製してタスクに配れます)。
@@ -38,8 +53,41 @@ pub fn keys() -> JwtKeys {
 }
 
 impl TestStore {
+    /// SQLite の上で起動します。
     pub async fn start() -> Self {
+        Self::start_on(Backend::Sqlite).await
+    }
+
+    /// 選んだ保存先の上で起動します。
+    pub async fn start_on(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::start_at(None).await,
+            Backend::Postgres => {
+                let server = PgServer::start();
+                let url = server.database().await;
+                let mut store = Self::start_at(Some(StoreLocation::Postgres(url))).await;
+                store.pg = Some(server);
+                store
+            }
+        }
+    }
+
+    /// 同じ保存先 (このストアの SQLite ファイルか PostgreSQL のデータベース) を使う 2 つ目の
+    /// イベントストアを起動します (PostgreSQL なら、2 つのプロセスが同時に書く形になります)。
+    pub async fn replica(&self) -> Self {
+        Self::start_at(Some(self.location.clone())).await
+    }
+
+    /// PostgreSQL のデータベース `url` の上で起動します (ほかのプロセスがすでに書いていても構いません)。
+    pub async fn start_on_url(url: &str) -> Self {
+        Self::start_at(Some(StoreLocation::Postgres(url.to_owned()))).await
+    }
+
+    async fn start_at(location: Option<StoreLocation>) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let location = location.unwrap_or_else(|| {
+            StoreLocation::Sqlite(dir.path().join("data").join("eventstore.db"))
+        });
         let keys = keys();
         let token = keys
             .issue_service_token("test")
@@ -55,17 +103,24 @@ impl TestStore {
                 token,
                 base: String::new(),
             },
+            location,
+            pg: None,
         };
         store.boot().await;
         store
     }
 
+    /// SQLite のファイル (SQLite で起動したときだけ)。
     pub fn db_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("data").join("eventstore.db")
+        match &self.location {
+            StoreLocation::Sqlite(path) => path.clone(),
+            StoreLocation::Postgres(_) => panic!("PostgreSQL で動いています"),
+        }
     }
 
     async fn boot(&mut self) {
-        let config = EventStoreConfig::new(self.db_path(), self.keys.clone()).listen("127.0.0.1:0");
+        let config =
+            EventStoreConfig::new(self.location.clone(), self.keys.clone()).listen("127.0.0.1:0");
         let handle = start(config).await.unwrap_or_else(|e| panic!("{e}"));
         self.http.base = handle.base_url();
         self.handle = Some(handle);
@@ -255,4 +310,47 @@ impl SseReader {
             }
         }
     }
+}
+
+/// 同じテストを SQLite と PostgreSQL の両方で動かします。
+///
+/// ```ignore
+/// on_both_backends! {
+///     async fn name_states_input_and_expected_output(backend) {
+///         let store = TestStore::start_on(backend).await;
+///         …
+///     }
+/// }
+/// ```
+///
+/// テスト名は `…::name_states_input_and_expected_output::sqlite` と `…::postgres` になります。
+/// 先頭に `multi_thread:` と書くと、4 スレッドのランタイムで動かします。
+#[macro_export]
+macro_rules! on_both_backends {
+    (multi_thread: $(async fn $name:ident($backend:ident) $body:block)+) => {
+        $crate::on_both_backends!(@tests (flavor = "multi_thread", worker_threads = 4) $(async fn $name($backend) $body)+);
+    };
+    ($(async fn $name:ident($backend:ident) $body:block)+) => {
+        $crate::on_both_backends!(@tests (flavor = "current_thread") $(async fn $name($backend) $body)+);
+    };
+    (@tests $flavor:tt $(async fn $name:ident($backend:ident) $body:block)+) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($backend: $crate::support::eventstore::Backend) $body
+
+                #[tokio::test $flavor]
+                async fn sqlite() {
+                    run($crate::support::eventstore::Backend::Sqlite).await;
+                }
+
+                #[tokio::test $flavor]
+                async fn postgres() {
+                    run($crate::support::eventstore::Backend::Postgres).await;
+                }
+            }
+        )+
+    };
 }

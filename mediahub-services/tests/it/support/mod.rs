@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod media_command;
 pub mod media_query;
 pub mod notification;
+pub mod postgres;
 pub mod saga;
 pub mod services;
 pub mod store_client;
