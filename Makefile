@@ -23,6 +23,13 @@ COVERAGE_IGNORE_REGEX ?= (^|/)(examples|src/bin)/
 COVERAGE_JSON ?= target/coverage.json
 COVERAGE_FLAGS = --ignore-filename-regex '$(COVERAGE_IGNORE_REGEX)'
 
+# --- テスト用の PostgreSQL ------------------------------------------------------------
+# make test が使い捨てのクラスターを作る場所 (MEDIAHUB_TEST_POSTGRES_URL があればそれを使い、作らない)。
+# サーバーは postgres ユーザーで動くことがあるので、誰でもたどれる /tmp の下に作り、終わったら消す。
+ifndef PG_TEST_DIR
+PG_TEST_DIR := $(shell mktemp -u /tmp/mediahub-pg-XXXXXX)
+endif
+
 # --- ツールの版 ------------------------------------------------------------------
 # 新しいマシンで `make tools` が同じ結果になるよう版を固定する (上書き可)。
 CARGO_LLVM_COV_VERSION ?= 0.9.1
@@ -49,9 +56,17 @@ help: ## このヘルプを表示する (既定のターゲット)
 build: ## ワークスペース全体をビルドする (テスト・サンプル・ベンチを含む全ターゲット)
 	$(CARGO) build --workspace --all-targets
 
-test: ## テスト (nextest + doctest) を実行し、カバレッジを表示・検査する (全体 >= 80%, mediahub-core >= 90%)
+test: ## テスト (nextest + doctest) を実行し、カバレッジを表示・検査する (全体 >= 80%, mediahub-core >= 90%。PostgreSQL 15 を使い捨てで起動する)
+	@echo "==> テスト用の PostgreSQL (scripts/pg-test-cluster.sh、$(PG_TEST_DIR))"
+	@if [ -n "$${MEDIAHUB_TEST_POSTGRES_URL:-}" ]; then \
+		echo "    MEDIAHUB_TEST_POSTGRES_URL を使います"; \
+	else \
+		url=$$(scripts/pg-test-cluster.sh start $(PG_TEST_DIR)) && echo "    $$url"; \
+	fi
 	@echo "==> ユニット/結合テスト (cargo-nextest, カバレッジ計測つき)"
-	$(CARGO) llvm-cov nextest --workspace --no-report
+	@url="$${MEDIAHUB_TEST_POSTGRES_URL:-$$(cat $(PG_TEST_DIR)/url)}"; \
+		status=0; MEDIAHUB_TEST_POSTGRES_URL="$$url" $(CARGO) llvm-cov nextest --workspace --no-report || status=$$?; \
+		scripts/pg-test-cluster.sh stop $(PG_TEST_DIR); rm -rf $(PG_TEST_DIR); exit $$status
 	@echo "==> ドキュメントテスト (doctest。nextest は doctest を実行しないため別に実行する)"
 	$(CARGO) test --doc --workspace
 	@echo "==> カバレッジ (ファイル別)"
