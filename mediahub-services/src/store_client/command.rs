@@ -372,6 +372,14 @@ impl<A: Aggregate> AggregateCommands<A> {
                 return Err(CommandError::VersionMismatch { expected, current });
             }
             let events = sink.collect().await;
+            if from_cache && events.is_empty() {
+                // 「何もしなくてよい」も、覚えた状態が古い (ほかのレプリカが先に書いた) せいかも
+                // しれません。空のコミットはイベントストアに届かず版の確認も起きないので、
+                // 読み直して確かめます (確かめないと、入力を黙って落とすことになります)。
+                self.cache.forget(aggregate_id);
+                use_cache = false;
+                continue;
+            }
             let written = events.len() as u64;
             let state = before.and_then(|before| state_after::<A>(before, &events));
             match self.store.commit(events, context, map.clone()).await {

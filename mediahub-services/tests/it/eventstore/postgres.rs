@@ -4,8 +4,6 @@
 //! ほかのプロセスのコミットで起きる購読 (LISTEN/NOTIFY)、書いている途中の SIGKILL を確かめます。
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,65 +13,41 @@ use tokio::sync::Barrier;
 use super::concurrency::write_once_with_retries;
 use crate::support::eventstore::{Http, SECRET, TestStore, events_of, keys, new_event};
 use crate::support::postgres::PgServer;
+use crate::support::process::ServiceProcess;
 
 /// 別のプロセスとして動くイベントストア (落とすと SIGKILL で止めます)。
 struct StoreProcess {
-    child: Child,
+    process: ServiceProcess,
     http: Http,
 }
 
 impl StoreProcess {
-    /// `eventstore` バイナリを `database_url` の上で起動し、待ち受けの一行が出るまで待ちます。
+    /// `eventstore` バイナリを `database_url` の上で起動します。
     fn spawn(database_url: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eventstore"))
-            .env("EVENTSTORE_DATABASE", database_url)
-            .env("EVENTSTORE_LISTEN", "127.0.0.1:0")
-            .env(
-                "JWT_SECRET",
-                std::str::from_utf8(SECRET).unwrap_or_else(|e| panic!("{e}")),
-            )
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("eventstore を起動できません: {e}"));
-        let stdout = child
-            .stdout
-            .take()
-            .unwrap_or_else(|| panic!("stdout が無い"));
-        let mut line = String::new();
-        // 待ち受けの一行: "eventstore: 127.0.0.1:PORT で待ち受けています (...)"。
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let addr = line
-            .strip_prefix("eventstore: ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("待ち受けの一行が読めません: {line:?}"));
-        let keys = keys();
-        Self {
-            child,
-            http: Http {
-                client: mediahub_services::platform::http_client::builder()
-                    .build()
-                    .unwrap_or_else(|e| panic!("{e}")),
-                token: keys
-                    .issue_service_token("test")
-                    .unwrap_or_else(|e| panic!("{e}")),
-                base: format!("http://{addr}"),
-            },
-        }
+        let secret = std::str::from_utf8(SECRET).unwrap_or_else(|e| panic!("{e}"));
+        let process = ServiceProcess::spawn(
+            env!("CARGO_BIN_EXE_eventstore"),
+            "eventstore",
+            &[
+                ("EVENTSTORE_DATABASE", database_url),
+                ("EVENTSTORE_LISTEN", "127.0.0.1:0"),
+                ("JWT_SECRET", secret),
+            ],
+        );
+        let http = Http {
+            client: mediahub_services::platform::http_client::builder()
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+            token: keys()
+                .issue_service_token("test")
+                .unwrap_or_else(|e| panic!("{e}")),
+            base: process.base_url.clone(),
+        };
+        Self { process, http }
     }
 
     fn kill(&mut self) {
-        let _killed = self.child.kill();
-        let _reaped = self.child.wait();
-    }
-}
-
-impl Drop for StoreProcess {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.kill();
     }
 }
 

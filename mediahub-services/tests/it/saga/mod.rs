@@ -3,3 +3,4 @@
 mod api;
 mod flow;
 mod recovery;
+mod replicas;

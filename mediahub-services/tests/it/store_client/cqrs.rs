@@ -50,6 +50,8 @@ enum CounterCommand {
     Reject,
     /// 合計がこの値でなければ拒否される (イベントなし)。
     RequireTotal(u64),
+    /// 合計がこの値なら何もしない (イベントなし)、違えば 1 を足す。
+    AddUnlessTotal(u64),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +99,11 @@ impl Aggregate for Counter {
             CounterCommand::Reject => return Err(CounterError),
             CounterCommand::RequireTotal(total) if total != self.total => return Err(CounterError),
             CounterCommand::RequireTotal(_) => {}
+            CounterCommand::AddUnlessTotal(total) if total == self.total => {}
+            CounterCommand::AddUnlessTotal(_) => {
+                sink.write(CounterEvent::Added { amount: 1 }, &mut scratch)
+                    .await;
+            }
         }
         Ok(())
     }
@@ -655,4 +662,32 @@ async fn rule_refusal_and_if_match_from_remembered_state_are_rechecked_against_t
         "覚えた版 2 ではなく、読み直した版 3 と If-Match を比べる"
     );
     assert_eq!(load(&one_repo(&store), "re").await, (4, 4, 4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_op_decided_from_remembered_state_is_rechecked_and_adds_when_another_instance_moved_on()
+{
+    let store = Store::start().await;
+    let (one, _) = framework(&store, CounterServices::default());
+    let (two, _) = framework(&store, CounterServices::default());
+    let metadata = EventMetadata::default();
+    add_to(&one, "noop", 2, &metadata).await;
+    add_to(&two, "noop", 1, &metadata).await;
+
+    // one が覚えている合計は 2 なので「何もしない」と決めかけるが、ストアの合計は 3。
+    let outcome = one
+        .execute(
+            "noop",
+            None,
+            || CounterCommand::AddUnlessTotal(2),
+            &metadata,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(
+        outcome.version, 3,
+        "読み直した合計 3 で決め直し、1 を足して版 3 になる (入力を黙って落とさない)"
+    );
+    assert_eq!(load(&one_repo(&store), "noop").await, (4, 3, 3));
 }

@@ -23,7 +23,8 @@ pub enum Backend {
 /// 一時ディレクトリ (SQLite) か PostgreSQL の上で動くイベントストア。HTTP の補助は [`Http`]
 /// (Deref) にあります。
 pub struct TestStore {
-    pub dir: TempDir,
+    /// 一時ディレクトリ (テストが終わるまで消さないために持つだけ)。
+    pub _dir: TempDir,
     pub handle: Option<EventStoreHandle>,
     pub keys: JwtKeys,
     pub http: Http,
@@ -72,12 +73,6 @@ impl TestStore {
         }
     }
 
-    /// 同じ保存先 (このストアの SQLite ファイルか PostgreSQL のデータベース) を使う 2 つ目の
-    /// イベントストアを起動します (PostgreSQL なら、2 つのプロセスが同時に書く形になります)。
-    pub async fn replica(&self) -> Self {
-        Self::start_at(Some(self.location.clone())).await
-    }
-
     /// PostgreSQL のデータベース `url` の上で起動します (ほかのプロセスがすでに書いていても構いません)。
     pub async fn start_on_url(url: &str) -> Self {
         Self::start_at(Some(StoreLocation::Postgres(url.to_owned()))).await
@@ -93,7 +88,7 @@ impl TestStore {
             .issue_service_token("test")
             .unwrap_or_else(|e| panic!("{e}"));
         let mut store = Self {
-            dir,
+            _dir: dir,
             handle: None,
             keys,
             http: Http {

@@ -13,6 +13,7 @@ pub mod media_command;
 pub mod media_query;
 pub mod notification;
 pub mod postgres;
+pub mod process;
 pub mod saga;
 pub mod services;
 pub mod store_client;
