@@ -42,9 +42,16 @@ export COMPOSE_PROJECT_NAME ?= mediahub
 MEDIAHUB_IMAGE ?= mediahub:local
 export MEDIAHUB_IMAGE
 DOWN_FLAGS ?=
+# プロファイル postgres: イベントストアを PostgreSQL に向け、Saga の読みモデルをレプリカごとにする。
+POSTGRES_PASSWORD ?= mediahub
+export POSTGRES_PASSWORD
+POSTGRES_ENV = COMPOSE_PROFILES=postgres \
+	EVENTSTORE_DATABASE=postgres://mediahub:$(POSTGRES_PASSWORD)@postgres:5432/mediahub \
+	SAGA_DATABASE=/tmp/saga.db
+REPLICAS = --scale eventstore=2 --scale media-command=2 --scale saga=2
 CHAOS_FLAGS ?=
 
-.PHONY: help build test lint fmt doc clean tools bench run example examples coverage-html generate check-generated image docker-up docker-down check-docs compose-e2e chaos fuzz
+.PHONY: help build test lint fmt doc clean tools bench run example examples coverage-html generate check-generated image docker-up docker-up-postgres docker-down check-docs compose-e2e chaos fuzz
 
 help: ## このヘルプを表示する (既定のターゲット)
 	@echo "MediaHub — make ターゲット一覧"
@@ -154,8 +161,17 @@ docker-up: ## イメージを作り、8 サービスをコンテナで起動し�
 	$(COMPOSE) up -d
 	@bash scripts/compose-wait.sh
 
-docker-down: ## compose のコンテナを止めて消す (ボリュームも消すなら DOWN_FLAGS=-v)
-	JWT_SECRET="$${JWT_SECRET:-not-needed-to-stop}" $(COMPOSE) down $(DOWN_FLAGS)
+docker-up-postgres: ## プロファイル postgres: PostgreSQL と、eventstore・media-command・saga を 2 つずつ起動する (JWT_SECRET が必要)
+	@secret="$${JWT_SECRET:-}"; if [ "$${#secret}" -lt 32 ]; then \
+		echo "JWT_SECRET を 32 バイト以上で設定してください (例: export JWT_SECRET=\$$(openssl rand -hex 32))" >&2; exit 1; fi
+	@$(MAKE) image
+	bash scripts/postgres-image.sh
+	$(POSTGRES_ENV) $(COMPOSE) up -d $(REPLICAS)
+	@bash scripts/compose-wait.sh
+	@bash scripts/lab/replicas_check.sh
+
+docker-down: ## compose のコンテナを止めて消す (プロファイル postgres の分も。ボリュームも消すなら DOWN_FLAGS=-v)
+	JWT_SECRET="$${JWT_SECRET:-not-needed-to-stop}" COMPOSE_PROFILES=postgres $(COMPOSE) down $(DOWN_FLAGS)
 
 check-docs: ## チュートリアル (docs/tutorial) が挙げるファイル・テスト名・API のパスが実在するか確かめる
 	$(PYTHON) scripts/check_tutorial.py

@@ -63,10 +63,10 @@ ROOT_FILE = re.compile(r"^(Makefile|Dockerfile|[A-Za-z][\w.-]*\.(?:md|yml|yaml|t
 TEST_NAME = re.compile(r"^[a-z][a-z0-9_]{15,}$")
 # テストを探すディレクトリ。
 TEST_DIRS = ("mediahub-core", "mediahub-services", "examples")
-# 章のファイル名 (`NN-*.md`) と、そろっているべき章の番号。09 (PostgreSQL) はまだ無くてよい。
+# 章のファイル名 (`NN-*.md`) と、そろっているべき章の番号。
 CHAPTER = re.compile(r"^(\d{2})-.+\.md$")
 CHAPTER_NUMBERS = tuple(range(1, 11))
-OPTIONAL_CHAPTERS = (9,)
+OPTIONAL_CHAPTERS: tuple[int, ...] = ()
 # 章に必要な節 (見出しの文字列に含まれていればよい)。
 SECTIONS = (
     "この章で見るもの", "やってみる", "しくみ", "実装しているファイル", "確かめているテスト", "練習問題",

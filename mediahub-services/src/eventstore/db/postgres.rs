@@ -40,6 +40,10 @@ use crate::platform::server::Shutdown;
 pub const POSITION_LOCK: i64 = 0x4d48_706f_73;
 /// コミットを知らせるチャネル (`NOTIFY` の名前。本文は新しいログの先頭)。
 pub const NOTIFY_CHANNEL: &str = "mediahub_events";
+/// 起動のときにデータベースが立ち上がるのを待つ最長の時間。
+pub const STARTUP_WAIT: Duration = Duration::from_secs(60);
+/// 起動のときにつなぎ直すまでの間隔。
+const STARTUP_RETRY: Duration = Duration::from_millis(500);
 /// 通知の受け手がつながらなかったときに、つなぎ直すまで待つ時間。
 const LISTENER_RETRY: Duration = Duration::from_secs(1);
 
@@ -63,7 +67,7 @@ fn pg(sql: &str) -> String {
 /// つながらない・マイグレーションに失敗したら [`StoreError`]。
 pub async fn open_writer(url: &str, durability: Durability) -> Result<PgWriter, StoreError> {
     let options = options(url)?;
-    let mut conn = connect(&options, durability).await?;
+    let mut conn = connect_at_startup(&options, durability).await?;
     sqlx::migrate!("./migrations/eventstore-postgres")
         .run(&mut conn)
         .await?;
@@ -87,6 +91,36 @@ async fn connect(
             .await?;
     }
     Ok(conn)
+}
+
+/// 起動のときの接続: データベースがまだ起動中 (コンテナを一緒に起動したときなど) なら、
+/// [`STARTUP_WAIT`] まで待ってつなぎ直します。認証の失敗など、待っても変わらない失敗はすぐ返します。
+async fn connect_at_startup(
+    options: &PgConnectOptions,
+    durability: Durability,
+) -> Result<PgConnection, StoreError> {
+    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+    loop {
+        match connect(options, durability).await {
+            Err(StoreError::Database(err))
+                if not_up_yet(&err) && tokio::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(error = %err, "PostgreSQL にまだつながりません。少し待ってつなぎ直します");
+                tokio::time::sleep(STARTUP_RETRY).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// データベースがまだ起動していない (待てばつながる) ときの失敗か。
+fn not_up_yet(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        // 57P03 = cannot_connect_now (起動中・停止中)。
+        sqlx::Error::Database(db) => db.code().as_deref() == Some("57P03"),
+        _ => false,
+    }
 }
 
 /// 読み取り用の接続プールを開きます。
