@@ -1,12 +1,17 @@
 //! イベントストアのベンチマーク (`cargo bench -p mediahub-services --bench eventstore`)。
 //!
-//! 一時ディレクトリの上でイベントストアをポート 0 で起動し、本物の HTTP で次を測ります。
+//! イベントストアをポート 0 で起動し、本物の HTTP で次を測ります。保存先は 3 通りです:
+//! 一時ディレクトリの SQLite、PostgreSQL に 1 プロセス、同じ PostgreSQL のデータベースに
+//! 2 プロセス (レプリカ。クライアントは交互に二つへ送る)。PostgreSQL は環境変数
+//! `MEDIAHUB_BENCH_POSTGRES_URL` (管理用の URL。`make bench` が `scripts/pg-test-cluster.sh` で
+//! 使い捨てのクラスターを起動して渡す) があるときだけ測り、計測ごとに新しいデータベースを作ります。
 //!
 //! - 追記のスループット: 同時クライアント 1 / 4 / 16、1 回に 1 件 / 100 件。
 //!   各クライアントは自分のストリームに、版を数えながら追記し続けます (衝突なし)。
-//! - 追記 → ロングポーリングの起床までの遅延の p50 / p99。
+//! - 追記 → ロングポーリングの起床までの遅延の p50 / p99 (レプリカでは、一方に追記し、もう一方で
+//!   待つ。起床は LISTEN/NOTIFY を通る)。
 //!
-//! 各計測を 3 回行い、中央値を Markdown の表で出します。全体で 60 秒未満で終わります。
+//! 各計測を 3 回行い、中央値を Markdown の表で出します。
 //! 目標 ([開発ガイド「ベンチマークの結果」](https://github.com/nao1215/mediahub/blob/main/docs/development.md#ベンチマークの結果-参考)、issue 3): 16 クライアントで 10,000 件/秒以上、起床 p99 5 ms 以下。
 
 use std::sync::Arc;
@@ -14,10 +19,11 @@ use std::time::{Duration, Instant};
 
 use mediahub_core::envelope::NewEvent;
 use mediahub_services::eventstore::{
-    AppendRequest, Durability, EventStoreConfig, EventStoreHandle, StreamKey, start,
+    AppendRequest, Durability, EventStoreConfig, EventStoreHandle, StoreLocation, StreamKey, start,
 };
 use mediahub_services::platform::auth::JwtKeys;
 use serde_json::{Value, json};
+use sqlx::Connection;
 use uuid::Uuid;
 
 /// 1 回のスループット計測の長さ。
@@ -77,14 +83,15 @@ async fn client_loop(
     Ok(version)
 }
 
-async fn throughput(bench: &Arc<Bench>, clients: usize, batch: usize) -> BenchResult<f64> {
+/// 同時に `clients` 人が追記し続けたときのイベント/秒。クライアントは `benches` (レプリカ) に交互に送ります。
+async fn throughput(benches: &[Arc<Bench>], clients: usize, batch: usize) -> BenchResult<f64> {
     let started = Instant::now();
     let until = started + RUN;
     let run_id = Uuid::new_v4();
     let tasks: Vec<_> = (0..clients)
         .map(|client| {
             tokio::spawn(client_loop(
-                Arc::clone(bench),
+                Arc::clone(&benches[client % benches.len()]),
                 format!("{run_id}-{client}"),
                 batch,
                 until,
@@ -98,7 +105,9 @@ async fn throughput(bench: &Arc<Bench>, clients: usize, batch: usize) -> BenchRe
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
+/// `writer` に追記してから、`waiter` (同じか別のレプリカ) で待つロングポーリングが起きるまでの時間。
 async fn wake_latencies(
+    writer: &Arc<Bench>,
     bench: &Arc<Bench>,
     service: &EventStoreHandle,
 ) -> BenchResult<Vec<Duration>> {
@@ -131,13 +140,13 @@ async fn wake_latencies(
             tokio::task::yield_now().await;
         }
         let sent = Instant::now();
-        let response = bench
+        let response = writer
             .client
             .post(format!(
                 "{}/api/v1/streams/Bench/{stream}/events",
-                bench.base
+                writer.base
             ))
-            .bearer_auth(&bench.token)
+            .bearer_auth(&writer.token)
             .json(&json!({"expected_version": version, "events": new_events(1)}))
             .send()
             .await?;
@@ -207,76 +216,187 @@ fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
-async fn run(durability: Durability) -> BenchResult<()> {
+/// 測る保存先。
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// 一時ディレクトリの SQLite。
+    Sqlite,
+    /// PostgreSQL に 1 プロセス。
+    Postgres,
+    /// 同じ PostgreSQL のデータベースに 2 プロセス。
+    PostgresReplicas,
+}
+
+impl Target {
+    fn label(self) -> &'static str {
+        match self {
+            Target::Sqlite => "SQLite",
+            Target::Postgres => "PostgreSQL",
+            Target::PostgresReplicas => "PostgreSQL ×2",
+        }
+    }
+}
+
+/// 動いているイベントストア (1 つか 2 つ) と、それぞれを呼ぶクライアント。
+struct Running {
+    _dir: tempfile::TempDir,
+    services: Vec<EventStoreHandle>,
+    benches: Vec<Arc<Bench>>,
+}
+
+/// PostgreSQL に新しいデータベースを作り、その URL を返します。
+async fn new_database(admin_url: &str) -> BenchResult<String> {
+    let name = format!("bench_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url, |(base, _)| base);
+    Ok(format!("{base}/{name}"))
+}
+
+async fn launch(
+    target: Target,
+    durability: Durability,
+    postgres: Option<&str>,
+) -> BenchResult<Running> {
     let dir = tempfile::tempdir()?;
     let keys = JwtKeys::from_secret(b"bench-secret-bench-secret-bench-secret!")?;
     let token = keys.issue_service_token("bench")?;
-    let config = EventStoreConfig::new(dir.path().join("eventstore.db"), keys)
-        .listen("127.0.0.1:0")
-        .durability(durability);
-    let service = start(config).await?;
-    let bench = Arc::new(Bench {
-        base: service.base_url(),
-        token,
-        client: mediahub_services::platform::http_client::builder()
-            .pool_max_idle_per_host(64)
-            .build()?,
-    });
-    // 準備運転 (接続の確立と SQLite のキャッシュ)。
-    throughput(&bench, 4, 10).await?;
+    let (location, count) = match (target, postgres) {
+        (Target::Sqlite, _) => (StoreLocation::Sqlite(dir.path().join("eventstore.db")), 1),
+        (Target::Postgres, Some(admin)) => (StoreLocation::Postgres(new_database(admin).await?), 1),
+        (Target::PostgresReplicas, Some(admin)) => {
+            (StoreLocation::Postgres(new_database(admin).await?), 2)
+        }
+        (_, None) => return Err("PostgreSQL の URL がありません".into()),
+    };
+    let mut services = Vec::with_capacity(count);
+    let mut benches = Vec::with_capacity(count);
+    for _ in 0..count {
+        let config = EventStoreConfig::new(location.clone(), keys.clone())
+            .listen("127.0.0.1:0")
+            .durability(durability);
+        let service = start(config).await?;
+        benches.push(Arc::new(Bench {
+            base: service.base_url(),
+            token: token.clone(),
+            client: mediahub_services::platform::http_client::builder()
+                .pool_max_idle_per_host(64)
+                .build()?,
+        }));
+        services.push(service);
+    }
+    // 準備運転 (接続の確立とキャッシュ)。
+    throughput(&benches, 4, 10).await?;
+    Ok(Running {
+        _dir: dir,
+        services,
+        benches,
+    })
+}
+
+async fn run(durability: Durability, postgres: Option<&str>) -> BenchResult<()> {
+    let targets: Vec<Target> = match postgres {
+        Some(_) => vec![Target::Sqlite, Target::Postgres, Target::PostgresReplicas],
+        None => vec![Target::Sqlite],
+    };
+    let mut running = Vec::with_capacity(targets.len());
+    for target in &targets {
+        running.push(launch(*target, durability, postgres).await?);
+    }
+    let labels: Vec<&str> = targets.iter().map(|t| t.label()).collect();
 
     println!();
     println!(
-        "### イベントストア: 追記のスループット (durability = {durability:?}、{REPEATS} 回の中央値)"
+        "### イベントストア: 追記のスループット、イベント/秒 (durability = {durability:?}、{REPEATS} 回の中央値)"
     );
     println!();
-    println!("| 同時クライアント | 1 回の件数 | イベント/秒 | 追記リクエスト/秒 |");
-    println!("|---:|---:|---:|---:|");
+    println!("| 同時クライアント | 1 回の件数 | {} |", labels.join(" | "));
+    println!("|---:|---:|{}", "---:|".repeat(labels.len()));
     for batch in [1_usize, 100] {
         for clients in [1_usize, 4, 16] {
+            let mut cells = Vec::with_capacity(running.len());
+            for target in &running {
+                let mut runs = Vec::with_capacity(REPEATS);
+                for _ in 0..REPEATS {
+                    runs.push(throughput(&target.benches, clients, batch).await?);
+                }
+                cells.push(format!("{:.0}", median(runs)));
+            }
+            println!("| {clients} | {batch} | {} |", cells.join(" | "));
+        }
+    }
+
+    println!();
+    println!(
+        "### 参考: HTTP を通さず書き込みタスクに直接追記、イベント/秒 (durability = {durability:?}、{REPEATS} 回の中央値)"
+    );
+    println!();
+    let single: Vec<(&str, &Running)> = labels
+        .iter()
+        .zip(&running)
+        .filter(|(_, r)| r.services.len() == 1)
+        .map(|(l, r)| (*l, r))
+        .collect();
+    println!(
+        "| 同時クライアント | 1 回の件数 | {} |",
+        single
+            .iter()
+            .map(|(l, _)| *l)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!("|---:|---:|{}", "---:|".repeat(single.len()));
+    for (clients, batch) in [(1_usize, 1_usize), (16, 1), (1, 100), (16, 100)] {
+        let mut cells = Vec::with_capacity(single.len());
+        for (_, target) in &single {
             let mut runs = Vec::with_capacity(REPEATS);
             for _ in 0..REPEATS {
-                runs.push(throughput(&bench, clients, batch).await?);
+                runs.push(direct_throughput(&target.services[0], clients, batch).await?);
             }
-            let events_per_sec = median(runs);
-            println!(
-                "| {clients} | {batch} | {events_per_sec:.0} | {:.0} |",
-                events_per_sec / batch as f64
-            );
+            cells.push(format!("{:.0}", median(runs)));
         }
+        println!("| {clients} | {batch} | {} |", cells.join(" | "));
     }
 
     println!();
     println!(
-        "### 参考: HTTP を通さず書き込みタスクに直接追記 (durability = {durability:?}、{REPEATS} 回の中央値)"
+        "### 追記 → ロングポーリング起床の遅延 (durability = {durability:?}、{LATENCY_SAMPLES} 回 × {REPEATS} の中央値。×2 は一方に追記し、もう一方で待つ)"
     );
     println!();
-    println!("| 同時クライアント | 1 回の件数 | イベント/秒 |");
-    println!("|---:|---:|---:|");
-    for (clients, batch) in [(1_usize, 1_usize), (16, 1), (1, 100), (16, 100)] {
-        let mut runs = Vec::with_capacity(REPEATS);
+    println!("| 保存先 | p50 (ms) | p99 (ms) |");
+    println!("|---|---:|---:|");
+    for (label, target) in labels.iter().zip(&running) {
+        let waiter = target.services.len() - 1;
+        let mut p50s = Vec::with_capacity(REPEATS);
+        let mut p99s = Vec::with_capacity(REPEATS);
         for _ in 0..REPEATS {
-            runs.push(direct_throughput(&service, clients, batch).await?);
+            let latencies = wake_latencies(
+                &target.benches[0],
+                &target.benches[waiter],
+                &target.services[waiter],
+            )
+            .await?;
+            p50s.push(percentile(&latencies, 0.50).as_secs_f64() * 1000.0);
+            p99s.push(percentile(&latencies, 0.99).as_secs_f64() * 1000.0);
         }
-        println!("| {clients} | {batch} | {:.0} |", median(runs));
+        println!("| {label} | {:.2} | {:.2} |", median(p50s), median(p99s));
     }
-
-    let mut p50s = Vec::with_capacity(REPEATS);
-    let mut p99s = Vec::with_capacity(REPEATS);
-    for _ in 0..REPEATS {
-        let latencies = wake_latencies(&bench, &service).await?;
-        p50s.push(percentile(&latencies, 0.50).as_secs_f64() * 1000.0);
-        p99s.push(percentile(&latencies, 0.99).as_secs_f64() * 1000.0);
+    if postgres.is_none() {
+        println!();
+        println!(
+            "(PostgreSQL は測っていません: MEDIAHUB_BENCH_POSTGRES_URL が無い。make bench は使い捨てのクラスターを起動して測ります)"
+        );
     }
-    println!();
-    println!(
-        "### 追記 → ロングポーリング起床の遅延 (durability = {durability:?}、{LATENCY_SAMPLES} 回 × {REPEATS} の中央値)"
-    );
-    println!();
-    println!("| p50 (ms) | p99 (ms) |");
-    println!("|---:|---:|");
-    println!("| {:.2} | {:.2} |", median(p50s), median(p99s));
-    service.stop().await?;
+    for target in running {
+        for service in target.services {
+            service.stop().await?;
+        }
+    }
     Ok(())
 }
 
@@ -295,7 +415,10 @@ fn main() -> BenchResult<()> {
         Ok("normal") => Durability::Normal,
         _ => Durability::Full,
     };
-    runtime.block_on(run(durability))?;
+    let postgres = std::env::var("MEDIAHUB_BENCH_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    runtime.block_on(run(durability, postgres.as_deref()))?;
     println!();
     println!("(計測時間: {:.1} 秒)", started.elapsed().as_secs_f64());
     Ok(())

@@ -40,6 +40,8 @@ use crate::platform::server::Shutdown;
 pub const POSITION_LOCK: i64 = 0x4d48_706f_73;
 /// コミットを知らせるチャネル (`NOTIFY` の名前。本文は新しいログの先頭)。
 pub const NOTIFY_CHANNEL: &str = "mediahub_events";
+/// 書き込み用の接続がトランザクションの途中で黙っていてよい最長の時間 (超えたら PostgreSQL が切る)。
+pub const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(10);
 /// 起動のときにデータベースが立ち上がるのを待つ最長の時間。
 pub const STARTUP_WAIT: Duration = Duration::from_secs(60);
 /// 起動のときにつなぎ直すまでの間隔。
@@ -85,6 +87,15 @@ async fn connect(
     durability: Durability,
 ) -> Result<PgConnection, StoreError> {
     let mut conn = options.connect().await?;
+    // 止まった (一時停止・切断された) プロセスが位置のロックを持ったままにならないよう、
+    // トランザクションの途中で黙ったままの接続は PostgreSQL に切らせます (ロールバックされ、ロックが外れる)。
+    // 動いている書き込みタスクは文を続けて送るので、この時間を超えて黙ることはありません。
+    sqlx::query(&format!(
+        "SET idle_in_transaction_session_timeout = {}",
+        IDLE_IN_TRANSACTION.as_millis()
+    ))
+    .execute(&mut conn)
+    .await?;
     if durability == Durability::Normal {
         sqlx::query("SET synchronous_commit = off")
             .execute(&mut conn)

@@ -292,3 +292,65 @@ async fn store_process_killed_with_sigkill_mid_append_leaves_no_partial_batch_no
     let fresh = TestStore::start_on_url(&url).await;
     assert_eq!(fresh.head().await, (BATCHES * EVENTS) as u64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn store_process_paused_with_sigstop_while_writing_does_not_block_the_other_process_for_long()
+{
+    let server = PgServer::start();
+    let url = server.database().await;
+    let paused = StoreProcess::spawn(&url);
+    let other = StoreProcess::spawn(&url);
+    // 一時停止するプロセスに追記を流し続け (トランザクションの途中で止まることがあるように)、止めます。
+    let flood: Vec<_> = (0..8)
+        .map(|writer| {
+            let http = paused.http.clone();
+            tokio::spawn(async move {
+                for version in 0..1000_u64 {
+                    let events: Vec<Value> = (0..50)
+                        .map(|n| new_event("MediaTagged", json!({"n": n})))
+                        .collect();
+                    let sent = tokio::time::timeout(
+                        Duration::from_secs(60),
+                        http.append("Media", &format!("paused-{writer}"), version * 50, &events),
+                    )
+                    .await;
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    crate::support::common::wait_until(
+        "一時停止するプロセスが書き始める",
+        Duration::from_secs(30),
+        || async { other.http.head().await > 0 },
+    )
+    .await;
+    paused.process.signal("STOP");
+
+    // 止まったプロセスがロックを持っていても、PostgreSQL が黙った接続を切るので、もう一方は書ける。
+    let (status, body) = tokio::time::timeout(
+        Duration::from_secs(30),
+        other.http.append(
+            "Media",
+            "after-pause",
+            0,
+            &[new_event("MediaTagged", json!({}))],
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("一時停止したプロセスがもう一方の書き込みを 30 秒以上止めました"));
+    assert_eq!(status, 201, "{body}");
+    let log = other.http.whole_log().await;
+    let head = other.http.head().await;
+    assert_eq!(
+        positions(&log),
+        (1..=head).collect::<Vec<_>>(),
+        "位置に隙間が無い"
+    );
+    paused.process.signal("CONT");
+    for task in flood {
+        task.abort();
+    }
+}

@@ -1,6 +1,6 @@
 //! media-query の一覧: 新しい順・カーソル・絞り込み・ファイル名検索・所有者の分離・入力の誤り。
 
-use crate::support::media_query::{Env, id_text, ids};
+use crate::support::media_query::{Caller, Env, id_text, ids, keys, user_token};
 use mediahub_core::ids::{MediaId, UserId};
 use reqwest::Method;
 
@@ -227,4 +227,32 @@ async fn limit_0_or_101_bad_cursor_kind_or_status_answer_400_problem_json() {
     }
     let (status, body) = caller.get("/api/v1/media?limit=100").await;
     assert_eq!((status, ids(&body).len()), (200, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_with_their_own_read_model_files_on_one_store_list_the_same_five_media() {
+    let env = Env::start().await;
+    let owner = UserId::new_random();
+    let (uploaded, last) = upload_many(&env, owner, 5).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let replica = env.replica(&dir.path().join("replica.db")).await;
+
+    // どちらのレプリカも min_position で自分の読みモデルが追いつくのを待ってから答える。
+    let path = format!("/api/v1/media?min_position={last}");
+    let token = user_token(&keys(), owner);
+    let (status_a, first) = Caller::new(env.service().base_url(), token.clone())
+        .get(&path)
+        .await;
+    let (status_b, second) = Caller::new(replica.base_url(), token).get(&path).await;
+
+    assert_eq!((status_a, status_b), (200, 200), "{first} {second}");
+    assert_eq!(ids(&first).len(), 5);
+    assert_eq!(
+        first["items"], second["items"],
+        "2 つの読みモデルは同じ一覧になる"
+    );
+    let mut expected: Vec<String> = uploaded.iter().map(ToString::to_string).collect();
+    expected.reverse();
+    assert_eq!(ids(&first), expected, "新しい順");
+    replica.stop().await.unwrap_or_else(|e| panic!("{e}"));
 }

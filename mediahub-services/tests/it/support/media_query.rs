@@ -71,18 +71,25 @@ impl Env {
 
     /// media-query を (同じファイルで) 起動します。
     pub async fn boot(&mut self) {
+        let path = self.db_path();
+        self.service = Some(self.replica(&path).await);
+    }
+
+    /// 同じイベントストアを読む media-query を、別の読みモデルのファイル `path` でもう 1 つ起動します
+    /// (レプリカ。止めるのは呼んだ側)。
+    pub async fn replica(&self, path: &std::path::Path) -> MediaQueryHandle {
         let consumer = ConsumerConfig {
             page_size: 4,
             long_poll: Duration::from_secs(10),
             initial_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(100),
         };
-        let config = MediaQueryConfig::new(self.store.base_url(), self.db_path(), keys())
+        let config = MediaQueryConfig::new(self.store.base_url(), path, keys())
             .listen("127.0.0.1:0")
             .consumer(consumer)
             .read_wait(self.read_wait)
             .grace(Duration::from_secs(2));
-        self.service = Some(start(config).await.unwrap_or_else(|e| panic!("{e}")));
+        start(config).await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// media-query を止めます (ファイルは残ります)。

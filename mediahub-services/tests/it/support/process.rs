@@ -52,6 +52,16 @@ impl ServiceProcess {
         }
     }
 
+    /// シグナルを送ります (`STOP` で一時停止、`CONT` で再開など。`kill -<signal>` と同じ)。
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("kill を実行できません: {e}"));
+        assert!(status.success(), "kill -{signal} が失敗しました");
+    }
+
     /// SIGKILL で止め、終わるのを待ちます。
     pub fn kill(&mut self) {
         let _killed = self.child.kill();
