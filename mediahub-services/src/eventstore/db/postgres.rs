@@ -37,7 +37,7 @@ use crate::eventstore::error::StoreError;
 use crate::platform::server::Shutdown;
 
 /// 位置の割り当てを直列にする勧告ロックの鍵 (`'MHpos'` の 5 バイトを整数にしたもの)。
-pub const POSITION_LOCK: i64 = 0x4d48_706f_73;
+pub const POSITION_LOCK: i64 = 0x004d_4870_6f73;
 /// コミットを知らせるチャネル (`NOTIFY` の名前。本文は新しいログの先頭)。
 pub const NOTIFY_CHANNEL: &str = "mediahub_events";
 /// 書き込み用の接続がトランザクションの途中で黙っていてよい最長の時間 (超えたら PostgreSQL が切る)。
