@@ -18,7 +18,7 @@ use super::error::StoreError;
 use super::state::StoreState;
 use super::view::{
     AppendBody, AppendResult, CommitBody, EventList, HeadBody, LogPage, LogSelection, SnapshotBody,
-    SnapshotWriteBody,
+    SnapshotWriteBody, StreamName,
 };
 use super::writer::{self, AppendOutcome, AppendRequest, SnapshotWrite};
 use crate::platform::auth::ServiceAuth;
@@ -103,8 +103,8 @@ fn invalid_parameter(name: &str, detail: &str) -> Problem {
     Problem::bad_request(codes::INVALID_PARAMETER, format!("{name}: {detail}"))
 }
 
-fn stream_key(aggregate_type: String, aggregate_id: String) -> Result<StreamKey, Problem> {
-    StreamKey::new(aggregate_type, aggregate_id)
+fn stream_key(aggregate_type: StreamName, aggregate_id: StreamName) -> Result<StreamKey, Problem> {
+    StreamKey::new(aggregate_type.0, aggregate_id.0)
         .map_err(|e| Problem::bad_request(codes::INVALID_PATH, e.to_string()))
 }
 
@@ -135,11 +135,9 @@ impl EventStoreApi {
         &self,
         _auth: ServiceAuth,
         /// 集約の型 (1〜256 文字、制御文字なし)。
-        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
-        aggregate_type: Path<String>,
+        aggregate_type: Path<StreamName>,
         /// 集約 ID (1〜256 文字、制御文字なし)。
-        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
-        aggregate_id: Path<String>,
+        aggregate_id: Path<StreamName>,
         body: Json<AppendBody>,
     ) -> Result<AppendResponse, Problem> {
         let body = body.0;
@@ -164,11 +162,9 @@ impl EventStoreApi {
         &self,
         _auth: ServiceAuth,
         /// 集約の型 (1〜256 文字、制御文字なし)。
-        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
-        aggregate_type: Path<String>,
+        aggregate_type: Path<StreamName>,
         /// 集約 ID (1〜256 文字、制御文字なし)。
-        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
-        aggregate_id: Path<String>,
+        aggregate_id: Path<StreamName>,
         from_version: Query<Option<LogPosition>>,
     ) -> Result<Json<EventList>, Problem> {
         let stream = stream_key(aggregate_type.0, aggregate_id.0)?;
@@ -189,11 +185,9 @@ impl EventStoreApi {
         &self,
         _auth: ServiceAuth,
         /// 集約の型 (1〜256 文字、制御文字なし)。
-        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
-        aggregate_type: Path<String>,
+        aggregate_type: Path<StreamName>,
         /// 集約 ID (1〜256 文字、制御文字なし)。
-        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
-        aggregate_id: Path<String>,
+        aggregate_id: Path<StreamName>,
     ) -> Result<Json<SnapshotBody>, Problem> {
         let stream = stream_key(aggregate_type.0, aggregate_id.0)?;
         let snapshot = self
@@ -222,11 +216,9 @@ impl EventStoreApi {
         &self,
         _auth: ServiceAuth,
         /// 集約の型 (1〜256 文字、制御文字なし)。
-        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
-        aggregate_type: Path<String>,
+        aggregate_type: Path<StreamName>,
         /// 集約 ID (1〜256 文字、制御文字なし)。
-        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
-        aggregate_id: Path<String>,
+        aggregate_id: Path<StreamName>,
         body: Json<SnapshotWriteBody>,
     ) -> Result<PutSnapshotResponse, Problem> {
         let stream = stream_key(aggregate_type.0, aggregate_id.0)?;
@@ -251,11 +243,9 @@ impl EventStoreApi {
         &self,
         _auth: ServiceAuth,
         /// 集約の型 (1〜256 文字、制御文字なし)。
-        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
-        aggregate_type: Path<String>,
+        aggregate_type: Path<StreamName>,
         /// 集約 ID (1〜256 文字、制御文字なし)。
-        #[oai(validator(pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,256}$"))]
-        aggregate_id: Path<String>,
+        aggregate_id: Path<StreamName>,
         body: Json<CommitBody>,
     ) -> Result<AppendResponse, Problem> {
         let body = body.0;

@@ -59,11 +59,19 @@ pub struct StreamKey {
     pub aggregate_id: String,
 }
 
+/// 集約の型・ID として使える文字列か (1〜[`MAX_NAME_LEN`] 文字で、制御文字を含まない)。
+///
+/// 規則はここ一か所です。[`StreamKey::new`]、パスの [`super::view::StreamName`]、
+/// グローバルログの絞り込みのクエリがこれで確かめます。
+#[must_use]
+pub fn is_valid_name(value: &str) -> bool {
+    !value.is_empty()
+        && value.chars().count() <= MAX_NAME_LEN
+        && !value.chars().any(char::is_control)
+}
+
 fn validate_name(what: &str, value: &str) -> Result<(), StoreError> {
-    if value.is_empty()
-        || value.chars().count() > MAX_NAME_LEN
-        || value.chars().any(char::is_control)
-    {
+    if !is_valid_name(value) {
         return Err(StoreError::InvalidStream(format!(
             "{what} は 1〜{MAX_NAME_LEN} 文字の、制御文字を含まない文字列にしてください"
         )));

@@ -237,6 +237,16 @@ fn cases(keys: &JwtKeys, stored_id: &Value) -> Vec<Case> {
             .expect(400, "request.invalid_parameter"),
         Case::new("negative from_version", "GET", "/api/v1/streams/Media/m1/events?from_version=-1")
             .expect(400, "request.invalid_parameter"),
+        Case::new("aggregate_id with a control character on append", "POST", "/api/v1/streams/Media/m%01/events")
+            .json(&json!({"expected_version": 0, "events": [new_event("X", json!({}))]}))
+            .expect(400, "request.invalid_path"),
+        Case::new("aggregate_type of 257 characters on append", "POST", format!("/api/v1/streams/{}/m1/events", "あ".repeat(257)))
+            .json(&json!({"expected_version": 0, "events": [new_event("X", json!({}))]}))
+            .expect(400, "request.invalid_path"),
+        Case::new("aggregate_id with DEL on read", "GET", "/api/v1/streams/Media/m%7F/events")
+            .expect(400, "request.invalid_path"),
+        Case::new("aggregate_id with a C1 control on snapshot", "GET", "/api/v1/streams/Media/m%C2%85/snapshot")
+            .expect(400, "request.invalid_path"),
         Case::new("SSE with non-numeric Last-Event-ID", "GET", "/api/v1/events/stream")
             .header("Last-Event-ID", "abc")
             .expect(400, "request.invalid_parameter"),
