@@ -9,11 +9,7 @@ use tokio::sync::Barrier;
 
 /// 1 人の書き手: 現在の版を読み、その版を期待して 1 件追記する。409 なら読み直してやり直す。
 /// (成功した版, 409 の回数) を返す。
-pub(super) async fn write_once_with_retries(
-    store: Http,
-    writer: usize,
-    start: Arc<Barrier>,
-) -> (u64, usize) {
+async fn write_once_with_retries(store: Http, writer: usize, start: Arc<Barrier>) -> (u64, usize) {
     start.wait().await;
     let mut conflicts = 0;
     for _attempt in 0..500 {
@@ -42,29 +38,36 @@ pub(super) async fn write_once_with_retries(
     panic!("書き手 {writer} が 500 回試しても書けませんでした");
 }
 
+/// `writers` 人の書き手を一斉に `Media/race` へ追記させます (書き手 `n` は `endpoints[n % 長さ]` に送る)。
+/// 取れた版 (昇順) と 409 の合計を返します。
+pub(super) async fn race_writers(endpoints: &[&Http], writers: usize) -> (Vec<u64>, usize) {
+    let start = Arc::new(Barrier::new(writers));
+    let tasks: Vec<_> = (0..writers)
+        .map(|writer| {
+            tokio::spawn(write_once_with_retries(
+                endpoints[writer % endpoints.len()].clone(),
+                writer,
+                Arc::clone(&start),
+            ))
+        })
+        .collect();
+    let mut taken = Vec::new();
+    let mut conflicts = 0;
+    for task in tasks {
+        let (version, lost) = task.await.unwrap_or_else(|e| panic!("{e}"));
+        taken.push(version);
+        conflicts += lost;
+    }
+    taken.sort_unstable();
+    (taken, conflicts)
+}
+
 crate::on_both_backends! {
     multi_thread:
     async fn thirty_two_writers_racing_on_one_stream_take_each_version_once_and_log_has_no_gaps(backend) {
         const WRITERS: usize = 32;
         let mut store = TestStore::start_on(backend).await;
-        let start = Arc::new(Barrier::new(WRITERS));
-        let tasks: Vec<_> = (0..WRITERS)
-            .map(|writer| {
-                tokio::spawn(write_once_with_retries(
-                    store.http.clone(),
-                    writer,
-                    Arc::clone(&start),
-                ))
-            })
-            .collect();
-        let mut taken = Vec::new();
-        let mut conflicts = 0;
-        for task in tasks {
-            let (version, lost) = task.await.unwrap_or_else(|e| panic!("{e}"));
-            taken.push(version);
-            conflicts += lost;
-        }
-        taken.sort_unstable();
+        let (taken, conflicts) = race_writers(&[&store.http], WRITERS).await;
         let expected: Vec<u64> = (1..=WRITERS as u64).collect();
         assert_eq!(taken, expected, "各版はちょうど 1 回だけ取られる");
         // 32 人が同時に版 0 を読んで書くので、負けた書き手は必ず 409 を受け取っている。

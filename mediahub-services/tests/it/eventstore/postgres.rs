@@ -4,13 +4,11 @@
 //! ほかのプロセスのコミットで起きる購読 (LISTEN/NOTIFY)、書いている途中の SIGKILL を確かめます。
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::Barrier;
 
-use super::concurrency::write_once_with_retries;
+use super::concurrency::race_writers;
 use crate::support::eventstore::{Http, SECRET, TestStore, events_of, keys, new_event};
 use crate::support::postgres::PgServer;
 use crate::support::process::ServiceProcess;
@@ -63,25 +61,7 @@ async fn two_store_processes_on_one_database_with_32_racing_writers_each_take_ev
     let url = server.database().await;
     let a = StoreProcess::spawn(&url);
     let b = StoreProcess::spawn(&url);
-    let start = Arc::new(Barrier::new(WRITERS_PER_PROCESS * 2));
-    let tasks: Vec<_> = (0..WRITERS_PER_PROCESS * 2)
-        .map(|writer| {
-            let http = if writer % 2 == 0 { &a.http } else { &b.http };
-            tokio::spawn(write_once_with_retries(
-                http.clone(),
-                writer,
-                Arc::clone(&start),
-            ))
-        })
-        .collect();
-    let mut taken = Vec::new();
-    let mut conflicts = 0;
-    for task in tasks {
-        let (version, lost) = task.await.unwrap_or_else(|e| panic!("{e}"));
-        taken.push(version);
-        conflicts += lost;
-    }
-    taken.sort_unstable();
+    let (taken, conflicts) = race_writers(&[&a.http, &b.http], WRITERS_PER_PROCESS * 2).await;
     let expected: Vec<u64> = (1..=(WRITERS_PER_PROCESS * 2) as u64).collect();
     assert_eq!(taken, expected, "どの版もちょうど 1 回だけ取られる");
     assert!(
