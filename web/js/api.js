@@ -490,21 +490,25 @@ export async function listEvents(params = {}) {
 // --- 通知 ---------------------------------------------------------------------------
 
 /**
- * 通知の一覧 (新しい順、カーソルでページ送り)。
+ * 通知の一覧 (新しい順、カーソルでページ送り)。read-your-writes のため、直近の既読操作の position を
+ * min_position に付けます。
  * @param {{limit?:number, cursor?:string|null}} [params] 条件
  * @returns {Promise<{items:any[], next_cursor:string|null}>} 1 ページ
  */
 export async function listNotifications(params = {}) {
-  const body = await request("/api/v1/notifications", { query: { limit: params.limit, cursor: params.cursor } });
+  const body = await request("/api/v1/notifications", {
+    query: { limit: params.limit, cursor: params.cursor, min_position: store.positions.notification },
+  });
   return { items: pickItems(body, "items", "notifications"), next_cursor: body?.next_cursor ?? null };
 }
 
 /**
- * 未読の件数。応答が件数でも一覧でも数えます。
+ * 未読の件数。応答が件数でも一覧でも数えます。直近の既読操作の position を min_position に付けるので、
+ * 既読にした直後に古い件数が返ることはありません。
  * @returns {Promise<number>} 件数
  */
 export async function unreadCount() {
-  const body = await request("/api/v1/notifications/unread");
+  const body = await request("/api/v1/notifications/unread", { query: { min_position: store.positions.notification } });
   if (typeof body === "number") {
     return body;
   }
@@ -517,20 +521,24 @@ export async function unreadCount() {
 }
 
 /**
- * 通知を既読にします。
+ * 通知を既読にします。応答の position を記録します (次の一覧・未読数の min_position)。
  * @param {string} id 通知 ID
- * @returns {Promise<any>} 結果
+ * @returns {Promise<any>} `{position}`
  */
-export function markNotificationRead(id) {
-  return request(`/api/v1/notifications/${encodeURIComponent(id)}/read`, { method: "PUT" });
+export async function markNotificationRead(id) {
+  const body = await request(`/api/v1/notifications/${encodeURIComponent(id)}/read`, { method: "PUT" });
+  notePosition("notification", body?.position);
+  return body;
 }
 
 /**
- * すべての通知を既読にします。
- * @returns {Promise<any>} 結果
+ * すべての通知を既読にします。応答の position を記録します (次の一覧・未読数の min_position)。
+ * @returns {Promise<any>} `{updated, position}`
  */
-export function markAllNotificationsRead() {
-  return request("/api/v1/notifications/read-all", { method: "PUT" });
+export async function markAllNotificationsRead() {
+  const body = await request("/api/v1/notifications/read-all", { method: "PUT" });
+  notePosition("notification", body?.position);
+  return body;
 }
 
 // --- ラボ (学習用の操作) -------------------------------------------------------------

@@ -29,7 +29,7 @@ export const store = {
   /** @type {AbortController|null} ログイン中のセッション (ログアウトで abort) */
   session: null,
   /** read-your-writes 用: 読み取り側ごとに、直近のコマンド応答が返した position */
-  positions: { media: 0, album: 0 },
+  positions: { media: 0, album: 0, notification: 0 },
   /** @type {object[]} SSE で受け取ったイベントのバッファ (position の昇順) */
   events: [],
   /** 受け取ったイベントの最大の position (未取得なら null) */
@@ -71,7 +71,7 @@ export function on(type, handler, signal) {
 
 /**
  * コマンド応答の position を記録します (次の問い合わせの min_position になります)。
- * @param {"media"|"album"} side 読み取り側
+ * @param {"media"|"album"|"notification"} side 読み取り側
  * @param {unknown} position コマンド応答の position
  */
 export function notePosition(side, position) {
@@ -115,7 +115,7 @@ export function resetSession() {
   store.session = null;
   store.token = null;
   store.user = null;
-  store.positions = { media: 0, album: 0 };
+  store.positions = { media: 0, album: 0, notification: 0 };
   store.events = [];
   store.lastPosition = null;
   store.live = { events: "idle", notifications: "idle" };

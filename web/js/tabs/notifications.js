@@ -47,6 +47,11 @@ export function createNotificationsTab({ panel, signal, badge }) {
   let nextCursor = null;
   let loaded = false;
   let unread = 0;
+  /**
+   * 終わった既読操作の回数。読み直しは、送ってから返るまでに既読操作が終わっていれば読み直します
+   * (操作の前に送った問い合わせの古い件数で、0 にしたバッジが戻らないように)。
+   */
+  let writes = 0;
 
   /** @param {number} count 未読数 */
   function setBadge(count) {
@@ -60,7 +65,12 @@ export function createNotificationsTab({ panel, signal, badge }) {
 
   const refreshUnread = serialized(async () => {
     try {
-      setBadge(await api.unreadCount());
+      let before, count;
+      do {
+        before = writes;
+        count = await api.unreadCount();
+      } while (before !== writes);
+      setBadge(count);
     } catch (error) {
       if (!isAbort(error)) showError(error, t("notifications.unreadFailed"));
     }
@@ -70,7 +80,11 @@ export function createNotificationsTab({ panel, signal, badge }) {
     try {
       // 読み込み済みの件数ぶん (最大 100) を最初から読み直す (「さらに読み込む」で読んだ分も保つ)
       const limit = Math.min(Math.max(items.length, PAGE_SIZE), MAX_REFRESH_LIMIT);
-      const page = await api.listNotifications({ limit });
+      let before, page;
+      do {
+        before = writes;
+        page = await api.listNotifications({ limit });
+      } while (before !== writes);
       items = page.items;
       nextCursor = page.next_cursor;
       loaded = true;
@@ -174,6 +188,7 @@ export function createNotificationsTab({ panel, signal, badge }) {
   async function markRead(n) {
     try {
       await api.markNotificationRead(n.id);
+      writes += 1;
       n.read = true;
       render();
       await refreshUnread();
@@ -186,6 +201,7 @@ export function createNotificationsTab({ panel, signal, badge }) {
     readAllButton.disabled = true;
     try {
       await api.markAllNotificationsRead();
+      writes += 1;
       for (const n of items) n.read = true;
       setBadge(0);
       render();
