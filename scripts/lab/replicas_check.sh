@@ -38,7 +38,10 @@ fi
 echo "ok  PostgreSQL の events: $count 件、位置 1..$head に隙間なし"
 
 for id in $(containers eventstore); do
-    if ! docker logs "$id" 2>&1 | grep -q "postgres://"; then
+    # ログは変数に読んでから探す (`docker logs | grep -q` は grep が先に終わると docker logs が
+    # SIGPIPE で終わり、pipefail のもとでは見つかったのに失敗になる)
+    logs=$(docker logs "$id" 2>&1)
+    if ! grep -q "postgres://" <<<"$logs"; then
         echo "NG  $(docker inspect -f '{{.Name}}' "$id"): PostgreSQL で起動した記録がありません" >&2
         exit 1
     fi

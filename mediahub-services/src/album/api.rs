@@ -116,7 +116,7 @@ impl AlbumApi {
 
     /// アルバムを作ります → 201 `{id, position}`。
     ///
-    /// 名前が空・100 文字超・制御文字を含むなら 400 `album.invalid_name` で、何も書きません。
+    /// 名前が空白だけ・100 文字超・制御文字を含むなら 400 `request.invalid_body` で、何も書きません。
     #[oai(path = "/albums", method = "post", tag = "ApiTags::Albums")]
     async fn create_album(
         &self,
