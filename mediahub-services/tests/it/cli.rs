@@ -41,12 +41,8 @@ async fn healthcheck_of_ready_event_store_exits_0_and_of_closed_port_exits_1() {
     );
     assert!(ready.status.success(), "{ready:?}");
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let closed = format!(
-        "http://{}/ready",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    drop(listener);
+    let port = crate::support::common::ClosedPort::bind();
+    let closed = format!("{}/ready", port.url());
     let down = mediahub(&["healthcheck", "--timeout-ms", "500", &closed], SECRET);
     assert_eq!(down.status.code(), Some(1), "{down:?}");
     assert!(

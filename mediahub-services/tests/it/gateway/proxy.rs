@@ -225,13 +225,9 @@ async fn sse_response_is_streamed_while_upstream_keeps_connection_open() {
 
 #[tokio::test]
 async fn unreachable_upstream_is_502_upstream_unavailable_problem() {
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        format!("http://{addr}")
-    };
+    let closed = crate::support::common::ClosedPort::bind();
     let h = Harness::start_with(Options {
-        album_url: Some(closed),
+        album_url: Some(closed.url().to_owned()),
         ..Options::default()
     })
     .await;

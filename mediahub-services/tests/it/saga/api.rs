@@ -1,6 +1,6 @@
 //! saga サービスの API: 所有者だけが読めること、入力の検査、認可。
 
-use crate::support::saga::{Caller, Harness, has_step, patient_policy, unreachable_url};
+use crate::support::saga::{Caller, Harness, has_step, patient_policy};
 use mediahub_core::ids::{SagaId, UserId};
 use reqwest::Method;
 
@@ -16,7 +16,7 @@ async fn started(harness: &Harness, owner: UserId, filename: &str) -> crate::sup
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_user_gets_404_for_saga_and_empty_list_while_owner_lists_newest_first() {
-    let harness = Harness::start(patient_policy(), &unreachable_url()).await;
+    let harness = Harness::start_unreachable(patient_policy()).await;
     let owner = UserId::new_random();
     let first = started(&harness, owner, "first.jpg").await;
     let second = started(&harness, owner, "second.jpg").await;
@@ -56,7 +56,7 @@ async fn other_user_gets_404_for_saga_and_empty_list_while_owner_lists_newest_fi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_token_reads_as_x_user_id_and_without_it_gets_403_user_required() {
-    let harness = Harness::start(patient_policy(), &unreachable_url()).await;
+    let harness = Harness::start_unreachable(patient_policy()).await;
     let owner = UserId::new_random();
     let upload = started(&harness, owner, "a.jpg").await;
     let service = harness.service();
@@ -88,7 +88,7 @@ async fn service_token_reads_as_x_user_id_and_without_it_gets_403_user_required(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_token_on_rebuild_is_403_and_missing_token_is_401() {
-    let harness = Harness::start(patient_policy(), &unreachable_url()).await;
+    let harness = Harness::start_unreachable(patient_policy()).await;
     let (status, body) = harness
         .user(UserId::new_random())
         .post("/internal/v1/rebuild", &serde_json::json!({}))
@@ -104,7 +104,7 @@ async fn user_token_on_rebuild_is_403_and_missing_token_is_401() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limit_0_or_101_and_non_uuid_id_are_400_and_min_position_far_beyond_the_log_is_409() {
-    let harness = Harness::start(patient_policy(), &unreachable_url()).await;
+    let harness = Harness::start_unreachable(patient_policy()).await;
     let user = harness.user(UserId::new_random());
     for limit in [0, 101] {
         let (status, body) = user.get(&format!("/api/v1/sagas?limit={limit}")).await;
@@ -124,7 +124,7 @@ async fn limit_0_or_101_and_non_uuid_id_are_400_and_min_position_far_beyond_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_with_min_position_of_upload_sees_the_new_saga_at_once() {
-    let harness = Harness::start(patient_policy(), &unreachable_url()).await;
+    let harness = Harness::start_unreachable(patient_policy()).await;
     let owner = UserId::new_random();
     let upload = harness.domain.upload(owner, "b.jpg").await;
     // Saga のイベントは MediaUploaded より後に書かれるので、最初の Saga イベントの位置を待つ。

@@ -4,7 +4,6 @@
 
 use crate::support::saga::{
     Answering, Harness, has_step, keys, patient_policy, quick_process_policy, timeline,
-    unreachable_url,
 };
 use mediahub_core::ids::UserId;
 use mediahub_core::notification::NotificationKind;
@@ -13,7 +12,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_uploaded_starts_saga_with_process_media_attempt_1_visible_in_timeline() {
-    let harness = Harness::start(patient_policy(), &unreachable_url()).await;
+    let harness = Harness::start_unreachable(patient_policy()).await;
     let owner = UserId::new_random();
     let upload = harness.domain.upload(owner, "夕焼け.jpg").await;
 
@@ -54,7 +53,7 @@ async fn media_uploaded_starts_saga_with_process_media_attempt_1_visible_in_time
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processed_added_and_notified_in_order_complete_saga_even_with_unreachable_participants() {
-    let harness = Harness::start(patient_policy(), &unreachable_url()).await;
+    let harness = Harness::start_unreachable(patient_policy()).await;
     let upload = harness.domain.upload(UserId::new_random(), "cat.jpg").await;
     harness
         .detail_until(
@@ -103,7 +102,7 @@ async fn processed_added_and_notified_in_order_complete_saga_even_with_unreachab
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_media_command_is_retried_to_3_attempts_then_compensation_starts() {
-    let harness = Harness::start(quick_process_policy(), &unreachable_url()).await;
+    let harness = Harness::start_unreachable(quick_process_policy()).await;
     let upload = harness.domain.upload(UserId::new_random(), "dog.png").await;
 
     let detail = harness
@@ -141,7 +140,7 @@ async fn unreachable_media_command_is_retried_to_3_attempts_then_compensation_st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compensating_saga_ends_compensated_after_media_deleted_and_failure_notification_events() {
-    let harness = Harness::start(quick_process_policy(), &unreachable_url()).await;
+    let harness = Harness::start_unreachable(quick_process_policy()).await;
     let upload = harness
         .domain
         .upload(UserId::new_random(), "broken.jpg")

@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 use crate::support::saga::{
-    DEADLINE, Harness, Silent, Upload, has_step, patient_policy, timeline, unreachable_url,
-    wait_until,
+    DEADLINE, Harness, Silent, Upload, has_step, patient_policy, timeline, wait_until,
 };
 use mediahub_core::ids::UserId;
 use mediahub_core::saga::SagaPolicy;
@@ -38,8 +37,7 @@ async fn reset_reactor_checkpoint(harness: &Harness) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reactor_replaying_log_from_position_0_appends_no_saga_event_and_keeps_stream_versions() {
-    let url = unreachable_url();
-    let mut harness = Harness::start(patient_policy(), &url).await;
+    let mut harness = Harness::start_unreachable(patient_policy()).await;
     let upload = completed(&harness).await;
     let version = harness.saga_version(upload.saga_id()).await;
     let head = harness
@@ -51,7 +49,7 @@ async fn reactor_replaying_log_from_position_0_appends_no_saga_event_and_keeps_s
 
     harness.stop_saga().await;
     reset_reactor_checkpoint(&harness).await;
-    harness.start_saga(patient_policy(), &url).await;
+    harness.start_saga_unreachable(patient_policy()).await;
     wait_until(
         "リアクターがログの先頭まで読み直す",
         DEADLINE,
@@ -85,9 +83,7 @@ async fn saga_stopped_during_process_attempt_1_is_redriven_on_restart_and_record
         .await;
     harness.stop_saga().await;
 
-    harness
-        .start_saga(patient_policy(), &unreachable_url())
-        .await;
+    harness.start_saga_unreachable(patient_policy()).await;
     let detail = harness
         .detail_until(
             &upload,
@@ -108,7 +104,7 @@ async fn saga_stopped_during_process_attempt_1_is_redriven_on_restart_and_record
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuild_with_service_token_replays_view_to_same_timeline_and_reports_saga_events() {
-    let harness = Harness::start(patient_policy(), &unreachable_url()).await;
+    let harness = Harness::start_unreachable(patient_policy()).await;
     let upload = completed(&harness).await;
     let before = harness
         .detail_until(&upload, "詳細が読める", |d| {

@@ -35,3 +35,33 @@ pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
     };
     (status, body)
 }
+
+/// 束縛したまま待ち受けないポート: 接続はすぐ断られ (ECONNREFUSED)、生きている間は
+/// ほかのソケットにも再利用されません。
+///
+/// 束縛して手放しただけのポートは、並行して動くほかのテストのサーバーや、接続元の
+/// 一時ポート (自分自身への接続) に使われることがあり、「届かない相手」が応答してしまいます。
+pub struct ClosedPort {
+    url: String,
+    _socket: tokio::net::TcpSocket,
+}
+
+impl ClosedPort {
+    /// 127.0.0.1 の空いているポートを束縛します (`listen` はしません)。
+    pub fn bind() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap_or_else(|e| panic!("{e}"));
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = socket.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            url: format!("http://{addr}"),
+            _socket: socket,
+        }
+    }
+
+    /// `http://127.0.0.1:port`。
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}

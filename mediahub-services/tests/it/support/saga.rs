@@ -21,6 +21,7 @@ use mediahub_services::store_client::{AggregateCommands, RemoteEventRepository};
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub use super::common::ClosedPort;
 pub use super::services::{Caller, DEADLINE, Store, keys, service_token, user_token, wait_until};
 
 /// テストで「再試行はまだ来ない」とみなせる長いバックオフ。
@@ -55,14 +56,6 @@ pub fn quick_process_policy() -> SagaPolicy {
         },
         ..patient_policy()
     }
-}
-
-/// 誰も待ち受けていないポートの URL (束縛してすぐ手放す)。接続は拒否されます。
-pub fn unreachable_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    drop(listener);
-    format!("http://{addr}")
 }
 
 /// 接続は受け付けるが (OS のバックログ)、決して応答しないポート。
@@ -347,21 +340,43 @@ pub struct Harness {
     pub saga: Option<SagaHandle>,
     /// ドメインイベントの書き手。
     pub domain: Domain,
+    /// 参加者の代わりに束縛している、接続を断るポート。
+    pub unreachable: ClosedPort,
 }
 
 impl Harness {
-    /// イベントストアと、全参加者を `participants` に向けた saga サービスを起動します。
-    pub async fn start(policy: SagaPolicy, participants: &str) -> Self {
+    /// イベントストアだけを起動します (saga サービスはまだ動かさない)。
+    async fn without_saga() -> Self {
         let store = Store::start().await;
         let domain = Domain::new(&store);
-        let mut harness = Self {
+        Self {
             store,
             dir: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
             saga: None,
             domain,
-        };
+            unreachable: ClosedPort::bind(),
+        }
+    }
+
+    /// イベントストアと、全参加者を `participants` に向けた saga サービスを起動します。
+    pub async fn start(policy: SagaPolicy, participants: &str) -> Self {
+        let mut harness = Self::without_saga().await;
         harness.start_saga(policy, participants).await;
         harness
+    }
+
+    /// イベントストアと、全参加者を接続を断るポート ([`Harness::unreachable`]) に向けた
+    /// saga サービスを起動します。
+    pub async fn start_unreachable(policy: SagaPolicy) -> Self {
+        let mut harness = Self::without_saga().await;
+        harness.start_saga_unreachable(policy).await;
+        harness
+    }
+
+    /// saga サービスを (同じファイルで)、全参加者を接続を断るポートに向けて起動します。
+    pub async fn start_saga_unreachable(&mut self, policy: SagaPolicy) {
+        let url = self.unreachable.url().to_owned();
+        self.start_saga(policy, &url).await;
     }
 
     /// saga の SQLite ファイル。
