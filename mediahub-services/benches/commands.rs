@@ -14,6 +14,10 @@
 //! 「エラー」と数えます (MediaHub は衝突を読み直して再実行するので 0 のはず)。
 //!
 //! 計測は 基準 → MediaHub → 基準 → … と交互に 3 回ずつ行い、中央値を Markdown の表で出します。
+//!
+//! 続けて **経路の分解** を出します。同じシステムに外側から順に段を足して (HTTP の往復だけ →
+//! イベントストアへ直接の追記 → album へ直接の改名 → ゲートウェイ越しの改名) 同時実行 1 の p50 と
+//! 同時実行 16 の速さを測り、内側の段からの増分をその段の費用として並べます。
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -210,6 +214,7 @@ struct MediaHubSide {
     system: System,
     client: reqwest::Client,
     token: String,
+    service_token: String,
     albums: Arc<Vec<String>>,
     _dir: tempfile::TempDir,
 }
@@ -217,7 +222,9 @@ struct MediaHubSide {
 async fn mediahub(durability: Durability) -> BenchResult<MediaHubSide> {
     let dir = tempfile::tempdir()?;
     let web = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web");
-    let config = SystemConfig::new(dir.path(), web, JwtKeys::from_secret(SECRET)?)
+    let keys = JwtKeys::from_secret(SECRET)?;
+    let service_token = keys.issue_service_token("bench")?;
+    let config = SystemConfig::new(dir.path(), web, keys)
         .ports(Ports::EPHEMERAL)
         .dev_login(true)
         .durability(durability);
@@ -258,39 +265,150 @@ async fn mediahub(durability: Durability) -> BenchResult<MediaHubSide> {
         system,
         client,
         token,
+        service_token,
         albums: Arc::new(albums),
         _dir: dir,
     })
 }
 
+/// 経路の分解で測る段。外側の段ほど、内側の段を 1 つ含みます。
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hop {
+    /// album の `GET /health` (HTTP の往復 1 回だけ。認証もデータベースも無し)。
+    HttpRoundTrip,
+    /// イベントストアへ直接、1 イベントの追記 (HTTP + JWT + 書き込み役 + fsync)。
+    EventStore,
+    /// album へ直接の改名 (HTTP + JWT + 集約のキャッシュ + 判断 + イベントストアへの追記)。
+    Album,
+    /// ゲートウェイ越しの改名 (利用者が使う経路そのもの)。
+    Gateway,
+}
+
+impl Hop {
+    const ALL: [Hop; 4] = [
+        Hop::HttpRoundTrip,
+        Hop::EventStore,
+        Hop::Album,
+        Hop::Gateway,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Hop::HttpRoundTrip => "HTTP の往復だけ (album の `GET /health`)",
+            Hop::EventStore => "イベントストアへ直接 1 イベントを追記",
+            Hop::Album => "album へ直接 `PATCH /api/v1/albums/{id}`",
+            Hop::Gateway => "ゲートウェイ → album → イベントストア",
+        }
+    }
+}
+
 async fn run_mediahub(side: &MediaHubSide, workers: usize, commands: usize, round: usize) -> Run {
-    let gateway = Arc::new(side.system.urls().gateway.clone());
-    let (client, token, albums) = (
-        side.client.clone(),
-        Arc::new(side.token.clone()),
-        Arc::clone(&side.albums),
-    );
+    run_hop(side, Hop::Gateway, workers, commands, round).await
+}
+
+/// `hop` の段を `commands` 回、`workers` 本で実行します。
+async fn run_hop(
+    side: &MediaHubSide,
+    hop: Hop,
+    workers: usize,
+    commands: usize,
+    round: usize,
+) -> Run {
+    let urls = side.system.urls();
+    let base = Arc::new(match hop {
+        Hop::Gateway => urls.gateway.clone(),
+        Hop::Album | Hop::HttpRoundTrip => urls.album.clone(),
+        Hop::EventStore => urls.eventstore.clone(),
+    });
+    let token = Arc::new(match hop {
+        Hop::EventStore => side.service_token.clone(),
+        _ => side.token.clone(),
+    });
+    let (client, albums) = (side.client.clone(), Arc::clone(&side.albums));
     measure(workers, commands, move |n, pick| {
         let id = &albums[(pick as usize) % albums.len()];
-        let request = client
-            .patch(format!("{gateway}/api/v1/albums/{id}"))
-            .bearer_auth(token.as_str())
-            .json(&json!({"name": format!("r{round}-{workers}-{n}")}));
+        let name = format!("r{round}-{workers}-{n}");
+        let request = match hop {
+            Hop::HttpRoundTrip => client.get(format!("{base}/health")),
+            Hop::EventStore => client
+                .post(format!("{base}/api/v1/streams/Bench/{name}-{id}/events"))
+                .bearer_auth(token.as_str())
+                .json(&json!({
+                    "expected_version": 0,
+                    "events": [{
+                        "id": uuid::Uuid::new_v4(),
+                        "event_type": "BenchRenamed",
+                        "event_version": "1.0",
+                        "data": {"name": name},
+                        "metadata": {},
+                    }],
+                })),
+            Hop::Album | Hop::Gateway => client
+                .patch(format!("{base}/api/v1/albums/{id}"))
+                .bearer_auth(token.as_str())
+                .json(&json!({"name": name})),
+        };
         async move {
             match request.send().await {
-                Ok(response) if response.status().is_success() => true,
+                Ok(response) if response.status().is_success() => {
+                    // 本体を読み切って接続を再利用する。
+                    response.bytes().await.is_ok()
+                }
                 Ok(response) => {
-                    eprintln!("MediaHub の改名が {} で失敗しました", response.status());
+                    eprintln!("{} が {} で失敗しました", hop.label(), response.status());
                     false
                 }
                 Err(err) => {
-                    eprintln!("MediaHub の改名が届きません: {err}");
+                    eprintln!("{} が届きません: {err}", hop.label());
                     false
                 }
             }
         }
     })
     .await
+}
+
+/// 経路を段ごとに測り (各段 [`REPEATS`] 回を交互に)、1 段ごとの p50 の差を Markdown の表で出します。
+async fn print_breakdown(side: &MediaHubSide) {
+    let mut rows: Vec<(Hop, Vec<Run>, Vec<Run>)> = Hop::ALL
+        .iter()
+        .map(|hop| (*hop, Vec::new(), Vec::new()))
+        .collect();
+    for round in 0..REPEATS {
+        for (hop, serial, concurrent) in &mut rows {
+            serial.push(run_hop(side, *hop, 1, SERIAL_COMMANDS, round + 10).await);
+            concurrent.push(run_hop(side, *hop, 16, CONCURRENT_COMMANDS, round + 10).await);
+        }
+    }
+    println!();
+    println!("## コマンドの経路の分解 (耐久性 full、各段 {REPEATS} 回を交互に測った中央値)");
+    println!();
+    println!(
+        "| 段 | 同時実行 1 の p50 | 内側の段からの増分 | 同時実行 16 の 1 秒あたり | エラー |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut inner = Duration::ZERO;
+    for (hop, serial, concurrent) in &rows {
+        let p50 = median_duration(serial.iter().map(|r| r.p50).collect());
+        let rate = median(concurrent.iter().map(|r| r.per_second).collect());
+        let errors: usize = serial.iter().chain(concurrent).map(|r| r.errors).sum();
+        let added = if *hop == Hop::HttpRoundTrip {
+            "—".to_owned()
+        } else {
+            format!(
+                "+{:.2} ms",
+                p50.saturating_sub(inner).as_secs_f64() * 1000.0
+            )
+        };
+        println!(
+            "| {} | {:.2} ms | {added} | {rate:.0} | {errors} |",
+            hop.label(),
+            p50.as_secs_f64() * 1000.0
+        );
+        if *hop != Hop::HttpRoundTrip {
+            inner = p50;
+        }
+    }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -382,6 +500,7 @@ fn main() -> BenchResult<()> {
             relaxed16 / base16.max(f64::MIN_POSITIVE),
             relaxed1.as_secs_f64() / base1.as_secs_f64().max(f64::MIN_POSITIVE)
         );
+        print_breakdown(&hub).await;
         hub.system.stop().await?;
         relaxed.system.stop().await?;
         Ok(())

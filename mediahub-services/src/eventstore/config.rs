@@ -28,6 +28,9 @@ pub struct EventStoreConfig {
     pub durability: Durability,
     /// グレースフルシャットダウンの猶予。
     pub grace: Duration,
+    /// ロングポーリングの「先頭が進んだだけ」の応答を返すまでの最短の時間
+    /// (既定 [`PROGRESS_COALESCE`](super::state::PROGRESS_COALESCE))。
+    pub progress_coalesce: Duration,
 }
 
 impl EventStoreConfig {
@@ -42,6 +45,7 @@ impl EventStoreConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             durability: Durability::default(),
             grace: DEFAULT_GRACE,
+            progress_coalesce: super::state::PROGRESS_COALESCE,
         }
     }
 
@@ -56,6 +60,13 @@ impl EventStoreConfig {
     #[must_use]
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// 先頭が進んだだけの応答を寄せ集める時間を変えたコピーを返します。
+    #[must_use]
+    pub fn progress_coalesce(mut self, progress_coalesce: Duration) -> Self {
+        self.progress_coalesce = progress_coalesce;
         self
     }
 

@@ -25,8 +25,9 @@ impl StoreState {
     /// グローバルログを読みます。`wait` が 0 でなく一致するイベントがまだ無ければ、
     /// 一致するイベントがコミットされるか、時間切れか、停止が始まるまで待ちます。
     ///
-    /// `wake_on_progress` が `true` なら、一致するイベントが無くてもログの先頭 (head) が進んだ
-    /// 時点で空の一覧と新しい head を返します。絞り込みつきの購読者が、関係のないイベントの
+    /// `wake_on_progress` が `true` なら、一致するイベントが無くてもログの先頭 (head) が進めば
+    /// 空の一覧と新しい head を返します (要求を受けてから [`StoreState::progress_coalesce`] 以降。
+    /// その間のコミットは 1 つの応答にまとまります)。絞り込みつきの購読者が、関係のないイベントの
     /// 分もチェックポイントを進める (read-your-writes の `min_position` に届く) ためです。
     ///
     /// # エラー
@@ -40,16 +41,28 @@ impl StoreState {
         wake_on_progress: bool,
     ) -> Result<(Vec<Envelope>, u64), StoreError> {
         let mut head_rx = self.head.clone();
-        let deadline = Instant::now() + wait;
+        let received = Instant::now();
+        let deadline = received + wait;
+        let progress_at = received + self.progress_coalesce;
         let mut cursor = after;
         loop {
             let head = *head_rx.borrow_and_update();
             let events = self.reader.read_log(filter, cursor, head, limit).await?;
-            if !events.is_empty() || wait.is_zero() || (wake_on_progress && head > after) {
+            if !events.is_empty() || wait.is_zero() {
+                return Ok((events, head));
+            }
+            let progressed = wake_on_progress && head > after;
+            let now = Instant::now();
+            if progressed && (now >= progress_at || now >= deadline) {
                 return Ok((events, head));
             }
             // (cursor, head] には一致するイベントが無いと分かったので、次はその先だけを読みます。
             cursor = cursor.max(head);
+            let wake_at = if progressed {
+                progress_at.min(deadline)
+            } else {
+                deadline
+            };
             let _waiting = WaitGuard::enter(&self.waiters);
             tokio::select! {
                 changed = head_rx.changed() => {
@@ -57,8 +70,11 @@ impl StoreState {
                         return Ok((Vec::new(), head));
                     }
                 }
-                () = tokio::time::sleep_until(deadline) => {
-                    return Ok((Vec::new(), *head_rx.borrow()));
+                () = tokio::time::sleep_until(wake_at) => {
+                    if !progressed {
+                        return Ok((Vec::new(), *head_rx.borrow()));
+                    }
+                    // 先頭が進んだだけの応答の時刻: 最新の先頭まで読み直してから答えます。
                 }
                 () = self.shutdown.wait() => {
                     return Ok((Vec::new(), head));

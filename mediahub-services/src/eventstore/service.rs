@@ -107,12 +107,10 @@ pub async fn start(config: EventStoreConfig) -> Result<EventStoreHandle, StartEr
         writer_task,
         listener_task,
     } = open(&config, head_tx, launch.shutdown()).await?;
-    let state = Arc::new(StoreState::new(
-        reader,
-        writer,
-        head_rx,
-        launch.shutdown().clone(),
-    ));
+    let state = Arc::new(
+        StoreState::new(reader, writer, head_rx, launch.shutdown().clone())
+            .with_progress_coalesce(config.progress_coalesce),
+    );
     let app = server::build_app(
         EventStoreApi::new(Arc::clone(&state)),
         &SERVICE_INFO,

@@ -1,12 +1,22 @@
 //! API が共有する状態 ([`StoreState`]): 読み取りのプール、書き込み役、ログの先頭、待っている数。
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::db::Reader;
 use super::writer::WriterHandle;
 use crate::platform::server::Shutdown;
+
+/// 一致するイベントが無く先頭が進んだだけの応答 (`wake_on_progress`) を、要求を受けてから
+/// 返すまでの最短の時間。
+///
+/// 絞り込みつきの購読者は、関係のないコミットのたびに起こされるとコミットごとに
+/// 往復 1 回とチェックポイントの書き込み 1 回を払います (改名 1 回で 4 つの購読者)。
+/// 先頭が進んだだけの応答をこの時間だけ寄せ集めると、購読者 1 つあたり毎秒
+/// 高々 200 回になります。一致するイベントはこれまでどおりコミットの瞬間に答えます。
+pub const PROGRESS_COALESCE: Duration = Duration::from_millis(5);
 
 /// API が共有する状態。
 #[derive(Debug)]
@@ -19,6 +29,8 @@ pub struct StoreState {
     pub head: watch::Receiver<u64>,
     /// 停止の合図 (ロングポーリングと SSE はこれで終わります)。
     pub shutdown: Shutdown,
+    /// 先頭が進んだだけの応答を返すまでの最短の時間 (既定 [`PROGRESS_COALESCE`])。
+    pub progress_coalesce: Duration,
     /// いまコミットを待っているロングポーリングと SSE の数。
     pub(super) waiters: AtomicUsize,
 }
@@ -53,8 +65,16 @@ impl StoreState {
             writer,
             head,
             shutdown,
+            progress_coalesce: PROGRESS_COALESCE,
             waiters: AtomicUsize::new(0),
         }
+    }
+
+    /// 先頭が進んだだけの応答を返すまでの最短の時間を変えたものを返します。
+    #[must_use]
+    pub fn with_progress_coalesce(mut self, progress_coalesce: Duration) -> Self {
+        self.progress_coalesce = progress_coalesce;
+        self
     }
 
     /// いまコミットを待って止まっているロングポーリングと SSE の数 (観測とテスト用)。

@@ -24,7 +24,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::db::{self, EventValues, StreamKey, WriteConnection, now_micros, to_db_int};
+use super::db::{self, BatchStart, EventValues, StreamKey, WriteConnection, now_micros, to_db_int};
 use super::error::StoreError;
 
 /// 1 回の追記で送れるイベントの最大件数。
@@ -265,6 +265,22 @@ struct Plan {
     next: u64,
 }
 
+/// 束の追記が触れるストリーム (重複なし、最初に現れた順) とイベント ID。
+fn lookups(batch: &[Command]) -> (Vec<&StreamKey>, Vec<String>) {
+    let mut streams: Vec<&StreamKey> = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    for command in batch {
+        if let Command::Append(request, _) = command {
+            if seen.insert(&request.stream) {
+                streams.push(&request.stream);
+            }
+            ids.extend(request.events.iter().map(|e| e.id.to_string()));
+        }
+    }
+    (streams, ids)
+}
+
 /// トランザクションの中で、束の要求を順に検査し、書く内容を決めます。
 ///
 /// 版の確認は「束の前の版 + この束で先に決まった追記」で行うので、同じストリームへの
@@ -272,36 +288,13 @@ struct Plan {
 async fn plan_batch<C: WriteConnection>(
     conn: &mut C,
     batch: Vec<Command>,
-    head: u64,
+    start: BatchStart,
 ) -> Result<Plan, StoreError> {
-    let mut ids: Vec<String> = Vec::new();
-    let loaded = {
-        let mut streams: Vec<&StreamKey> = Vec::new();
-        let mut seen = HashSet::new();
-        for command in &batch {
-            if let Command::Append(request, _) = command {
-                if seen.insert(&request.stream) {
-                    streams.push(&request.stream);
-                }
-                ids.extend(request.events.iter().map(|e| e.id.to_string()));
-            }
-        }
-        conn.stream_versions(&streams).await
-    };
-    let loaded = match loaded {
-        Ok(versions) => conn
-            .existing_ids(&ids)
-            .await
-            .map(|existing| (versions, existing)),
-        Err(err) => Err(err),
-    };
-    let (mut versions, existing) = match loaded {
-        Ok(loaded) => loaded,
-        Err(err) => {
-            fail_all(batch, "追記の準備に失敗しました");
-            return Err(err);
-        }
-    };
+    let BatchStart {
+        head,
+        mut versions,
+        existing,
+    } = start;
     let now = now_micros();
     let mut claimed: HashSet<EventId> = HashSet::new();
     let mut next = head;
@@ -435,22 +428,28 @@ async fn plan_append<C: WriteConnection>(
 ///
 /// 1 回のコミットで発行する文は、要求の数によらず数個です: BEGIN (PostgreSQL はロックと
 /// 先頭の読み直しを含む)、版の読み取り、ID の存在確認、まとめた INSERT (行数に応じて数文)、
-/// COMMIT (スナップショットは 1 件 1 文)。
+/// COMMIT (スナップショットは 1 件 1 文)。SQLite はこれを 2 回の受け渡し
+/// (BEGIN と読み取り、INSERT と COMMIT) で送ります ([`WriteConnection::begin_batch`])。
 async fn commit_batch<C: WriteConnection>(
     conn: &mut C,
     batch: Vec<Command>,
     head: u64,
     head_tx: &watch::Sender<u64>,
 ) -> (u64, Vec<Command>) {
-    let head = match conn.begin(head).await {
-        Ok(head) => head,
+    let started = {
+        let (streams, ids) = lookups(&batch);
+        conn.begin_batch(head, &streams, &ids).await
+    };
+    let start = match started {
+        Ok(start) => start,
         Err(err) => {
             tracing::error!(error = %err, "トランザクションを始められません");
             fail_all(batch, "トランザクションを始められません");
             return (head, Vec::new());
         }
     };
-    let plan = match plan_batch(conn, batch, head).await {
+    let head = start.head;
+    let plan = match plan_batch(conn, batch, start).await {
         Ok(plan) => plan,
         Err(err) => {
             // plan_batch が束の全員にすでに失敗を返しています。
@@ -472,19 +471,11 @@ async fn commit_batch<C: WriteConnection>(
         .iter()
         .map(|envelope| EventValues::of(envelope))
         .collect();
-    let inserted = match rows {
-        Ok(rows) => conn.insert_events(&rows).await,
+    let committed = match rows {
+        Ok(rows) => conn.insert_and_commit(&rows, plan.next).await,
         Err(err) => Err(err),
     };
-    if let Err(err) = inserted {
-        tracing::error!(error = %err, "イベントの挿入に失敗しました");
-        conn.rollback().await;
-        for reply in plan.replies {
-            reply.fail("イベントを書けませんでした");
-        }
-        return (head, plan.deferred);
-    }
-    match conn.commit(plan.next).await {
+    match committed {
         Ok(()) => {
             db::advance_head(head_tx, plan.next);
             for reply in plan.replies {
@@ -493,10 +484,10 @@ async fn commit_batch<C: WriteConnection>(
             (plan.next, plan.deferred)
         }
         Err(err) => {
-            tracing::error!(error = %err, "コミットに失敗しました");
+            tracing::error!(error = %err, "イベントの挿入かコミットに失敗しました");
             conn.rollback().await;
             for reply in plan.replies {
-                reply.fail("コミットに失敗しました");
+                reply.fail("イベントを書けませんでした");
             }
             (head, plan.deferred)
         }

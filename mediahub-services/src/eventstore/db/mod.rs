@@ -473,12 +473,25 @@ pub trait EventReads: Send + Sync {
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
 
+/// 束のトランザクションを始めた時点で分かっていること ([`WriteConnection::begin_batch`])。
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BatchStart {
+    /// このトランザクションから見たログの先頭 ([`WriteConnection::begin`])。
+    pub head: u64,
+    /// 束のストリームの今の版 (無いストリームは入りません)。
+    pub versions: HashMap<StreamKey, u64>,
+    /// 束のイベント ID のうち、すでに保存されているもの。
+    pub existing: HashSet<String>,
+}
+
 /// 書き込みタスクだけが持つ 1 本の接続での、トランザクションの部品。
 /// 実装は [`sqlite::SqliteWriter`] と [`postgres::PgWriter`]。
 ///
-/// 書き込みタスクは 1 回のコミットで `begin` → (`stream_versions`、`existing_ids`、
-/// 必要なら `event_by_id` と `write_snapshot`) → `insert_events` → `commit` の順に呼び、
-/// 失敗したら `rollback` を呼びます。
+/// 書き込みタスクは 1 回のコミットで `begin_batch` (= `begin` → `stream_versions` →
+/// `existing_ids`) → (必要なら `event_by_id` と `write_snapshot`) → `insert_and_commit`
+/// (= `insert_events` → `commit`) の順に呼び、失敗したら `rollback` を呼びます。
+/// 2 つのまとめ役は、文をまとめて送れる実装が往復を減らすためにあります
+/// (SQLite は接続のスレッドへの受け渡しが 1 文ごとに 1 回。既定は部品を順に呼ぶだけ)。
 pub trait WriteConnection: Send + 'static {
     /// トランザクションを始め、**このトランザクションから見たログの先頭** を返します。
     /// 位置はその次から割り当てます。`known_head` はこのプロセスが知っている先頭です
@@ -534,6 +547,60 @@ pub trait WriteConnection: Send + 'static {
 
     /// 接続を閉じます。
     fn close(self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// トランザクションを始め、束のストリームの版と保存済みの ID を読みます。
+    /// 読み取りに失敗したときは、始めたトランザクションを巻き戻してから返します。
+    fn begin_batch(
+        &mut self,
+        known_head: u64,
+        streams: &[&StreamKey],
+        ids: &[String],
+    ) -> impl Future<Output = Result<BatchStart, StoreError>> + Send {
+        begin_in_steps(self, known_head, streams, ids)
+    }
+
+    /// イベントの行を挿入してコミットします。失敗したら呼び出し側が `rollback` を呼びます。
+    fn insert_and_commit(
+        &mut self,
+        rows: &[EventValues],
+        head: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            self.insert_events(rows).await?;
+            self.commit(head).await
+        }
+    }
+}
+
+/// [`WriteConnection::begin_batch`] を部品の呼び出しで行います (既定の実装)。
+///
+/// # エラー
+/// 始められない・読めなければ [`StoreError`] (読めなかったときは巻き戻し済み)。
+pub(crate) async fn begin_in_steps<C: WriteConnection + ?Sized>(
+    conn: &mut C,
+    known_head: u64,
+    streams: &[&StreamKey],
+    ids: &[String],
+) -> Result<BatchStart, StoreError> {
+    let head = conn.begin(known_head).await?;
+    let looked_up = match conn.stream_versions(streams).await {
+        Ok(versions) => conn
+            .existing_ids(ids)
+            .await
+            .map(|existing| (versions, existing)),
+        Err(err) => Err(err),
+    };
+    match looked_up {
+        Ok((versions, existing)) => Ok(BatchStart {
+            head,
+            versions,
+            existing,
+        }),
+        Err(err) => {
+            conn.rollback().await;
+            Err(err)
+        }
+    }
 }
 
 /// プロセスが持つ読み取り役 (どちらかの実装)。HTTP の層はこれだけを使います。

@@ -18,11 +18,11 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection, Row, SqliteConnection};
 
 use super::{
-    Durability, EVENT_BY_ID_SQL, EventReads, EventRow, EventValues, INSERT_SNAPSHOT_SQL,
-    InsertStatements, LOOKUP_CHUNK, LogFilter, Order, Placeholder, READ_SNAPSHOT_SQL,
-    READ_STREAM_SQL, SNAPSHOT_VERSION_SQL, SnapshotRow, StoredSnapshot, StreamKey,
-    UPDATE_SNAPSHOT_SQL, WriteConnection, envelopes, existing_ids_sql, filter_values, from_db_int,
-    to_db_int, versions_sql, window_sql,
+    BatchStart, Durability, EVENT_BY_ID_SQL, EventReads, EventRow, EventValues,
+    INSERT_SNAPSHOT_SQL, InsertStatements, LOOKUP_CHUNK, LogFilter, Order, Placeholder,
+    READ_SNAPSHOT_SQL, READ_STREAM_SQL, SNAPSHOT_VERSION_SQL, SnapshotRow, StoredSnapshot,
+    StreamKey, UPDATE_SNAPSHOT_SQL, WriteConnection, begin_in_steps, envelopes, existing_ids_sql,
+    filter_values, from_db_int, to_db_int, versions_sql, window_sql,
 };
 use crate::eventstore::error::StoreError;
 
@@ -263,20 +263,7 @@ impl WriteConnection for SqliteWriter {
             let (chunk, tail) = rest.split_at(count);
             let mut query = sqlx::query(sql);
             for row in chunk {
-                query = query
-                    .bind(row.position)
-                    .bind(row.aggregate_type.as_str())
-                    .bind(row.aggregate_id.as_str())
-                    .bind(row.sequence)
-                    .bind(row.event_type.as_str())
-                    .bind(row.event_version.as_str())
-                    .bind(row.payload.as_str())
-                    .bind(row.metadata.as_str())
-                    .bind(row.event_id.as_str())
-                    .bind(row.created_at.as_str())
-                    .bind(row.correlation_id.as_deref())
-                    .bind(row.causation_id.as_deref())
-                    .bind(row.user_id.as_deref());
+                query = bind_row(query, row);
             }
             query.execute(&mut self.conn).await?;
             rest = tail;
@@ -299,4 +286,128 @@ impl WriteConnection for SqliteWriter {
         self.conn.close().await?;
         Ok(())
     }
+
+    /// `BEGIN IMMEDIATE` と、版と ID の読み取りを 1 つの問い合わせで送ります
+    /// (sqlx は複数の文を 1 回の受け渡しで順に実行し、パラメーターを前から順に割り当てます)。
+    /// 塊に分けるほど大きい束や、追記の無い束は部品を順に呼びます。
+    async fn begin_batch(
+        &mut self,
+        known_head: u64,
+        streams: &[&StreamKey],
+        ids: &[String],
+    ) -> Result<BatchStart, StoreError> {
+        if streams.is_empty() || streams.len() > LOOKUP_CHUNK || ids.len() > LOOKUP_CHUNK {
+            return begin_in_steps(self, known_head, streams, ids).await;
+        }
+        let sql = begin_and_lookup_sql(streams.len(), ids.len());
+        let mut query = sqlx::query(&sql).persistent(false);
+        for stream in streams {
+            query = query
+                .bind(stream.aggregate_type.as_str())
+                .bind(stream.aggregate_id.as_str());
+        }
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = match query.fetch_all(&mut self.conn).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                // BEGIN の後の読み取りで失敗したかもしれないので巻き戻します
+                // (BEGIN そのものが失敗していれば、巻き戻しの失敗がログに残るだけです)。
+                self.rollback().await;
+                return Err(err.into());
+            }
+        };
+        let mut start = BatchStart {
+            head: known_head,
+            ..BatchStart::default()
+        };
+        for row in rows {
+            let kind: i64 = row.try_get("kind")?;
+            if kind == LOOKUP_EVENT_ID {
+                start.existing.insert(row.try_get("a")?);
+            } else if let Some(version) = row.try_get::<Option<i64>, _>("version")? {
+                start.versions.insert(
+                    StreamKey {
+                        aggregate_type: row.try_get("a")?,
+                        aggregate_id: row.try_get("b")?,
+                    },
+                    from_db_int(version, "sequence")?,
+                );
+            }
+        }
+        Ok(start)
+    }
+
+    /// 行の INSERT (塊ごとの文) の最後の塊と `COMMIT` を 1 つの問い合わせで送ります。
+    ///
+    /// 塊の文はどれも準備済みの文として使い回します (最後の塊と `COMMIT` の組も塊の大きさごとに
+    /// 1 つ。全体を 1 つの文字列にすると行数ごとに別の文になり、大きな文を毎回準備し直します)。
+    async fn insert_and_commit(
+        &mut self,
+        rows: &[EventValues],
+        _head: u64,
+    ) -> Result<(), StoreError> {
+        let mut rest = rows;
+        while let Some((count, sql)) = self.statements.next_chunk(rest.len()) {
+            let (chunk, tail) = rest.split_at(count);
+            let last = tail.is_empty();
+            let with_commit = last.then(|| format!("{sql}; COMMIT"));
+            let mut query = sqlx::query(with_commit.as_deref().unwrap_or(sql));
+            for row in chunk {
+                query = bind_row(query, row);
+            }
+            query.execute(&mut self.conn).await?;
+            if last {
+                return Ok(());
+            }
+            rest = tail;
+        }
+        self.exec("COMMIT").await
+    }
+}
+
+/// [`begin_and_lookup_sql`] の行の種類: ストリームの版。
+const LOOKUP_VERSION: i64 = 0;
+/// [`begin_and_lookup_sql`] の行の種類: 保存済みのイベント ID。
+const LOOKUP_EVENT_ID: i64 = 1;
+
+/// `BEGIN IMMEDIATE` と、ストリームの版 (`kind` = 0、`a`・`b`・`version`) と保存済みの ID
+/// (`kind` = 1、`a`) を 1 つの結果で読む SELECT (`?` がストリーム × 2 + ID の数)。
+///
+/// 版は [`versions_sql`] と同じく一意索引を 1 回たどる相関サブクエリ、ID は
+/// [`existing_ids_sql`] と同じ `IN` です。
+fn begin_and_lookup_sql(streams: usize, ids: usize) -> String {
+    let rows = vec!["(?, ?)"; streams].join(", ");
+    let marks = vec!["?"; ids].join(", ");
+    format!(
+        "BEGIN IMMEDIATE; \
+         WITH wanted (t, i) AS (VALUES {rows}) \
+         SELECT {LOOKUP_VERSION} AS kind, t AS a, i AS b, \
+         (SELECT MAX(sequence) FROM events WHERE aggregate_type = wanted.t AND aggregate_id = wanted.i) AS version \
+         FROM wanted \
+         UNION ALL \
+         SELECT {LOOKUP_EVENT_ID}, event_id, NULL, NULL FROM events WHERE event_id IN ({marks})"
+    )
+}
+
+/// INSERT の 1 行分のパラメーターを順に割り当てます ([`super::INSERT_COLUMNS`] の順)。
+fn bind_row<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    row: &'q EventValues,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    query
+        .bind(row.position)
+        .bind(row.aggregate_type.as_str())
+        .bind(row.aggregate_id.as_str())
+        .bind(row.sequence)
+        .bind(row.event_type.as_str())
+        .bind(row.event_version.as_str())
+        .bind(row.payload.as_str())
+        .bind(row.metadata.as_str())
+        .bind(row.event_id.as_str())
+        .bind(row.created_at.as_str())
+        .bind(row.correlation_id.as_deref())
+        .bind(row.causation_id.as_deref())
+        .bind(row.user_id.as_deref())
 }

@@ -239,6 +239,66 @@ crate::on_both_backends! {
 }
 
 crate::on_both_backends! {
+    async fn long_poll_filtered_with_progress_over_3_other_commits_in_its_window_answers_once_with_head_3(backend) {
+        // 寄せ集める時間を長くして、3 回のコミットが確実にその間に入るようにする。
+        let mut store = TestStore::start_on(backend).await;
+        store.restart_with_progress_coalesce(Duration::from_secs(3)).await;
+        let waiter = {
+            let request =
+                store.get("/api/v1/events?after=0&aggregate_type=Album&wait_ms=10000&progress=true");
+            tokio::spawn(async move { request.send().await })
+        };
+        wait_for_waiters(&store, 1).await;
+        for n in 1..=3 {
+            let (status, _) = store
+                .append("Media", &format!("m{n}"), 0, &[new_event("MediaUploaded", json!({}))])
+                .await;
+            assert_eq!(status, 201);
+            assert!(!waiter.is_finished(), "コミット {n} 回目で答えてしまいました");
+        }
+        let response = waiter
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(events_of(&body).len(), 0);
+        assert_eq!(body["head"], 3);
+        store.stop().await;
+    }
+}
+
+crate::on_both_backends! {
+    async fn long_poll_filtered_with_progress_in_its_window_answers_matching_commit_at_once_with_the_event(backend) {
+        let mut store = TestStore::start_on(backend).await;
+        store.restart_with_progress_coalesce(Duration::from_secs(3600)).await;
+        let waiter = {
+            let request =
+                store.get("/api/v1/events?after=0&aggregate_type=Album&wait_ms=30000&progress=true");
+            tokio::spawn(async move { request.send().await })
+        };
+        wait_for_waiters(&store, 1).await;
+        let (status, _) = store
+            .append("Media", "m1", 0, &[new_event("MediaUploaded", json!({}))])
+            .await;
+        assert_eq!(status, 201);
+        let (status, _) = store
+            .append("Album", "a1", 0, &[new_event("AlbumCreated", json!({}))])
+            .await;
+        assert_eq!(status, 201);
+        let response = waiter
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
+        let events = events_of(&body);
+        assert_eq!(events.len(), 1, "{body}");
+        assert_eq!(events[0]["event_type"], "AlbumCreated");
+        assert_eq!(body["head"], 2);
+        store.stop().await;
+    }
+}
+
+crate::on_both_backends! {
     async fn long_poll_filtered_with_progress_answers_empty_page_with_new_head_on_other_commit(backend) {
         let mut store = TestStore::start_on(backend).await;
         let waiter = {

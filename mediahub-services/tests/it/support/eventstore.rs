@@ -31,6 +31,8 @@ pub struct TestStore {
     pub location: StoreLocation,
     /// PostgreSQL のサーバー (このテストが起動したなら、落とすと止まります)。
     pub pg: Option<PgServer>,
+    /// 先頭が進んだだけの応答を寄せ集める時間 (`None` なら既定)。
+    pub progress_coalesce: Option<std::time::Duration>,
 }
 
 /// サービス用トークンつきの HTTP クライアント (複製してタスクに配れます)。
@@ -100,6 +102,7 @@ impl TestStore {
             },
             location,
             pg: None,
+            progress_coalesce: None,
         };
         store.boot().await;
         store
@@ -114,11 +117,21 @@ impl TestStore {
     }
 
     async fn boot(&mut self) {
-        let config =
+        let mut config =
             EventStoreConfig::new(self.location.clone(), self.keys.clone()).listen("127.0.0.1:0");
+        if let Some(coalesce) = self.progress_coalesce {
+            config = config.progress_coalesce(coalesce);
+        }
         let handle = start(config).await.unwrap_or_else(|e| panic!("{e}"));
         self.http.base = handle.base_url();
         self.handle = Some(handle);
+    }
+
+    /// 先頭が進んだだけの応答を寄せ集める時間を変えて再起動します (同じ保存先)。
+    pub async fn restart_with_progress_coalesce(&mut self, coalesce: std::time::Duration) {
+        self.stop().await;
+        self.progress_coalesce = Some(coalesce);
+        self.boot().await;
     }
 
     pub fn handle(&self) -> &EventStoreHandle {
