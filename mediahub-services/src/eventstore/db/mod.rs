@@ -259,6 +259,33 @@ pub struct EventValues {
     pub user_id: Option<String>,
 }
 
+/// INSERT の 1 行分のパラメーターを [`INSERT_COLUMNS`] の順に割り当てます (SQLite と PostgreSQL で共通)。
+pub(crate) fn bind_event_row<'q, DB>(
+    query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    row: &'q EventValues,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query
+        .bind(row.position)
+        .bind(row.aggregate_type.as_str())
+        .bind(row.aggregate_id.as_str())
+        .bind(row.sequence)
+        .bind(row.event_type.as_str())
+        .bind(row.event_version.as_str())
+        .bind(row.payload.as_str())
+        .bind(row.metadata.as_str())
+        .bind(row.event_id.as_str())
+        .bind(row.created_at.as_str())
+        .bind(row.correlation_id.as_deref())
+        .bind(row.causation_id.as_deref())
+        .bind(row.user_id.as_deref())
+}
+
 impl EventValues {
     /// エンベロープから列の値を作ります。
     ///

@@ -30,8 +30,8 @@ use super::{
     Durability, EVENT_BY_ID_SQL, EventReads, EventRow, EventValues, INSERT_SNAPSHOT_SQL,
     InsertStatements, LOOKUP_CHUNK, LogFilter, Order, Placeholder, READ_SNAPSHOT_SQL,
     READ_STREAM_SQL, SNAPSHOT_VERSION_SQL, SnapshotRow, StoredSnapshot, StreamKey,
-    UPDATE_SNAPSHOT_SQL, WriteConnection, advance_head, envelopes, existing_ids_sql, filter_values,
-    from_db_int, to_db_int, versions_sql, window_sql,
+    UPDATE_SNAPSHOT_SQL, WriteConnection, advance_head, bind_event_row, envelopes,
+    existing_ids_sql, filter_values, from_db_int, to_db_int, versions_sql, window_sql,
 };
 use crate::eventstore::error::StoreError;
 use crate::platform::server::Shutdown;
@@ -403,20 +403,7 @@ impl WriteConnection for PgWriter {
             let (chunk, tail) = rest.split_at(count);
             let mut query = sqlx::query(&sql);
             for row in chunk {
-                query = query
-                    .bind(row.position)
-                    .bind(row.aggregate_type.as_str())
-                    .bind(row.aggregate_id.as_str())
-                    .bind(row.sequence)
-                    .bind(row.event_type.as_str())
-                    .bind(row.event_version.as_str())
-                    .bind(row.payload.as_str())
-                    .bind(row.metadata.as_str())
-                    .bind(row.event_id.as_str())
-                    .bind(row.created_at.as_str())
-                    .bind(row.correlation_id.as_deref())
-                    .bind(row.causation_id.as_deref())
-                    .bind(row.user_id.as_deref());
+                query = bind_event_row(query, row);
             }
             query.execute(self.conn()?).await?;
             rest = tail;

@@ -21,8 +21,8 @@ use super::{
     BatchStart, Durability, EVENT_BY_ID_SQL, EventReads, EventRow, EventValues,
     INSERT_SNAPSHOT_SQL, InsertStatements, LOOKUP_CHUNK, LogFilter, Order, Placeholder,
     READ_SNAPSHOT_SQL, READ_STREAM_SQL, SNAPSHOT_VERSION_SQL, SnapshotRow, StoredSnapshot,
-    StreamKey, UPDATE_SNAPSHOT_SQL, WriteConnection, begin_in_steps, envelopes, existing_ids_sql,
-    filter_values, from_db_int, to_db_int, versions_sql, window_sql,
+    StreamKey, UPDATE_SNAPSHOT_SQL, WriteConnection, begin_in_steps, bind_event_row, envelopes,
+    existing_ids_sql, filter_values, from_db_int, to_db_int, versions_sql, window_sql,
 };
 use crate::eventstore::error::StoreError;
 
@@ -263,7 +263,7 @@ impl WriteConnection for SqliteWriter {
             let (chunk, tail) = rest.split_at(count);
             let mut query = sqlx::query(sql);
             for row in chunk {
-                query = bind_row(query, row);
+                query = bind_event_row(query, row);
             }
             query.execute(&mut self.conn).await?;
             rest = tail;
@@ -355,7 +355,7 @@ impl WriteConnection for SqliteWriter {
             let with_commit = last.then(|| format!("{sql}; COMMIT"));
             let mut query = sqlx::query(with_commit.as_deref().unwrap_or(sql));
             for row in chunk {
-                query = bind_row(query, row);
+                query = bind_event_row(query, row);
             }
             query.execute(&mut self.conn).await?;
             if last {
@@ -389,25 +389,4 @@ fn begin_and_lookup_sql(streams: usize, ids: usize) -> String {
          UNION ALL \
          SELECT {LOOKUP_EVENT_ID}, event_id, NULL, NULL FROM events WHERE event_id IN ({marks})"
     )
-}
-
-/// INSERT の 1 行分のパラメーターを順に割り当てます ([`super::INSERT_COLUMNS`] の順)。
-fn bind_row<'q>(
-    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    row: &'q EventValues,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    query
-        .bind(row.position)
-        .bind(row.aggregate_type.as_str())
-        .bind(row.aggregate_id.as_str())
-        .bind(row.sequence)
-        .bind(row.event_type.as_str())
-        .bind(row.event_version.as_str())
-        .bind(row.payload.as_str())
-        .bind(row.metadata.as_str())
-        .bind(row.event_id.as_str())
-        .bind(row.created_at.as_str())
-        .bind(row.correlation_id.as_deref())
-        .bind(row.causation_id.as_deref())
-        .bind(row.user_id.as_deref())
 }

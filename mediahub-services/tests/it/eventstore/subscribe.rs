@@ -8,6 +8,46 @@ use uuid::Uuid;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
+/// 要求を別タスクで送り始めます (ロングポーリングの応答を待つ間にテストが書けるように)。
+fn spawn_request(
+    request: reqwest::RequestBuilder,
+) -> tokio::task::JoinHandle<Result<reqwest::Response, reqwest::Error>> {
+    tokio::spawn(async move { request.send().await })
+}
+
+/// [`spawn_request`] で送った要求の応答。
+async fn answer(
+    waiter: tokio::task::JoinHandle<Result<reqwest::Response, reqwest::Error>>,
+) -> reqwest::Response {
+    waiter
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `Album` だけを待ち、先頭が進めば空のページでも答えるロングポーリング (最長 `wait_ms`)。
+fn spawn_album_progress_poll(
+    store: &TestStore,
+    wait_ms: u64,
+) -> tokio::task::JoinHandle<Result<reqwest::Response, reqwest::Error>> {
+    spawn_request(store.get(&format!(
+        "/api/v1/events?after=0&aggregate_type=Album&wait_ms={wait_ms}&progress=true"
+    )))
+}
+
+/// 新しいストリームに 1 イベントを追記し、201 を確かめます。
+async fn append_one(store: &TestStore, aggregate_type: &str, aggregate_id: &str, event_type: &str) {
+    let (status, body) = store
+        .append(
+            aggregate_type,
+            aggregate_id,
+            0,
+            &[new_event(event_type, json!({}))],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
 /// 待ち手がサーバー側でコミットを待ち始めるまで待ちます。
 async fn wait_for_waiters(store: &TestStore, count: usize) {
     let state = store.handle().state().clone();
@@ -25,20 +65,14 @@ async fn wait_for_waiters(store: &TestStore, count: usize) {
 crate::on_both_backends! {
     async fn long_poll_with_wait_ms_5000_on_empty_log_wakes_on_commit_and_returns_the_event(backend) {
         let mut store = TestStore::start_on(backend).await;
-        let waiter = {
-            let request = store.get("/api/v1/events?after=0&wait_ms=5000");
-            tokio::spawn(async move { request.send().await })
-        };
+        let waiter = spawn_request(store.get("/api/v1/events?after=0&wait_ms=5000"));
         wait_for_waiters(&store, 1).await;
         let event = new_event("MediaUploaded", json!({"x": 1}));
         let (status, _) = store
             .append("Media", "m1", 0, std::slice::from_ref(&event))
             .await;
         assert_eq!(status, 201);
-        let response = waiter
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let response = answer(waiter).await;
         assert_eq!(response.status().as_u16(), 200);
         let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
         let events = events_of(&body);
@@ -54,27 +88,18 @@ crate::on_both_backends! {
     async fn long_poll_filtered_by_correlation_ignores_other_commits_and_returns_only_the_match(backend) {
         let mut store = TestStore::start_on(backend).await;
         let correlation = Uuid::new_v4();
-        let waiter = {
-            let request = store.get(&format!(
+        let waiter = spawn_request(store.get(&format!(
                 "/api/v1/events?after=0&wait_ms=5000&correlation_id={correlation}"
-            ));
-            tokio::spawn(async move { request.send().await })
-        };
+            )));
         wait_for_waiters(&store, 1).await;
-        let (status, _) = store
-            .append("Album", "other", 0, &[new_event("AlbumCreated", json!({}))])
-            .await;
-        assert_eq!(status, 201);
+        append_one(&store, "Album", "other", "AlbumCreated").await;
         let mut matching = new_event("MediaUploaded", json!({}));
         matching["metadata"] = json!({"correlation_id": correlation});
         let (status, _) = store
             .append("Media", "m1", 0, std::slice::from_ref(&matching))
             .await;
         assert_eq!(status, 201);
-        let response = waiter
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let response = answer(waiter).await;
         let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
         let events = events_of(&body);
         assert_eq!(events.len(), 1, "{body}");
@@ -91,10 +116,7 @@ crate::on_both_backends! {
         assert_eq!(status, 200);
         assert!(events_of(&body).is_empty());
         assert_eq!(body["head"], 0);
-        let (status, _) = store
-            .append("Media", "m1", 0, &[new_event("MediaUploaded", json!({}))])
-            .await;
-        assert_eq!(status, 201);
+        append_one(&store, "Media", "m1", "MediaUploaded").await;
         // イベントがあるので 30 秒の待ちでもすぐ答える (待ち手として登録されない)。
         let (status, body) = store.get_json("/api/v1/events?after=0&wait_ms=30000").await;
         assert_eq!(status, 200);
@@ -107,16 +129,10 @@ crate::on_both_backends! {
 crate::on_both_backends! {
     async fn long_poll_pending_during_stop_returns_empty_list_and_service_stops(backend) {
         let mut store = TestStore::start_on(backend).await;
-        let waiter = {
-            let request = store.get("/api/v1/events?after=0&wait_ms=30000");
-            tokio::spawn(async move { request.send().await })
-        };
+        let waiter = spawn_request(store.get("/api/v1/events?after=0&wait_ms=30000"));
         wait_for_waiters(&store, 1).await;
         store.stop().await;
-        let response = waiter
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let response = answer(waiter).await;
         let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
         assert!(events_of(&body).is_empty());
     }
@@ -243,11 +259,7 @@ crate::on_both_backends! {
         // 寄せ集める時間を長くして、3 回のコミットが確実にその間に入るようにする。
         let mut store = TestStore::start_on(backend).await;
         store.restart_with_progress_coalesce(Duration::from_secs(3)).await;
-        let waiter = {
-            let request =
-                store.get("/api/v1/events?after=0&aggregate_type=Album&wait_ms=10000&progress=true");
-            tokio::spawn(async move { request.send().await })
-        };
+        let waiter = spawn_album_progress_poll(&store, 10000);
         wait_for_waiters(&store, 1).await;
         for n in 1..=3 {
             let (status, _) = store
@@ -256,10 +268,7 @@ crate::on_both_backends! {
             assert_eq!(status, 201);
             assert!(!waiter.is_finished(), "コミット {n} 回目で答えてしまいました");
         }
-        let response = waiter
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let response = answer(waiter).await;
         let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(events_of(&body).len(), 0);
         assert_eq!(body["head"], 3);
@@ -271,24 +280,11 @@ crate::on_both_backends! {
     async fn long_poll_filtered_with_progress_in_its_window_answers_matching_commit_at_once_with_the_event(backend) {
         let mut store = TestStore::start_on(backend).await;
         store.restart_with_progress_coalesce(Duration::from_secs(3600)).await;
-        let waiter = {
-            let request =
-                store.get("/api/v1/events?after=0&aggregate_type=Album&wait_ms=30000&progress=true");
-            tokio::spawn(async move { request.send().await })
-        };
+        let waiter = spawn_album_progress_poll(&store, 30000);
         wait_for_waiters(&store, 1).await;
-        let (status, _) = store
-            .append("Media", "m1", 0, &[new_event("MediaUploaded", json!({}))])
-            .await;
-        assert_eq!(status, 201);
-        let (status, _) = store
-            .append("Album", "a1", 0, &[new_event("AlbumCreated", json!({}))])
-            .await;
-        assert_eq!(status, 201);
-        let response = waiter
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        append_one(&store, "Media", "m1", "MediaUploaded").await;
+        append_one(&store, "Album", "a1", "AlbumCreated").await;
+        let response = answer(waiter).await;
         let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
         let events = events_of(&body);
         assert_eq!(events.len(), 1, "{body}");
@@ -301,20 +297,10 @@ crate::on_both_backends! {
 crate::on_both_backends! {
     async fn long_poll_filtered_with_progress_answers_empty_page_with_new_head_on_other_commit(backend) {
         let mut store = TestStore::start_on(backend).await;
-        let waiter = {
-            let request =
-                store.get("/api/v1/events?after=0&aggregate_type=Album&wait_ms=10000&progress=true");
-            tokio::spawn(async move { request.send().await })
-        };
+        let waiter = spawn_album_progress_poll(&store, 10000);
         wait_for_waiters(&store, 1).await;
-        let (status, _) = store
-            .append("Media", "m1", 0, &[new_event("MediaUploaded", json!({}))])
-            .await;
-        assert_eq!(status, 201);
-        let response = waiter
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        append_one(&store, "Media", "m1", "MediaUploaded").await;
+        let response = answer(waiter).await;
         let body: Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(events_of(&body).len(), 0);
         assert_eq!(body["head"], 1);
