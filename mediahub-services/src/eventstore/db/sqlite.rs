@@ -318,25 +318,14 @@ impl WriteConnection for SqliteWriter {
                 return Err(err.into());
             }
         };
-        let mut start = BatchStart {
-            head: known_head,
-            ..BatchStart::default()
-        };
-        for row in rows {
-            let kind: i64 = row.try_get("kind")?;
-            if kind == LOOKUP_EVENT_ID {
-                start.existing.insert(row.try_get("a")?);
-            } else if let Some(version) = row.try_get::<Option<i64>, _>("version")? {
-                start.versions.insert(
-                    StreamKey {
-                        aggregate_type: row.try_get("a")?,
-                        aggregate_id: row.try_get("b")?,
-                    },
-                    from_db_int(version, "sequence")?,
-                );
+        match lookup_rows(known_head, &rows) {
+            Ok(start) => Ok(start),
+            Err(err) => {
+                // トランザクションは始まっているので、約束どおり巻き戻してから返します。
+                self.rollback().await;
+                Err(err)
             }
         }
-        Ok(start)
     }
 
     /// 行の INSERT (塊ごとの文) の最後の塊と `COMMIT` を 1 つの問い合わせで送ります。
@@ -365,6 +354,32 @@ impl WriteConnection for SqliteWriter {
         }
         self.exec("COMMIT").await
     }
+}
+
+/// [`begin_and_lookup_sql`] の結果の行を、版と保存済みの ID に分けます。
+fn lookup_rows(
+    known_head: u64,
+    rows: &[sqlx::sqlite::SqliteRow],
+) -> Result<BatchStart, StoreError> {
+    let mut start = BatchStart {
+        head: known_head,
+        ..BatchStart::default()
+    };
+    for row in rows {
+        let kind: i64 = row.try_get("kind")?;
+        if kind == LOOKUP_EVENT_ID {
+            start.existing.insert(row.try_get("a")?);
+        } else if let Some(version) = row.try_get::<Option<i64>, _>("version")? {
+            start.versions.insert(
+                StreamKey {
+                    aggregate_type: row.try_get("a")?,
+                    aggregate_id: row.try_get("b")?,
+                },
+                from_db_int(version, "sequence")?,
+            );
+        }
+    }
+    Ok(start)
 }
 
 /// [`begin_and_lookup_sql`] の行の種類: ストリームの版。
