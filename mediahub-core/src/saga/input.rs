@@ -75,6 +75,22 @@ pub enum SagaInput {
 }
 
 impl SagaInput {
+    /// Saga への入力になりうるイベントの `(集約の型, イベントの型)` の組。
+    ///
+    /// [`from_envelope`](Self::from_envelope) はこれ以外のイベントにはかならず `Ok(None)` を返します。
+    /// したがって Saga を動かす購読者は、イベントストアにこの組だけを選ばせてよく
+    /// (`aggregate_type` と `event_type` の絞り込み)、アルバムの名前変更や Saga 自身のイベントの
+    /// コミットでは起こされずに済みます。
+    pub const SOURCE_EVENTS: &'static [(&'static str, &'static str)] = &[
+        ("Media", "MediaUploaded"),
+        ("Media", "MediaProcessed"),
+        ("Media", "MediaProcessingFailed"),
+        ("Media", "MediaDeleted"),
+        ("Media", "MediaInvalidated"),
+        ("Album", "MediaAddedToAlbum"),
+        ("Notification", "NotificationSent"),
+    ];
+
     /// イベントストアのイベントを、届け先の Saga ID と入力に写します。
     /// Saga に関係のないイベントなら `Ok(None)`。
     ///
@@ -139,6 +155,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::album::RemovalReason;
     use crate::envelope::{EventMetadata, NewEvent};
     use crate::ids::{AlbumId, EventId, NotificationId};
     use crate::media::{DeletionReason, MediaKind};
@@ -332,6 +349,123 @@ mod tests {
             EventMetadata::default(),
         );
         assert_eq!(SagaInput::from_envelope(&read).ok().flatten(), None);
+    }
+
+    #[test]
+    fn every_event_outside_source_events_maps_to_none_and_every_source_event_is_mapped() {
+        let media_id = MediaId::new_random();
+        let album = AlbumId::new_random().to_string();
+        let media = media_id.to_string();
+        let events = [
+            envelope(
+                "Media",
+                media.clone(),
+                &uploaded(media_id, UserId::new_random()),
+                EventMetadata::default(),
+            ),
+            envelope(
+                "Media",
+                media.clone(),
+                &MediaEvent::MediaProcessed {
+                    thumbnail_key: "t".into(),
+                    width: 1,
+                    height: 1,
+                    duration_ms: None,
+                },
+                EventMetadata::default(),
+            ),
+            envelope(
+                "Media",
+                media.clone(),
+                &MediaEvent::MediaProcessingFailed { reason: "r".into() },
+                EventMetadata::default(),
+            ),
+            envelope(
+                "Media",
+                media.clone(),
+                &MediaEvent::MediaDeleted {
+                    reason: DeletionReason::User,
+                },
+                EventMetadata::default(),
+            ),
+            envelope(
+                "Media",
+                media,
+                &MediaEvent::MediaInvalidated { reason: "r".into() },
+                EventMetadata::default(),
+            ),
+            envelope(
+                "Album",
+                album.clone(),
+                &AlbumEvent::AlbumCreated {
+                    album_id: AlbumId::new_random(),
+                    owner_id: UserId::new_random(),
+                    name: "a".into(),
+                    is_default: false,
+                },
+                EventMetadata::default(),
+            ),
+            envelope(
+                "Album",
+                album.clone(),
+                &AlbumEvent::AlbumRenamed { name: "b".into() },
+                EventMetadata::default(),
+            ),
+            envelope(
+                "Album",
+                album.clone(),
+                &AlbumEvent::AlbumDeleted,
+                EventMetadata::default(),
+            ),
+            envelope(
+                "Album",
+                album.clone(),
+                &AlbumEvent::MediaAddedToAlbum { media_id },
+                EventMetadata::default(),
+            ),
+            envelope(
+                "Album",
+                album,
+                &AlbumEvent::MediaRemovedFromAlbum {
+                    media_id,
+                    reason: RemovalReason::User,
+                },
+                EventMetadata::default(),
+            ),
+            envelope(
+                "Notification",
+                "n".into(),
+                &NotificationEvent::NotificationSent {
+                    notification_id: NotificationId::new_random(),
+                    user_id: UserId::new_random(),
+                    kind: NotificationKind::UploadCompleted,
+                    message: "m".into(),
+                    media_id: None,
+                    saga_id: Some(SagaId::new_random()),
+                },
+                EventMetadata::default(),
+            ),
+            envelope(
+                "Notification",
+                "n".into(),
+                &NotificationEvent::NotificationRead,
+                EventMetadata::default(),
+            ),
+        ];
+        let mut mapped_pairs = Vec::new();
+        for env in &events {
+            let pair = (env.aggregate_type.as_str(), env.event_type.as_str());
+            let mapped = SagaInput::from_envelope(env).unwrap_or_else(|e| panic!("{e}"));
+            if mapped.is_some() {
+                mapped_pairs.push(pair);
+            }
+            assert_eq!(
+                mapped.is_some(),
+                SagaInput::SOURCE_EVENTS.contains(&pair),
+                "{pair:?} の写像と SOURCE_EVENTS が食い違っています"
+            );
+        }
+        assert_eq!(mapped_pairs, SagaInput::SOURCE_EVENTS);
     }
 
     #[test]

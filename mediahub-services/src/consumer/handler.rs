@@ -55,22 +55,26 @@ impl PageError {
     }
 }
 
-/// 購読するイベントの絞り込み条件 (集約の型)。空ならすべてのイベントです。
+/// 購読するイベントの絞り込み条件 (集約の型と、イベントの型)。空ならすべてのイベントです。
 ///
-/// 型が一つだけならイベントストアのロングポーリング自体を絞り込み (関係のないイベントでは
-/// 起こされない)、複数ならすべてを受け取って手元で絞り込みます。
+/// 条件はイベントストアのロングポーリングそのものに付けます (`aggregate_type`・`event_type` の
+/// 繰り返し)。購読者は条件に合うコミットでだけ起こされ、ほかのコミットでは数ミリ秒にまとめた
+/// 「先頭が進んだ」だけの応答でチェックポイントを進めます。
 ///
 /// ```
 /// use mediahub_services::consumer::EventFilter;
 ///
-/// let filter = EventFilter::aggregate_types(["Media"]);
-/// assert!(filter.accepts("Media"));
-/// assert!(!filter.accepts("Album"));
-/// assert!(EventFilter::all().accepts("Album"));
+/// let filter = EventFilter::aggregate_types(["Media", "Album"]).event_types(["MediaUploaded", "MediaAddedToAlbum"]);
+/// assert!(filter.accepts("Media", "MediaUploaded"));
+/// assert!(filter.accepts("Album", "MediaAddedToAlbum"));
+/// assert!(!filter.accepts("Album", "AlbumRenamed"));
+/// assert!(!filter.accepts("Saga", "MediaUploaded"));
+/// assert!(EventFilter::all().accepts("Album", "AlbumRenamed"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
     aggregate_types: Vec<String>,
+    event_types: Vec<String>,
 }
 
 impl EventFilter {
@@ -83,26 +87,56 @@ impl EventFilter {
     /// 指定した集約の型のイベントだけを受け取る条件。
     #[must_use]
     pub fn aggregate_types<S: Into<String>>(types: impl IntoIterator<Item = S>) -> Self {
-        let mut aggregate_types: Vec<String> = types.into_iter().map(Into::into).collect();
-        aggregate_types.sort();
-        aggregate_types.dedup();
-        Self { aggregate_types }
-    }
-
-    /// 集約の型 `aggregate_type` のイベントを受け取るかどうか。
-    #[must_use]
-    pub fn accepts(&self, aggregate_type: &str) -> bool {
-        self.aggregate_types.is_empty() || self.aggregate_types.iter().any(|t| t == aggregate_type)
-    }
-
-    /// サーバー側で絞り込めるなら、その集約の型 (型がちょうど一つのとき)。
-    #[must_use]
-    pub fn server_side_type(&self) -> Option<&str> {
-        match self.aggregate_types.as_slice() {
-            [only] => Some(only),
-            _ => None,
+        Self {
+            aggregate_types: sorted_names(types),
+            event_types: Vec::new(),
         }
     }
+
+    /// さらに、指定したイベントの型だけに絞ります。
+    #[must_use]
+    pub fn event_types<S: Into<String>>(self, types: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            event_types: sorted_names(types),
+            ..self
+        }
+    }
+
+    /// 集約の型 `aggregate_type`、イベントの型 `event_type` のイベントを受け取るかどうか。
+    #[must_use]
+    pub fn accepts(&self, aggregate_type: &str, event_type: &str) -> bool {
+        any_or_empty(&self.aggregate_types, aggregate_type)
+            && any_or_empty(&self.event_types, event_type)
+    }
+
+    /// すべてのイベントを受け取る条件かどうか。
+    #[must_use]
+    pub fn is_all(&self) -> bool {
+        self.aggregate_types.is_empty() && self.event_types.is_empty()
+    }
+
+    /// 受け取る集約の型 (空ならすべて)。
+    #[must_use]
+    pub fn aggregate_type_list(&self) -> &[String] {
+        &self.aggregate_types
+    }
+
+    /// 受け取るイベントの型 (空ならすべて)。
+    #[must_use]
+    pub fn event_type_list(&self) -> &[String] {
+        &self.event_types
+    }
+}
+
+fn sorted_names<S: Into<String>>(names: impl IntoIterator<Item = S>) -> Vec<String> {
+    let mut names: Vec<String> = names.into_iter().map(Into::into).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn any_or_empty(names: &[String], name: &str) -> bool {
+    names.is_empty() || names.iter().any(|n| n == name)
 }
 
 /// プロジェクションやリアクターが実装するハンドラ。

@@ -469,25 +469,25 @@ impl<H: EventHandler> Consumer<H> {
 
     fn query(&self, after: u64, wait: Option<Duration>) -> LogQuery {
         let mut query = LogQuery::after(after).limit(self.inner.config.page_size);
-        if let Some(aggregate_type) = self.inner.filter.server_side_type() {
+        let filter = &self.inner.filter;
+        if !filter.is_all() {
             // 関係のない型のイベントだけが続いてもチェックポイントが head に追いつくよう、
             // 先頭が進んだら空のページでも答えてもらう (read-your-writes の min_position のため)。
-            query = query.aggregate_type(aggregate_type).progress();
+            query.aggregate_types = filter.aggregate_type_list().to_vec();
+            query.event_types = filter.event_type_list().to_vec();
+            query = query.progress();
         }
         query.wait = wait;
         query
     }
 
     /// 1 ページを読み (必要なら待ち)、処理します。
+    ///
+    /// イベントストアの応答は、空の応答 (時間切れ・先頭が進んだだけ) も含めて、返す `head` までを
+    /// 読み終えています。したがって読み直さずに、満杯でないページなら `head` まで進めます。
     async fn step(&self, wait: Option<Duration>) -> Result<PageResult, ConsumerError> {
         let from = self.position();
-        let mut page = self.inner.client.read_log(&self.query(from, wait)).await?;
-        if wait.is_some() && page.events.is_empty() && page.head > from {
-            // 時間切れで空のロングポーリングの応答の `head` は、時間切れと同時にコミットされた
-            // イベントを含むことがあり、そこまで調べ終えた保証がない。待たずに読み直して、
-            // 調べ終えた範囲 (応答の `head` まで) だけを信じる。
-            page = self.inner.client.read_log(&self.query(from, None)).await?;
-        }
+        let page = self.inner.client.read_log(&self.query(from, wait)).await?;
         let _exclusive = self.inner.exclusive.lock().await;
         if self.position() != from {
             // 読んでいる間に作り直しが走った。読んだページは捨てて、新しい位置から読み直す。
@@ -515,7 +515,11 @@ impl<H: EventHandler> Consumer<H> {
         let accepted: Vec<&Envelope> = page
             .events
             .iter()
-            .filter(|event| self.inner.filter.accepts(&event.aggregate_type))
+            .filter(|event| {
+                self.inner
+                    .filter
+                    .accepts(&event.aggregate_type, &event.event_type)
+            })
             .collect();
         let mut tx = self.inner.pool.begin_with("BEGIN IMMEDIATE").await?;
         self.inner
@@ -555,8 +559,8 @@ impl<H: EventHandler> Consumer<H> {
 
     /// ページを処理した後のチェックポイントを決めます。
     ///
-    /// 基本はページの最後のイベントの位置です。サーバー側で絞り込んでいて、ページが満杯でなければ、
-    /// 応答の `head` までに合うイベントはすべてこのページに含まれているので、`head` まで進めます
+    /// 基本はページの最後のイベントの位置です。ページが満杯でなければ、応答の `head` までに
+    /// 条件に合うイベントはすべてこのページに含まれているので、`head` まで進めます
     /// (関係のないイベントの位置を待つ `wait_for_position` も返れるように)。
     fn advance_target(&self, from: u64, page: &LogPage, full: bool) -> Result<u64, ConsumerError> {
         let mut last = from;
@@ -569,7 +573,7 @@ impl<H: EventHandler> Consumer<H> {
             }
             last = event.position;
         }
-        if !full && self.inner.filter.server_side_type().is_some() {
+        if !full {
             last = last.max(page.head);
         }
         Ok(last)

@@ -12,9 +12,9 @@ use poem_openapi::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::db::{LogFilter, MAX_NAME_LEN, is_valid_name};
+use super::db::{LogFilter, MAX_FILTER_VALUES, MAX_NAME_LEN, is_valid_name};
 use crate::platform::problem::{Problem, codes};
-use crate::platform::request::{GroupParam, ParamGroup, ParamLocation, query_value};
+use crate::platform::request::{GroupParam, ParamGroup, ParamLocation, query_value, query_values};
 use crate::platform::schema::{ApiEnvelope, ApiNewEvent, LogPosition, inline_schema_type};
 
 /// 追記の本体。
@@ -131,8 +131,8 @@ pub struct SnapshotBody {
     pub current_snapshot: u64,
 }
 
-/// グローバルログの読み方: 開始位置 (`after`) と絞り込み (`aggregate_type`・`aggregate_id`・
-/// `correlation_id`・`user_id`)。`GET /api/v1/events` と `GET /api/v1/events/stream` が共有する
+/// グローバルログの読み方: 開始位置 (`after`) と絞り込み (`aggregate_type`・`event_type`・
+/// `aggregate_id`・`correlation_id`・`user_id`。前の 2 つは繰り返して「どれか一つ」)。`GET /api/v1/events` と `GET /api/v1/events/stream` が共有する
 /// クエリパラメーターの組です。
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogSelection {
@@ -149,6 +149,15 @@ fn name_schema() -> MetaSchema {
         max_length: Some(MAX_NAME_LEN),
         pattern: Some(r"^[^\x00-\x1F\x7F-\x9F]+$".to_owned()),
         ..MetaSchema::new("string")
+    }
+}
+
+/// 繰り返せる名前のクエリのスキーマ (1〜[`MAX_FILTER_VALUES`] 個の [`name_schema`])。
+fn names_schema() -> MetaSchema {
+    MetaSchema {
+        items: Some(Box::new(MetaSchemaRef::Inline(Box::new(name_schema())))),
+        max_items: Some(MAX_FILTER_VALUES),
+        ..MetaSchema::new("array")
     }
 }
 
@@ -190,12 +199,36 @@ fn parse_query<T: ParseFromParameter>(req: &Request, name: &str) -> Result<Optio
 
 /// 集約の型・ID のクエリを読みます (空・長すぎる・制御文字を含む値は 400)。
 fn name_query(req: &Request, name: &str) -> Result<Option<String>, Problem> {
-    match query_value(req, name) {
-        Some(v) if !is_valid_name(&v) => Err(Problem::bad_request(
+    query_value(req, name)
+        .map(|value| checked_name(name, value))
+        .transpose()
+}
+
+/// 繰り返せる名前のクエリ (`aggregate_type`・`event_type`) の値すべてを読みます
+/// ([`name_query`] と同じ規則に加え、[`MAX_FILTER_VALUES`] 個を超える並びは 400)。
+fn name_queries(req: &Request, name: &str) -> Result<Vec<String>, Problem> {
+    let values = query_values(req, name);
+    if values.len() > MAX_FILTER_VALUES {
+        return Err(Problem::bad_request(
+            codes::INVALID_PARAMETER,
+            format!("{name}: 並べられるのは {MAX_FILTER_VALUES} 個までです"),
+        ));
+    }
+    values
+        .into_iter()
+        .map(|value| checked_name(name, value))
+        .collect()
+}
+
+/// 名前として使える値ならそのまま返します (使えなければ 400 `request.invalid_parameter`)。
+fn checked_name(name: &str, value: String) -> Result<String, Problem> {
+    if is_valid_name(&value) {
+        Ok(value)
+    } else {
+        Err(Problem::bad_request(
             codes::INVALID_PARAMETER,
             format!("{name}: 空・長すぎる・制御文字を含む値は使えません"),
-        )),
-        other => Ok(other),
+        ))
     }
 }
 
@@ -218,8 +251,16 @@ impl ParamGroup for LogSelection {
             GroupParam {
                 name: "aggregate_type",
                 location: ParamLocation::Query,
-                description: "集約の型で絞り込みます (例 `Media`)。",
-                schema: name_schema(),
+                description: "集約の型で絞り込みます (例 `Media`)。繰り返すと、どれか一つに一致するもの \
+                              (`aggregate_type=Album&aggregate_type=Media`、最大 16 個)。",
+                schema: names_schema(),
+            },
+            GroupParam {
+                name: "event_type",
+                location: ParamLocation::Query,
+                description: "イベントの型で絞り込みます (例 `MediaUploaded`)。繰り返すと、どれか一つに \
+                              一致するもの (最大 16 個)。",
+                schema: names_schema(),
             },
             GroupParam {
                 name: "aggregate_id",
@@ -246,7 +287,8 @@ impl ParamGroup for LogSelection {
         Ok(Self {
             after: parse_query::<LogPosition>(req, "after")?.map_or(0, u64::from),
             filter: LogFilter {
-                aggregate_type: name_query(req, "aggregate_type")?,
+                aggregate_types: name_queries(req, "aggregate_type")?,
+                event_types: name_queries(req, "event_type")?,
                 aggregate_id: name_query(req, "aggregate_id")?,
                 correlation_id: parse_query(req, "correlation_id")?,
                 user_id: parse_query(req, "user_id")?,

@@ -159,6 +159,15 @@ pub fn query_value(req: &Request, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
+/// クエリ文字列の `name` の値すべて (`name=a&name=b` なら `["a", "b"]`、現れた順)。
+#[must_use]
+pub fn query_values(req: &Request, name: &str) -> Vec<String> {
+    url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+        .collect()
+}
+
 /// トークンを検証するセキュリティスキーム ([`BearerAuth`] と [`ServiceAuth`])。
 pub trait Caller: Sized + Send {
     /// 要求のトークンを検証します。

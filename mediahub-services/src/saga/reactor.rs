@@ -85,7 +85,11 @@ impl EventHandler for SagaReactor {
         Ok(())
     }
 
+    /// Saga への入力になりうるイベント ([`SagaInput::SOURCE_EVENTS`]) だけを、イベントストアに
+    /// 選ばせます (アルバムの名前変更や Saga 自身のイベントのコミットでは起こされません)。
     fn filter(&self) -> EventFilter {
-        EventFilter::aggregate_types(["Media", "Album", "Notification"])
+        let sources = SagaInput::SOURCE_EVENTS;
+        EventFilter::aggregate_types(sources.iter().map(|(aggregate, _)| *aggregate))
+            .event_types(sources.iter().map(|(_, event)| *event))
     }
 }

@@ -48,8 +48,10 @@ pub struct LogQuery {
     pub after: u64,
     /// 1 ページの最大件数 (`None` ならサーバーの既定値)。
     pub limit: Option<u32>,
-    /// 集約の型で絞り込みます。
-    pub aggregate_type: Option<String>,
+    /// 集約の型で絞り込みます (どれか一つに一致。空なら絞り込みません)。
+    pub aggregate_types: Vec<String>,
+    /// イベントの型で絞り込みます (どれか一つに一致。空なら絞り込みません)。
+    pub event_types: Vec<String>,
     /// 集約 ID で絞り込みます。
     pub aggregate_id: Option<String>,
     /// 相関 ID で絞り込みます。
@@ -80,10 +82,17 @@ impl LogQuery {
         self
     }
 
-    /// 集約の型で絞り込みます。
+    /// 集約の型で絞り込みます (繰り返し呼ぶと、どれか一つに一致するもの)。
     #[must_use]
     pub fn aggregate_type(mut self, aggregate_type: impl Into<String>) -> Self {
-        self.aggregate_type = Some(aggregate_type.into());
+        self.aggregate_types.push(aggregate_type.into());
+        self
+    }
+
+    /// イベントの型で絞り込みます (繰り返し呼ぶと、どれか一つに一致するもの)。
+    #[must_use]
+    pub fn event_type(mut self, event_type: impl Into<String>) -> Self {
+        self.event_types.push(event_type.into());
         self
     }
 
@@ -115,7 +124,6 @@ impl LogQuery {
         self
     }
 
-    /// URL のクエリ文字列の組に変換します。
     /// ログの先頭が進んだら (一致するイベントが無くても) 答えてもらうようにします。
     #[must_use]
     pub fn progress(mut self) -> Self {
@@ -123,13 +131,17 @@ impl LogQuery {
         self
     }
 
+    /// URL のクエリ文字列の組に変換します (繰り返す絞り込みは同じ名前の組を並べます)。
     pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = vec![("after", self.after.to_string())];
         if let Some(limit) = self.limit {
             pairs.push(("limit", limit.to_string()));
         }
-        if let Some(t) = &self.aggregate_type {
+        for t in &self.aggregate_types {
             pairs.push(("aggregate_type", t.clone()));
+        }
+        for t in &self.event_types {
+            pairs.push(("event_type", t.clone()));
         }
         if let Some(id) = &self.aggregate_id {
             pairs.push(("aggregate_id", id.clone()));

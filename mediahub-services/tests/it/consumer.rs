@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::support::store_client::{Appender, GateProxy, Store, counting_client, wait_until};
+use crate::support::store_client::{
+    Appender, GateProxy, Store, added, counting_client, wait_until,
+};
 use mediahub_core::envelope::Envelope;
 use mediahub_services::consumer::{
     Consumer, ConsumerConfig, ConsumerError, EventFilter, EventHandler, HandlerError,
@@ -520,6 +522,50 @@ async fn consumer_filtered_to_two_types_handles_only_those_and_checkpoint_reache
 
     assert_eq!(caught_up, head);
     assert_eq!(applied_positions(consumer.pool()).await, vec![1, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_consumer_filtered_to_added_events_skips_reset_events_and_checkpoint_follows_each_head()
+ {
+    let store = Store::start().await;
+    let mut appender = Appender::new(store.client());
+    let reset = |stream: &'static str| {
+        let client = store.client();
+        async move {
+            let event = mediahub_core::envelope::NewEvent {
+                event_type: "Reset".into(),
+                ..added(0)
+            };
+            client
+                .append("Counter", stream, 0, &[event])
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .last_position
+        }
+    };
+    appender.add("Counter", "c1", 1).await;
+    reset("r1").await;
+    appender.add("Other", "o1", 2).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ledger = Ledger {
+        filter: EventFilter::aggregate_types(["Counter"]).event_types(["Added"]),
+        ..Ledger::new()
+    };
+    let consumer = open_consumer(&dir, store.client(), ledger, fast_config()).await;
+    let shutdown = Shutdown::new();
+    let _task = consumer.spawn(until(&shutdown));
+    reach(&consumer, 3).await;
+    assert_eq!(applied_positions(consumer.pool()).await, vec![1]);
+
+    // 購読者が待っている間の、条件に合わないコミット: 「先頭が進んだ」だけの応答で追いつく。
+    let skipped = reset("r2").await;
+    reach(&consumer, skipped).await;
+    let later = appender.add("Counter", "c1", 5).await;
+    reach(&consumer, later).await;
+
+    assert_eq!(applied_positions(consumer.pool()).await, vec![1, 5]);
+    assert_eq!(stored_checkpoint(consumer.pool()).await, 5);
+    shutdown.trigger();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,11 +104,19 @@ impl std::fmt::Display for StreamKey {
     }
 }
 
+/// 一つの絞り込みに並べられる値の数の上限 (`aggregate_type` と `event_type`)。
+pub const MAX_FILTER_VALUES: usize = 16;
+
 /// グローバルログの絞り込み条件 (指定したものすべてに一致するイベントだけを返します)。
+///
+/// `aggregate_types` と `event_types` は「どれか一つに一致」です (空なら絞り込みません)。
+/// 購読者は自分が反応するイベントだけをサーバーで選ばせ、関係のないコミットでは起こされずに済みます。
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogFilter {
-    /// 集約の型。
-    pub aggregate_type: Option<String>,
+    /// 集約の型 (どれか一つに一致。最大 [`MAX_FILTER_VALUES`] 個)。
+    pub aggregate_types: Vec<String>,
+    /// イベントの型 (どれか一つに一致。最大 [`MAX_FILTER_VALUES`] 個)。
+    pub event_types: Vec<String>,
     /// 集約 ID。
     pub aggregate_id: Option<String>,
     /// 相関 ID。
@@ -441,9 +449,15 @@ pub enum Order {
 pub(crate) fn window_sql(filter: &LogFilter, order: Order) -> String {
     let mut sql =
         format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > ? AND position <= ?");
-    if filter.aggregate_type.is_some() {
-        sql.push_str(" AND aggregate_type = ?");
-    }
+    // 型が一つなら索引 (aggregate_type, position) を位置の順にたどります。複数の型を索引で集めると
+    // 位置の順に並べ直す一時 B 木が要り、先頭から追いつくページ読みが件数の 2 乗になるので、
+    // `|| ''` で索引を外して位置の順に走査させます (SQLite と PostgreSQL のどちらでも書ける形)。
+    let aggregate_type = match filter.aggregate_types.len() {
+        1 => "aggregate_type",
+        _ => "aggregate_type || ''",
+    };
+    push_any_of(&mut sql, aggregate_type, filter.aggregate_types.len());
+    push_any_of(&mut sql, "event_type", filter.event_types.len());
     if filter.aggregate_id.is_some() {
         sql.push_str(" AND aggregate_id = ?");
     }
@@ -460,10 +474,30 @@ pub(crate) fn window_sql(filter: &LogFilter, order: Order) -> String {
     sql
 }
 
+/// 「`column` が `count` 個の値のどれか」の条件を足します (0 個なら何も足しません)。
+fn push_any_of(sql: &mut String, column: &str, count: usize) {
+    match count {
+        0 => {}
+        1 => {
+            sql.push_str(" AND ");
+            sql.push_str(column);
+            sql.push_str(" = ?");
+        }
+        n => {
+            sql.push_str(" AND ");
+            sql.push_str(column);
+            sql.push_str(" IN (?");
+            sql.push_str(&", ?".repeat(n - 1));
+            sql.push(')');
+        }
+    }
+}
+
 /// 絞り込みの値 ([`window_sql`] の `?` の順)。
 pub(crate) fn filter_values(filter: &LogFilter) -> Vec<String> {
     let mut values = Vec::new();
-    values.extend(filter.aggregate_type.clone());
+    values.extend(filter.aggregate_types.iter().cloned());
+    values.extend(filter.event_types.iter().cloned());
     values.extend(filter.aggregate_id.clone());
     values.extend(filter.correlation_id.map(|id| id.to_string()));
     values.extend(filter.user_id.map(|id| id.to_string()));
@@ -826,4 +860,45 @@ pub fn advance_head(head: &watch::Sender<u64>, new_head: u64) {
             false
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(aggregate_types: &[&str], event_types: &[&str]) -> LogFilter {
+        LogFilter {
+            aggregate_types: aggregate_types.iter().map(|t| (*t).to_owned()).collect(),
+            event_types: event_types.iter().map(|t| (*t).to_owned()).collect(),
+            ..LogFilter::default()
+        }
+    }
+
+    #[test]
+    fn window_sql_with_one_aggregate_type_compares_the_indexed_column() {
+        let sql = window_sql(&filter(&["Album"], &[]), Order::OldestFirst);
+        assert!(
+            sql.ends_with("position <= ? AND aggregate_type = ? ORDER BY position LIMIT ?"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn window_sql_with_two_aggregate_types_and_three_event_types_lists_them_off_the_index() {
+        let sql = window_sql(
+            &filter(&["Album", "Media"], &["A", "B", "C"]),
+            Order::NewestFirst,
+        );
+        assert!(
+            sql.ends_with(
+                "AND aggregate_type || '' IN (?, ?) AND event_type IN (?, ?, ?) \
+                 ORDER BY position DESC LIMIT ?"
+            ),
+            "{sql}"
+        );
+        assert_eq!(
+            filter_values(&filter(&["Album", "Media"], &["A", "B", "C"])),
+            ["Album", "Media", "A", "B", "C"]
+        );
+    }
 }

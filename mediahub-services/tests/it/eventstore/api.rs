@@ -106,6 +106,55 @@ crate::on_both_backends! {
 }
 
 crate::on_both_backends! {
+    async fn global_log_with_repeated_aggregate_type_and_event_type_returns_events_matching_any_in_position_order(backend) {
+        let mut store = TestStore::start_on(backend).await;
+        let appends = [
+            ("Media", "m1", "MediaUploaded"),
+            ("Album", "a1", "AlbumCreated"),
+            ("Saga", "s1", "SagaStarted"),
+            ("Album", "a1", "MediaAddedToAlbum"),
+            ("Media", "m1", "MediaProcessed"),
+            ("Album", "a1", "AlbumRenamed"),
+        ];
+        let mut versions = std::collections::HashMap::new();
+        for (aggregate_type, aggregate_id, event_type) in appends {
+            let version = versions.entry(aggregate_id).or_insert(0_u64);
+            let (status, body) = store
+                .append(aggregate_type, aggregate_id, *version, &[new_event(event_type, json!({}))])
+                .await;
+            assert_eq!(status, 201, "{body}");
+            *version += 1;
+        }
+        let positions = |body: &Value| -> Vec<u64> {
+            events_of(body).iter().filter_map(|e| e["position"].as_u64()).collect()
+        };
+        let (status, body) = store
+            .get_json("/api/v1/events?aggregate_type=Album&aggregate_type=Media")
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(positions(&body), vec![1, 2, 4, 5, 6]);
+        assert_eq!(body["head"], 6);
+        let (_, body) = store
+            .get_json("/api/v1/events?event_type=MediaAddedToAlbum&event_type=MediaUploaded")
+            .await;
+        assert_eq!(positions(&body), vec![1, 4]);
+        let (_, body) = store
+            .get_json("/api/v1/events?aggregate_type=Album&aggregate_type=Media&event_type=MediaProcessed&event_type=MediaAddedToAlbum&after=1&limit=1")
+            .await;
+        assert_eq!(positions(&body), vec![4], "after と limit も効く");
+        let (_, body) = store
+            .get_json("/api/v1/events?aggregate_type=Album&aggregate_type=Media&event_type=AlbumRenamed&before=6")
+            .await;
+        assert!(events_of(&body).is_empty(), "before は位置 6 を含まない: {body}");
+        let (_, body) = store
+            .get_json("/api/v1/events?aggregate_type=Saga&event_type=MediaUploaded")
+            .await;
+        assert!(events_of(&body).is_empty(), "型どうしは「かつ」: {body}");
+        store.stop().await;
+    }
+}
+
+crate::on_both_backends! {
     async fn snapshot_put_get_and_stale_expected_snapshot_returns_409(backend) {
         let mut store = TestStore::start_on(backend).await;
         let path = "/api/v1/streams/Media/s1/snapshot";

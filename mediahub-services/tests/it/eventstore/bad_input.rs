@@ -235,6 +235,12 @@ fn cases(keys: &JwtKeys, stored_id: &Value) -> Vec<Case> {
             .expect(400, "request.invalid_parameter"),
         Case::new("correlation_id not a UUID", "GET", "/api/v1/events?correlation_id=x")
             .expect(400, "request.invalid_parameter"),
+        Case::new("17 aggregate_type values", "GET", format!("/api/v1/events?{}", "aggregate_type=A&".repeat(17)))
+            .expect(400, "request.invalid_parameter"),
+        Case::new("empty event_type among two", "GET", "/api/v1/events?event_type=MediaUploaded&event_type=")
+            .expect(400, "request.invalid_parameter"),
+        Case::new("event_type with a control character on SSE", "GET", "/api/v1/events/stream?event_type=M%01")
+            .expect(400, "request.invalid_parameter"),
         Case::new("negative from_version", "GET", "/api/v1/streams/Media/m1/events?from_version=-1")
             .expect(400, "request.invalid_parameter"),
         Case::new("aggregate_id with a control character on append", "POST", "/api/v1/streams/Media/m%01/events")

@@ -75,6 +75,29 @@ async fn wait_for_waiters(store: &TestStore, count: usize) {
 }
 
 crate::on_both_backends! {
+    async fn long_poll_filtered_by_event_type_sleeps_through_other_event_type_of_same_aggregate_and_answers_matching_one(backend) {
+        let mut store = TestStore::start_on(backend).await;
+        let waiter = spawn_request(store.get(
+            "/api/v1/events?after=0&aggregate_type=Album&event_type=MediaAddedToAlbum&wait_ms=10000",
+        ));
+        wait_for_waiters(&store, 1).await;
+        append_one(&store, "Album", "a1", "AlbumRenamed").await;
+        append_one(&store, "Album", "a2", "MediaAddedToAlbum").await;
+        let body: Value = answer(waiter)
+            .await
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let events = events_of(&body);
+        assert_eq!(events.len(), 1, "名前変更では答えず、追加で答える: {body}");
+        assert_eq!(events[0]["event_type"], "MediaAddedToAlbum");
+        assert_eq!(events[0]["position"], 2);
+        assert_eq!(body["head"], 2);
+        store.stop().await;
+    }
+}
+
+crate::on_both_backends! {
     async fn long_poll_with_wait_ms_5000_on_empty_log_wakes_on_commit_and_returns_the_event(backend) {
         let mut store = TestStore::start_on(backend).await;
         let waiter = spawn_request(store.get("/api/v1/events?after=0&wait_ms=5000"));
