@@ -14,6 +14,8 @@
 //! 「エラー」と数えます (MediaHub は衝突を読み直して再実行するので 0 のはず)。
 //!
 //! 計測は 基準 → MediaHub → 基準 → … と交互に 3 回ずつ行い、中央値を Markdown の表で出します。
+//! どの計測の前にも、両方の MediaHub の読み側 4 サービスの遅れが 0 になるまで待ちます
+//! (前の計測で溜まったプロジェクションの仕事が、次の計測 ─ 基準を含む ─ の CPU を奪わないように)。
 //!
 //! 続けて **経路の分解** を出します。同じシステムに外側から順に段を足して (HTTP の往復だけ →
 //! イベントストアへ直接の追記 → album へ直接の改名 → ゲートウェイ越しの改名) 同時実行 1 の p50 と
@@ -27,6 +29,7 @@ use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateError, CqrsFramework};
 use mediahub_core::album::{Album, AlbumCommand};
 use mediahub_core::ids::{AlbumId, UserId};
+use mediahub_services::consumer::ProjectionStatus;
 use mediahub_services::eventstore::Durability;
 use mediahub_services::platform::auth::JwtKeys;
 use mediahub_services::system::{Ports, System, SystemConfig};
@@ -271,6 +274,43 @@ async fn mediahub(durability: Durability) -> BenchResult<MediaHubSide> {
     })
 }
 
+/// 計測の前に待つ最長の時間 (読み側が追いつくまで)。
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// 読み側 4 サービス (media-query・album・notification・saga) の遅れが 0 になるまで待ちます。
+///
+/// # エラー
+/// [`SETTLE_TIMEOUT`] までに追いつかない、または状態を読めないとき。
+async fn settle(side: &MediaHubSide) -> BenchResult<()> {
+    let urls = side.system.urls();
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    for base in [&urls.media_query, &urls.album, &urls.notification, &urls.saga] {
+        loop {
+            let status: ProjectionStatus = side
+                .client
+                .get(format!("{base}/internal/v1/projection"))
+                .bearer_auth(&side.service_token)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            if status.lag == 0 {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} が {SETTLE_TIMEOUT:?} で追いつきません (遅れ {})",
+                    status.name, status.lag
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    Ok(())
+}
+
 /// 経路の分解で測る段。外側の段ほど、内側の段を 1 つ含みます。
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hop {
@@ -369,14 +409,16 @@ async fn run_hop(
 }
 
 /// 経路を段ごとに測り (各段 [`REPEATS`] 回を交互に)、1 段ごとの p50 の差を Markdown の表で出します。
-async fn print_breakdown(side: &MediaHubSide) {
+async fn print_breakdown(side: &MediaHubSide) -> BenchResult<()> {
     let mut rows: Vec<(Hop, Vec<Run>, Vec<Run>)> = Hop::ALL
         .iter()
         .map(|hop| (*hop, Vec::new(), Vec::new()))
         .collect();
     for round in 0..REPEATS {
         for (hop, serial, concurrent) in &mut rows {
+            settle(side).await?;
             serial.push(run_hop(side, *hop, 1, SERIAL_COMMANDS, round + 10).await);
+            settle(side).await?;
             concurrent.push(run_hop(side, *hop, 16, CONCURRENT_COMMANDS, round + 10).await);
         }
     }
@@ -409,6 +451,7 @@ async fn print_breakdown(side: &MediaHubSide) {
             inner = p50;
         }
     }
+    Ok(())
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -433,9 +476,16 @@ fn main() -> BenchResult<()> {
         for (workers, commands) in [(16, CONCURRENT_COMMANDS), (1, SERIAL_COMMANDS)] {
             let (mut base_runs, mut hub_runs, mut relaxed_runs) =
                 (Vec::new(), Vec::new(), Vec::new());
+            let quiet = || async {
+                settle(&hub).await?;
+                settle(&relaxed).await
+            };
             for round in 0..REPEATS {
+                quiet().await?;
                 base_runs.push(run_baseline(&base, workers, commands, round).await);
+                quiet().await?;
                 hub_runs.push(run_mediahub(&hub, workers, commands, round).await);
+                quiet().await?;
                 relaxed_runs.push(run_mediahub(&relaxed, workers, commands, round).await);
             }
             rows.push((workers, base_runs, hub_runs, relaxed_runs));
@@ -500,7 +550,7 @@ fn main() -> BenchResult<()> {
             relaxed16 / base16.max(f64::MIN_POSITIVE),
             relaxed1.as_secs_f64() / base1.as_secs_f64().max(f64::MIN_POSITIVE)
         );
-        print_breakdown(&hub).await;
+        print_breakdown(&hub).await?;
         hub.system.stop().await?;
         relaxed.system.stop().await?;
         Ok(())
