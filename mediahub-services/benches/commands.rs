@@ -284,7 +284,12 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
 async fn settle(side: &MediaHubSide) -> BenchResult<()> {
     let urls = side.system.urls();
     let deadline = Instant::now() + SETTLE_TIMEOUT;
-    for base in [&urls.media_query, &urls.album, &urls.notification, &urls.saga] {
+    for base in [
+        &urls.media_query,
+        &urls.album,
+        &urls.notification,
+        &urls.saga,
+    ] {
         loop {
             let status: ProjectionStatus = side
                 .client
