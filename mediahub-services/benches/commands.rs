@@ -279,41 +279,43 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// 読み側 4 サービス (media-query・album・notification・saga) の遅れが 0 になるまで待ちます。
 ///
+/// ゲートウェイの学習用 API `GET /api/v1/lab/projections` (UI のプロジェクションパネルと同じ)
+/// が 4 つの進み具合を 1 回の要求で集めます。
+///
 /// # エラー
-/// [`SETTLE_TIMEOUT`] までに追いつかない、または状態を読めないとき。
+/// [`SETTLE_TIMEOUT`] までに追いつかない、状態を読めない、または止まっているサービスがあるとき。
 async fn settle(side: &MediaHubSide) -> BenchResult<()> {
-    let urls = side.system.urls();
+    let url = format!("{}/api/v1/lab/projections", side.system.urls().gateway);
     let deadline = Instant::now() + SETTLE_TIMEOUT;
-    for base in [
-        &urls.media_query,
-        &urls.album,
-        &urls.notification,
-        &urls.saga,
-    ] {
-        loop {
-            let status: ProjectionStatus = side
-                .client
-                .get(format!("{base}/internal/v1/projection"))
-                .bearer_auth(&side.service_token)
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await?;
-            if status.lag == 0 {
-                break;
+    loop {
+        let body: Value = side
+            .client
+            .get(&url)
+            .bearer_auth(&side.token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let items = body["items"].as_array().ok_or("items がありません")?;
+        let mut behind = Vec::new();
+        for item in items {
+            let status: ProjectionStatus = serde_json::from_value(item["status"].clone())
+                .map_err(|err| format!("{} の進み具合を読めません: {err}", item["service"]))?;
+            if status.lag > 0 {
+                behind.push(format!("{} (遅れ {})", status.name, status.lag));
             }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "{} が {SETTLE_TIMEOUT:?} で追いつきません (遅れ {})",
-                    status.name, status.lag
-                )
-                .into());
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        if behind.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(
+                format!("{SETTLE_TIMEOUT:?} で追いつきません: {}", behind.join("、")).into(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Ok(())
 }
 
 /// 経路の分解で測る段。外側の段ほど、内側の段を 1 つ含みます。
