@@ -383,7 +383,7 @@ async fn run_hop(
                 .json(&json!({
                     "expected_version": 0,
                     "events": [{
-                        "id": uuid::Uuid::new_v4(),
+                        "id": uuid::Uuid::now_v7(),
                         "event_type": "BenchRenamed",
                         "event_version": "1.0",
                         "data": {"name": name},

@@ -233,13 +233,14 @@ fn check_header_text(headers: &HeaderMap) -> Result<(), Problem> {
     Ok(())
 }
 
-/// 要求の `X-Correlation-ID` (無ければ新しく作る)。
+/// 要求の `X-Correlation-ID` (無ければ時刻順の UUID v7 で新しく作る。イベントストアの
+/// 相関 ID の索引に新しい行が末尾から並ぶので、追記で汚れるページが減ります)。
 ///
 /// 文書どおり UUID でなければ 400 (`request.invalid_parameter`) で、何も中継しません
 /// (黙って付け替えると、利用者の相関 ID でイベントを追えなくなるため)。
 fn correlation_id(headers: &HeaderMap) -> Result<String, Problem> {
     let Some(value) = headers.get(CORRELATION_ID_HEADER) else {
-        return Ok(Uuid::new_v4().to_string());
+        return Ok(Uuid::now_v7().to_string());
     };
     value
         .to_str()
@@ -435,10 +436,13 @@ mod tests {
     }
 
     #[test]
-    fn given_correlation_id_is_kept_missing_is_new_uuid_and_non_uuid_is_400() {
+    fn given_correlation_id_is_kept_missing_is_new_uuid_v7_and_non_uuid_is_400() {
         let mut headers = HeaderMap::new();
         let fresh = correlation_id(&headers).unwrap_or_else(|p| panic!("{p:?}"));
-        assert!(Uuid::parse_str(&fresh).is_ok());
+        assert_eq!(
+            Uuid::parse_str(&fresh).map(|id| id.get_version_num()).ok(),
+            Some(7)
+        );
         let given = Uuid::new_v4().to_string();
         headers.insert(
             CORRELATION_ID_HEADER,

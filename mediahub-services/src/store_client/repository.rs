@@ -179,7 +179,7 @@ impl PersistedEventRepository for RemoteEventRepository {
                     other: event.aggregate_id.clone(),
                 })));
             }
-            let mut new = NewEvent::from_serialized(event, EventId::new_random())
+            let mut new = NewEvent::from_serialized(event, EventId::new_time_ordered())
                 .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))?;
             if let Some(value) = new.metadata.extra.remove(COMMIT_TICKET_KEY) {
                 ticket = Some(value);
