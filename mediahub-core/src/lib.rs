@@ -137,7 +137,7 @@
 //! // 追記する形: 型名・スキーマ版・JSON の本体と、操作を追うためのメタデータ (相関 ID など)
 //! let correlation = CorrelationId::new_random();
 //! let metadata = EventMetadata::correlated(correlation);
-//! let new = NewEvent::from_domain(&uploaded, EventId::new_random(), metadata).unwrap();
+//! let new = NewEvent::from_domain(&uploaded, EventId::new_time_ordered(), metadata).unwrap();
 //! assert_eq!(new.event_type, "MediaUploaded");
 //! assert_eq!(new.data["MediaUploaded"]["filename"], "cat.jpg");
 //!

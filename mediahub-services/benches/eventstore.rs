@@ -41,10 +41,12 @@ struct Bench {
     client: reqwest::Client,
 }
 
-/// 追記するイベント。ID と相関 ID は MediaHub のサービスと同じく時刻順の UUID v7
-/// (`EventId::new_time_ordered`) にする (ランダムな v4 だと索引のあちこちのページを汚し、
-/// サービスが実際に送る追記より遅い値を測ってしまう)。
+/// 1 回の追記で送るイベント。MediaHub のサービスと同じく、イベント ID は時刻順の UUID v7
+/// (`EventId::new_time_ordered`)、相関 ID は 1 回の追記 (= 1 つの要求) に 1 つのランダムな v4 にする
+/// (イベントごとにランダムな ID を付けると索引のあちこちのページを汚し、サービスが実際に送る
+/// 追記より遅い値を測ってしまう)。
 fn new_events(count: usize) -> Vec<Value> {
+    let correlation_id = Uuid::new_v4();
     (0..count)
         .map(|n| {
             json!({
@@ -52,7 +54,7 @@ fn new_events(count: usize) -> Vec<Value> {
                 "event_type": "BenchEvent",
                 "event_version": "1.0",
                 "data": {"n": n, "text": "0123456789abcdef0123456789abcdef"},
-                "metadata": {"correlation_id": Uuid::now_v7()},
+                "metadata": {"correlation_id": correlation_id},
             })
         })
         .collect()

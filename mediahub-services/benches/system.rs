@@ -185,8 +185,11 @@ impl Bench {
                 sha256: "0".repeat(64),
                 storage_key: format!("originals/{media_id}"),
             };
-            let new =
-                NewEvent::from_domain(&event, EventId::new_random(), EventMetadata::default())?;
+            let new = NewEvent::from_domain(
+                &event,
+                EventId::new_time_ordered(),
+                EventMetadata::default(),
+            )?;
             let query = self
                 .system
                 .media_query()
@@ -228,7 +231,7 @@ impl Bench {
                     };
                     let new = NewEvent::from_domain(
                         &event,
-                        EventId::new_random(),
+                        EventId::new_time_ordered(),
                         EventMetadata::default(),
                     )?;
                     last = store

@@ -25,7 +25,8 @@ const DEFAULT_CHANNEL_SIZE: usize = 200;
 /// コマンドサービスは `CqrsFramework` をそのまま中央のストアの上で使えます。
 ///
 /// - `persist` は `POST …/commit` に対応し、イベントとスナップショットを一つの
-///   トランザクションで保存します。呼び出しごとに各イベントへ新しい [`EventId`] (v4) を付けるので、
+///   トランザクションで保存します。呼び出しごとに各イベントへ新しい [`EventId`] (時刻順の UUID v7、
+///   [`EventId::new_time_ordered`]) を付けるので、
 ///   通信失敗による再送 ([`RetryPolicy`](super::RetryPolicy)) でもイベントは一度だけ保存されます。
 /// - 版の衝突とスナップショットの衝突は [`PersistenceError::OptimisticLockError`] になり、`cqrs-es` はそれを
 ///   `AggregateError::AggregateConflict` として返します。
