@@ -28,11 +28,12 @@ use std::time::{Duration, Instant};
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateError, CqrsFramework};
 use mediahub_core::album::{Album, AlbumCommand};
-use mediahub_core::ids::{AlbumId, UserId};
-use mediahub_services::consumer::ProjectionStatus;
+use mediahub_core::ids::{AlbumId, EventId, UserId};
 use mediahub_services::eventstore::Durability;
+use mediahub_services::gateway::lab::LabProjections;
 use mediahub_services::platform::auth::JwtKeys;
 use mediahub_services::system::{Ports, System, SystemConfig};
+use poem_openapi::types::ParseFromJSON;
 use serde_json::{Value, json};
 use sqlite_es::SqliteEventRepository;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -297,11 +298,13 @@ async fn settle(side: &MediaHubSide) -> BenchResult<()> {
             .error_for_status()?
             .json()
             .await?;
-        let items = body["items"].as_array().ok_or("items がありません")?;
+        let projections = LabProjections::parse_from_json(Some(body))
+            .map_err(|err| format!("進み具合を読めません: {}", err.into_message()))?;
         let mut behind = Vec::new();
-        for item in items {
-            let status: ProjectionStatus = serde_json::from_value(item["status"].clone())
-                .map_err(|err| format!("{} の進み具合を読めません: {err}", item["service"]))?;
+        for item in projections.items {
+            let status = item
+                .status
+                .ok_or_else(|| format!("{} が止まっています", item.service))?;
             if status.lag > 0 {
                 behind.push(format!("{} (遅れ {})", status.name, status.lag));
             }
@@ -383,7 +386,7 @@ async fn run_hop(
                 .json(&json!({
                     "expected_version": 0,
                     "events": [{
-                        "id": uuid::Uuid::now_v7(),
+                        "id": EventId::new_time_ordered(),
                         "event_type": "BenchRenamed",
                         "event_version": "1.0",
                         "data": {"name": name},

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mediahub_core::envelope::NewEvent;
+use mediahub_core::ids::EventId;
 use mediahub_services::eventstore::{
     AppendRequest, Durability, EventStoreConfig, EventStoreHandle, StoreLocation, StreamKey, start,
 };
@@ -50,7 +51,7 @@ fn new_events(count: usize) -> Vec<Value> {
     (0..count)
         .map(|n| {
             json!({
-                "id": Uuid::now_v7(),
+                "id": EventId::new_time_ordered(),
                 "event_type": "BenchEvent",
                 "event_version": "1.0",
                 "data": {"n": n, "text": "0123456789abcdef0123456789abcdef"},
