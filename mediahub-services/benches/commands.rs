@@ -20,6 +20,12 @@
 //! 続けて **経路の分解** を出します。同じシステムに外側から順に段を足して (HTTP の往復だけ →
 //! イベントストアへ直接の追記 → album へ直接の改名 → ゲートウェイ越しの改名) 同時実行 1 の p50 と
 //! 同時実行 16 の速さを測り、内側の段からの増分をその段の費用として並べます。
+//!
+//! 最後に **床** として、何もしない HTTP サーバーを 1・2・3 段つないだ鎖 (サービスと同じ poem と
+//! reqwest。認証もデータベースも無し) を同じように測ります。3 段はゲートウェイ越しの改名と同じ
+//! 段数なので、経路の段数だけで決まる費用が分かります。どの表にも、このプロセス全体が使った CPU
+//! 時間を 1 コマンドあたりにした列があります (2 コアのマシンで CPU が上限なら、速さは高々
+//! 2 秒 ÷ その値)。
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -32,7 +38,12 @@ use mediahub_core::ids::{AlbumId, EventId, UserId};
 use mediahub_services::eventstore::Durability;
 use mediahub_services::gateway::lab::LabProjections;
 use mediahub_services::platform::auth::JwtKeys;
+use mediahub_services::platform::http_client;
+use mediahub_services::platform::server::{ServerHandle, Shutdown, bind, spawn_server};
 use mediahub_services::system::{Ports, System, SystemConfig};
+use poem::EndpointExt;
+use poem::http::StatusCode;
+use poem::web::Data;
 use poem_openapi::types::ParseFromJSON;
 use serde_json::{Value, json};
 use sqlite_es::SqliteEventRepository;
@@ -71,6 +82,31 @@ struct Run {
     per_second: f64,
     errors: usize,
     p50: Duration,
+    /// このプロセス全体 (全サービス・基準・負荷をかける側) が使った CPU 時間をコマンド数で割ったもの。
+    /// 2 コアなら、CPU が上限のときの速さは高々 `2 / cpu_per_command` です。
+    cpu_per_command: Duration,
+}
+
+/// このプロセスがこれまでに使った CPU 時間 (全スレッドのユーザー + カーネル、`/proc/self/stat`)。
+///
+/// 読めない環境 (Linux 以外) では 0 を返し、表の CPU の列が 0 になります。
+fn process_cpu_time() -> Duration {
+    // 2 つ目の欄 (コマンド名) は空白や括弧を含みうるので、最後の ')' の後から数える。
+    // その後の 12・13 番目 (0 始まりで 11・12) が utime・stime で、単位は USER_HZ (Linux では 100)。
+    const USER_HZ: u64 = 100;
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    let Some((_, fields)) = stat.rsplit_once(')') else {
+        return Duration::ZERO;
+    };
+    let ticks: u64 = fields
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|field| field.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 1000 / USER_HZ)
 }
 
 /// 改名を `commands` 回、`workers` 本で実行し、速さ・エラー数・p50 を返します。
@@ -83,6 +119,7 @@ where
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let random = Arc::new(AtomicU64::new(0x9E37_79B9_7F4A_7C15));
+    let cpu_before = process_cpu_time();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..workers {
@@ -113,8 +150,10 @@ where
         latencies.extend(task.await.unwrap_or_default());
     }
     let elapsed = started.elapsed();
+    let cpu = process_cpu_time().saturating_sub(cpu_before);
     latencies.sort();
     Run {
+        cpu_per_command: cpu / u32::try_from(commands.max(1)).unwrap_or(u32::MAX),
         per_second: commands as f64 / elapsed.as_secs_f64(),
         errors: errors.load(Ordering::Relaxed),
         p50: latencies
@@ -418,6 +457,150 @@ async fn run_hop(
     .await
 }
 
+// ---- 床: 何もしない HTTP の段 ----
+
+/// 何もしない HTTP サーバーを何段かつないだ鎖 (経路の段数だけで決まる費用の床を測る)。
+///
+/// 最後のサーバーは受け取った本体を読み、その長さを JSON で返します。手前のサーバーは本体を
+/// 次のサーバーへそのまま送り (サービスと同じ [`http_client::builder`] のクライアント、
+/// 接続は使い回し)、答えをそのまま返します。3 段は ゲートウェイ → album → イベントストア と
+/// 同じ段数で、認証・検査・ミドルウェア・データベース・読みモデルを除いた HTTP だけの費用です。
+struct Relay {
+    entry: String,
+    servers: Vec<ServerHandle>,
+}
+
+/// 中継するサーバーが持つもの。
+#[derive(Clone)]
+struct Forward {
+    client: reqwest::Client,
+    next: Arc<str>,
+}
+
+/// 最後の段: 本体を読み、その長さを返します。
+#[poem::handler]
+fn answer(body: Vec<u8>) -> poem::Response {
+    poem::Response::builder()
+        .content_type("application/json")
+        .body(format!("{{\"bytes\":{}}}", body.len()))
+}
+
+/// 手前の段: 本体を次の段へ送り、答えをそのまま返します。
+#[poem::handler]
+async fn forward(body: Vec<u8>, to: Data<&Forward>) -> poem::Result<poem::Response> {
+    let bad_gateway = |err: reqwest::Error| poem::Error::new(err, StatusCode::BAD_GATEWAY);
+    let reply = to
+        .client
+        .post(&*to.next)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(bad_gateway)?;
+    let status = reply.status();
+    let bytes = reply.bytes().await.map_err(bad_gateway)?;
+    Ok(poem::Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(bytes))
+}
+
+/// `servers` 段の鎖を 127.0.0.1 のポート 0 で起動します。
+async fn relay(servers: usize) -> BenchResult<Relay> {
+    let spawn = |app: poem::Route, listener| {
+        spawn_server(
+            listener,
+            app,
+            "relay",
+            Shutdown::new(),
+            Duration::from_secs(1),
+        )
+    };
+    let last = spawn(
+        poem::Route::new().at("/", poem::post(answer)),
+        bind("127.0.0.1:0").await?,
+    )?;
+    let mut entry = last.base_url();
+    let mut handles = vec![last];
+    for _ in 1..servers {
+        let to = Forward {
+            client: http_client::builder().pool_max_idle_per_host(64).build()?,
+            next: Arc::from(entry.as_str()),
+        };
+        let handle = spawn(
+            poem::Route::new().at("/", poem::post(forward.data(to))),
+            bind("127.0.0.1:0").await?,
+        )?;
+        entry = handle.base_url();
+        handles.push(handle);
+    }
+    Ok(Relay {
+        entry,
+        servers: handles,
+    })
+}
+
+/// 鎖の入口へ改名と同じ大きさの本体を `commands` 回、`workers` 本で送ります。
+async fn run_relay(
+    chain: &Relay,
+    client: &reqwest::Client,
+    workers: usize,
+    commands: usize,
+) -> Run {
+    let (client, entry) = (client.clone(), Arc::new(chain.entry.clone()));
+    measure(workers, commands, move |n, _| {
+        let request = client
+            .post(entry.as_str())
+            .json(&json!({"name": format!("relay-{workers}-{n}")}));
+        async move {
+            match request.send().await {
+                Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
+                Ok(response) => {
+                    eprintln!("何もしない鎖が {} で失敗しました", response.status());
+                    false
+                }
+                Err(err) => {
+                    eprintln!("何もしない鎖に届きません: {err}");
+                    false
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// 何もしない HTTP の鎖を 1・2・3 段で測り (各 [`REPEATS`] 回を交互に)、Markdown の表で出します。
+async fn print_relay_floor(side: &MediaHubSide) -> BenchResult<()> {
+    let mut rows = Vec::new();
+    for servers in 1..=3 {
+        rows.push((servers, relay(servers).await?, Vec::new(), Vec::new()));
+    }
+    for _ in 0..REPEATS {
+        for (_, chain, serial, concurrent) in &mut rows {
+            settle(side).await?;
+            serial.push(run_relay(chain, &side.client, 1, SERIAL_COMMANDS).await);
+            settle(side).await?;
+            concurrent.push(run_relay(chain, &side.client, 16, CONCURRENT_COMMANDS).await);
+        }
+    }
+    println!();
+    println!(
+        "## 床: 何もしない HTTP の段の鎖 (サービスと同じ poem と reqwest。各 {REPEATS} 回を交互に測った中央値)"
+    );
+    println!();
+    println!(
+        "| サーバーの段数 | 同時実行 1 の p50 | 同時実行 16 の 1 秒あたり | 同時実行 16 の CPU/要求 | エラー |"
+    );
+    println!("|---|---|---|---|---|");
+    for (servers, chain, serial, concurrent) in rows {
+        print_row(&format!("{servers}"), &serial, &concurrent, None);
+        for server in chain.servers {
+            server.stop().await?;
+        }
+    }
+    Ok(())
+}
+
 /// 経路を段ごとに測り (各段 [`REPEATS`] 回を交互に)、1 段ごとの p50 の差を Markdown の表で出します。
 async fn print_breakdown(side: &MediaHubSide) -> BenchResult<()> {
     let mut rows: Vec<(Hop, Vec<Run>, Vec<Run>)> = Hop::ALL
@@ -429,39 +612,75 @@ async fn print_breakdown(side: &MediaHubSide) -> BenchResult<()> {
             settle(side).await?;
             serial.push(run_hop(side, *hop, 1, SERIAL_COMMANDS, round + 10).await);
             settle(side).await?;
-            concurrent.push(run_hop(side, *hop, 16, CONCURRENT_COMMANDS, round + 10).await);
+            concurrent.push(
+                with_catch_up(
+                    side,
+                    CONCURRENT_COMMANDS,
+                    run_hop(side, *hop, 16, CONCURRENT_COMMANDS, round + 10),
+                )
+                .await?,
+            );
         }
     }
     println!();
     println!("## コマンドの経路の分解 (耐久性 full、各段 {REPEATS} 回を交互に測った中央値)");
     println!();
     println!(
-        "| 段 | 同時実行 1 の p50 | 内側の段からの増分 | 同時実行 16 の 1 秒あたり | エラー |"
+        "CPU/コマンドはこのプロセス全体 (全サービス・負荷をかける側) の CPU 時間を、読み側が追いつくまで含めて数えたものです。"
     );
-    println!("|---|---|---|---|---|");
+    println!();
+    println!(
+        "| 段 | 同時実行 1 の p50 | 内側の段からの増分 | 同時実行 16 の 1 秒あたり | 同時実行 16 の CPU/コマンド | エラー |"
+    );
+    println!("|---|---|---|---|---|---|");
     let mut inner = Duration::ZERO;
     for (hop, serial, concurrent) in &rows {
         let p50 = median_duration(serial.iter().map(|r| r.p50).collect());
-        let rate = median(concurrent.iter().map(|r| r.per_second).collect());
-        let errors: usize = serial.iter().chain(concurrent).map(|r| r.errors).sum();
         let added = if *hop == Hop::HttpRoundTrip {
             "—".to_owned()
         } else {
-            format!(
-                "+{:.2} ms",
-                p50.saturating_sub(inner).as_secs_f64() * 1000.0
-            )
+            format!("+{}", millis(p50.saturating_sub(inner)))
         };
-        println!(
-            "| {} | {:.2} ms | {added} | {rate:.0} | {errors} |",
-            hop.label(),
-            p50.as_secs_f64() * 1000.0
-        );
+        print_row(hop.label(), serial, concurrent, Some(&added));
         if *hop != Hop::HttpRoundTrip {
             inner = p50;
         }
     }
     Ok(())
+}
+
+/// `run` を測った後、読み側が追いつくまで待ち、その間の CPU も含めた 1 コマンドあたりの CPU を入れ直します
+/// (読みモデルの更新は計測の後にも続くので、それもコマンドの費用に数える)。
+async fn with_catch_up(
+    side: &MediaHubSide,
+    commands: usize,
+    run: impl Future<Output = Run>,
+) -> BenchResult<Run> {
+    let before = process_cpu_time();
+    let mut measured = run.await;
+    settle(side).await?;
+    measured.cpu_per_command = process_cpu_time().saturating_sub(before)
+        / u32::try_from(commands.max(1)).unwrap_or(u32::MAX);
+    Ok(measured)
+}
+
+/// 表の 1 行 (同時実行 1 の p50、`added` があればその列、同時実行 16 の速さと CPU/コマンド、エラーの合計)。
+fn print_row(label: &str, serial: &[Run], concurrent: &[Run], added: Option<&str>) {
+    let p50 = median_duration(serial.iter().map(|r| r.p50).collect());
+    let rate = median(concurrent.iter().map(|r| r.per_second).collect());
+    let cpu = median_duration(concurrent.iter().map(|r| r.cpu_per_command).collect());
+    let errors: usize = serial.iter().chain(concurrent).map(|r| r.errors).sum();
+    let added = added.map(|text| format!(" {text} |")).unwrap_or_default();
+    println!(
+        "| {label} | {} |{added} {rate:.0} | {} | {errors} |",
+        millis(p50),
+        millis(cpu)
+    );
+}
+
+/// `1.23 ms` の形。
+fn millis(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -494,9 +713,19 @@ fn main() -> BenchResult<()> {
                 quiet().await?;
                 base_runs.push(run_baseline(&base, workers, commands, round).await);
                 quiet().await?;
-                hub_runs.push(run_mediahub(&hub, workers, commands, round).await);
+                hub_runs.push(
+                    with_catch_up(&hub, commands, run_mediahub(&hub, workers, commands, round))
+                        .await?,
+                );
                 quiet().await?;
-                relaxed_runs.push(run_mediahub(&relaxed, workers, commands, round).await);
+                relaxed_runs.push(
+                    with_catch_up(
+                        &relaxed,
+                        commands,
+                        run_mediahub(&relaxed, workers, commands, round),
+                    )
+                    .await?,
+                );
             }
             rows.push((workers, base_runs, hub_runs, relaxed_runs));
         }
@@ -508,8 +737,13 @@ fn main() -> BenchResult<()> {
              (同時実行 16 は {CONCURRENT_COMMANDS} コマンド、1 は {SERIAL_COMMANDS} コマンド)。"
         );
         println!();
-        println!("| 同時実行 | 経路 | コマンド/秒 | エラー (中央値) | p50 |");
-        println!("|---|---|---|---|---|");
+        println!(
+            "CPU/コマンドはこのプロセス全体 (全サービス・基準・負荷をかける側) の CPU 時間を、\
+             MediaHub では読み側が追いつくまで含めて数えたものです (2 コアなら速さは高々 2 秒 ÷ これ)。"
+        );
+        println!();
+        println!("| 同時実行 | 経路 | コマンド/秒 | エラー (中央値) | p50 | CPU/コマンド |");
+        println!("|---|---|---|---|---|---|");
         let mut summary = Vec::new();
         for (workers, base_runs, hub_runs, relaxed_runs) in &rows {
             for (label, runs) in [
@@ -520,14 +754,16 @@ fn main() -> BenchResult<()> {
                 let rate = median(runs.iter().map(|r| r.per_second).collect());
                 let errors = median(runs.iter().map(|r| r.errors as f64).collect());
                 let p50 = median_duration(runs.iter().map(|r| r.p50).collect());
+                let cpu = median_duration(runs.iter().map(|r| r.cpu_per_command).collect());
                 println!(
-                    "| {workers} | {label} | {rate:.0} | {errors:.0} / {} | {:.2} ms |",
+                    "| {workers} | {label} | {rate:.0} | {errors:.0} / {} | {} | {} |",
                     if *workers == 1 {
                         SERIAL_COMMANDS
                     } else {
                         CONCURRENT_COMMANDS
                     },
-                    p50.as_secs_f64() * 1000.0
+                    millis(p50),
+                    millis(cpu)
                 );
                 summary.push((*workers, label, rate, p50));
             }
@@ -561,6 +797,7 @@ fn main() -> BenchResult<()> {
             relaxed1.as_secs_f64() / base1.as_secs_f64().max(f64::MIN_POSITIVE)
         );
         print_breakdown(&hub).await?;
+        print_relay_floor(&hub).await?;
         hub.system.stop().await?;
         relaxed.system.stop().await?;
         Ok(())

@@ -209,6 +209,24 @@ async fn direct_throughput(
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
+/// sqlx の SQLite 接続に 1 文 (`SELECT 1`) を送って答えを受け取るまでの時間 (並べたもの)。
+///
+/// sqlx は接続ごとの専用スレッドで文を実行するので、文ごとにそのスレッドとの受け渡しが往復 1 回
+/// あります。SQLite の書き込みタスクは 1 コミットにこれを 2 回払います (`begin_batch` と
+/// `insert_and_commit`)。ディスクに触れない文なので、受け渡しだけの費用です。
+async fn sqlx_round_trips() -> BenchResult<Vec<Duration>> {
+    let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await?;
+    let mut latencies = Vec::with_capacity(LATENCY_SAMPLES * 10);
+    for _ in 0..LATENCY_SAMPLES * 10 {
+        let sent = Instant::now();
+        sqlx::query("SELECT 1").fetch_one(&mut conn).await?;
+        latencies.push(sent.elapsed());
+    }
+    conn.close().await?;
+    latencies.sort_unstable();
+    Ok(latencies)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -368,6 +386,18 @@ async fn run(durability: Durability, postgres: Option<&str>) -> BenchResult<()> 
         }
         println!("| {clients} | {batch} | {} |", cells.join(" | "));
     }
+
+    let mut round_trips = Vec::with_capacity(REPEATS);
+    for _ in 0..REPEATS {
+        round_trips.push(percentile(&sqlx_round_trips().await?, 0.50).as_secs_f64() * 1000.0);
+    }
+    println!();
+    println!(
+        "sqlx の SQLite 接続との 1 文の往復 (`SELECT 1`、{} 回 × {REPEATS} の中央値): p50 {:.3} ms \
+         (SQLite の書き込みタスクは 1 コミットに 2 回。SQLite だけの床は `python3 scripts/sqlite_floor.py`)",
+        LATENCY_SAMPLES * 10,
+        median(round_trips)
+    );
 
     println!();
     println!(

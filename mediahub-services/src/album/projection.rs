@@ -136,12 +136,14 @@ async fn apply_album(
             .await?;
         }
         AlbumEvent::AlbumRenamed { name } => {
-            sqlx::query("UPDATE albums SET name = ? WHERE id = ?")
+            // 名前と [`touch`] の 2 列を 1 つの文で (文ごとに SQLite の接続スレッドとの往復が 1 回)。
+            sqlx::query("UPDATE albums SET name = ?, updated_at = ?, version = ? WHERE id = ?")
                 .bind(name)
+                .bind(&stamp.at)
+                .bind(stamp.version)
                 .bind(album_id)
                 .execute(&mut *tx)
                 .await?;
-            touch(tx, stamp).await?;
         }
         AlbumEvent::AlbumDeleted => {
             // album_media は外部キーの ON DELETE CASCADE で一緒に消えます。
