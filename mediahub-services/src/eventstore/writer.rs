@@ -5,6 +5,8 @@
 //! 1. HTTP ハンドラーは追記の要求をチャネル ([`WriterHandle`]) に入れ、返事を待ちます。
 //! 2. タスクはチャネルから要求を 1 件受け取り、その時点で溜まっている要求もまとめて取り出し
 //!    (最大 [`MAX_COMMANDS_PER_COMMIT`] 件)、**1 つのトランザクション** で処理します。
+//!    溜まっている要求が前のコミットの束より少なければ、取り出す前に少しだけ順番を譲り、
+//!    返事を受け取ったばかりの送り手が次の要求を入れるのを待ちます (`linger`)。
 //!    要求ごとに SAVEPOINT を切るので、ある要求の失敗 (版の衝突など) は他の要求に影響しません。
 //! 3. コミットが成功してから、全員に返事をし、ログの先頭 (`head`) を `watch` チャネルで
 //!    知らせます。ロングポーリングや SSE はこの知らせで起きます (ポーリング間隔はありません)。
@@ -35,6 +37,8 @@ pub const MAX_COMMANDS_PER_COMMIT: usize = 256;
 pub const MAX_EVENTS_PER_COMMIT: usize = 5000;
 /// 書き込み要求の待ち行列の長さ (満杯なら送り手が待ちます)。
 const QUEUE_CAPACITY: usize = 1024;
+/// 束を取り出す前に、前のコミットと同じ数の要求が溜まるのを待つ最大の回数 (`yield_now` の回数)。
+const MAX_LINGER_YIELDS: usize = 8;
 
 /// スナップショットの書き込み。
 #[derive(Debug, Clone, PartialEq)]
@@ -173,10 +177,12 @@ async fn run<C: WriteConnection>(
     mut head: u64,
     head_tx: watch::Sender<u64>,
 ) -> C {
+    let mut last_batch = 1;
     while let Some(first) = rx.recv().await {
         if matches!(first, Command::Stop) {
             break;
         }
+        linger(&rx, last_batch).await;
         let mut weight = first.weight();
         let mut batch = vec![first];
         let mut stop = false;
@@ -193,6 +199,7 @@ async fn run<C: WriteConnection>(
                 Err(_) => break,
             }
         }
+        last_batch = batch.len();
         // 同じコミットの中で先の要求と同じイベント ID を使う要求は、次のコミットに回します。
         while !batch.is_empty() {
             let (new_head, deferred) = commit_batch(&mut conn, batch, head, &head_tx).await;
@@ -205,6 +212,21 @@ async fn run<C: WriteConnection>(
     }
     tracing::debug!(head, "書き込みタスクを止めます");
     conn
+}
+
+/// 前のコミットの束と同じ数 (`expected`) の要求が溜まるまで、高々 [`MAX_LINGER_YIELDS`] 回
+/// ほかのタスクに順番を譲ります (取り出し済みの 1 件を含めて数える)。
+///
+/// コミットの返事で起きた送り手は、次の要求を入れるまでに少し時間がかかります。すぐに取り出すと
+/// 束が小さくなり、コミット (と fsync) の回数が増えます。1 件ずつの送り手が 1 人なら `expected` は 1
+/// なので待ちません。
+async fn linger(rx: &mpsc::Receiver<Command>, expected: usize) {
+    for _ in 0..MAX_LINGER_YIELDS {
+        if rx.len() + 1 >= expected {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 enum Reply {
@@ -615,5 +637,90 @@ async fn write_snapshot<C: WriteConnection>(
             expected: snapshot.expected_snapshot,
             current: conn.snapshot_version(stream).await?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// 1 スレッドの実行時 (譲った先のタスクが必ずその間に動く) で `body` を動かします。
+    fn on_one_thread<F: Future<Output = ()>>(body: F) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        runtime.block_on(body);
+    }
+
+    /// 順番が回ってくるたびに数を 1 つ増やして譲り返すタスクを起こし、その数を返します
+    /// (`linger` が譲らなければ 0 のまま)。
+    fn count_turns() -> (Arc<AtomicUsize>, JoinHandle<()>) {
+        let turns = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&turns);
+        let task = tokio::spawn(async move {
+            loop {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+            }
+        });
+        (turns, task)
+    }
+
+    #[test]
+    fn linger_with_as_many_queued_as_the_last_batch_returns_without_yielding() {
+        on_one_thread(async {
+            let (tx, rx) = mpsc::channel(8);
+            for _ in 0..2 {
+                tx.try_send(Command::Stop).unwrap_or_else(|e| panic!("{e}"));
+            }
+            let (turns, task) = count_turns();
+
+            // 取り出し済みの 1 件 + 溜まっている 2 件 = 前の束の 3 件
+            linger(&rx, 3).await;
+
+            assert_eq!(turns.load(Ordering::SeqCst), 0, "一度も譲らない");
+            task.abort();
+        });
+    }
+
+    #[test]
+    fn linger_after_a_batch_of_three_waits_until_a_sender_queues_two_more() {
+        on_one_thread(async {
+            let (tx, rx) = mpsc::channel(8);
+            let sender = tokio::spawn(async move {
+                for _ in 0..2 {
+                    tokio::task::yield_now().await;
+                    tx.send(Command::Stop)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                }
+            });
+
+            linger(&rx, 3).await;
+
+            assert_eq!(rx.len(), 2, "送り手の 2 件が溜まってから返る");
+            sender.await.unwrap_or_else(|e| panic!("{e}"));
+        });
+    }
+
+    #[test]
+    fn linger_with_nobody_sending_gives_up_after_max_linger_yields() {
+        on_one_thread(async {
+            let (_tx, rx) = mpsc::channel::<Command>(8);
+            let (turns, task) = count_turns();
+
+            linger(&rx, 16).await;
+
+            assert_eq!(rx.len(), 0);
+            let turns = turns.load(Ordering::SeqCst);
+            assert!(
+                (1..=MAX_LINGER_YIELDS).contains(&turns),
+                "譲ったのは 1〜{MAX_LINGER_YIELDS} 回のはず: {turns}"
+            );
+            task.abort();
+        });
     }
 }
