@@ -35,7 +35,7 @@ PAYLOAD = '{"n":0,"text":"0123456789abcdef0123456789abcdef"}'
 
 
 def time_ordered_id() -> str:
-    """UUID v7 (先頭 48 ビットがミリ秒の時刻、残りはランダム)。"""
+    """UUID v7 (先頭 48 ビットがミリ秒の時刻、残りはバージョン 7・バリアントの印とランダムなビット)。"""
     millis = time.time_ns() // 1_000_000
     random = int.from_bytes(os.urandom(10), "big")
     value = (millis << 80) | (0x7 << 76) | (((random >> 62) & 0xFFF) << 64)

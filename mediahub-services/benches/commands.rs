@@ -84,29 +84,30 @@ struct Run {
     p50: Duration,
     /// このプロセス全体 (全サービス・基準・負荷をかける側) が使った CPU 時間をコマンド数で割ったもの。
     /// 2 コアなら、CPU が上限のときの速さは高々 `2 / cpu_per_command` です。
-    cpu_per_command: Duration,
+    /// CPU 時間を読めなかったときは `None` (表には「—」)。
+    cpu_per_command: Option<Duration>,
 }
 
 /// このプロセスがこれまでに使った CPU 時間 (全スレッドのユーザー + カーネル、`/proc/self/stat`)。
 ///
-/// 読めない環境 (Linux 以外) では 0 を返し、表の CPU の列が 0 になります。
-fn process_cpu_time() -> Duration {
+/// 読めない・形が違う環境 (Linux 以外など) では `None` を返し、表の CPU の列は「—」になります
+/// (0 と書いて、測れたように見せない)。
+fn process_cpu_time() -> Option<Duration> {
     // 2 つ目の欄 (コマンド名) は空白や括弧を含みうるので、最後の ')' の後から数える。
     // その後の 12・13 番目 (0 始まりで 11・12) が utime・stime で、単位は USER_HZ (Linux では 100)。
     const USER_HZ: u64 = 100;
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
-    let Some((_, fields)) = stat.rsplit_once(')') else {
-        return Duration::ZERO;
-    };
-    let ticks: u64 = fields
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|field| field.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 1000 / USER_HZ)
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let (_, fields) = stat.rsplit_once(')')?;
+    let mut times = fields.split_whitespace().skip(11);
+    let utime: u64 = times.next()?.parse().ok()?;
+    let stime: u64 = times.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
+}
+
+/// `before` から今までの CPU 時間を `commands` で割ったもの (どちらかを読めなければ `None`)。
+fn cpu_per_command(before: Option<Duration>, commands: usize) -> Option<Duration> {
+    let used = process_cpu_time()?.saturating_sub(before?);
+    Some(used / u32::try_from(commands.max(1)).unwrap_or(u32::MAX))
 }
 
 /// 改名を `commands` 回、`workers` 本で実行し、速さ・エラー数・p50 を返します。
@@ -150,10 +151,9 @@ where
         latencies.extend(task.await.unwrap_or_default());
     }
     let elapsed = started.elapsed();
-    let cpu = process_cpu_time().saturating_sub(cpu_before);
     latencies.sort();
     Run {
-        cpu_per_command: cpu / u32::try_from(commands.max(1)).unwrap_or(u32::MAX),
+        cpu_per_command: cpu_per_command(cpu_before, commands),
         per_second: commands as f64 / elapsed.as_secs_f64(),
         errors: errors.load(Ordering::Relaxed),
         p50: latencies
@@ -659,8 +659,7 @@ async fn with_catch_up(
     let before = process_cpu_time();
     let mut measured = run.await;
     settle(side).await?;
-    measured.cpu_per_command = process_cpu_time().saturating_sub(before)
-        / u32::try_from(commands.max(1)).unwrap_or(u32::MAX);
+    measured.cpu_per_command = cpu_per_command(before, commands);
     Ok(measured)
 }
 
@@ -668,14 +667,22 @@ async fn with_catch_up(
 fn print_row(label: &str, serial: &[Run], concurrent: &[Run], added: Option<&str>) {
     let p50 = median_duration(serial.iter().map(|r| r.p50).collect());
     let rate = median(concurrent.iter().map(|r| r.per_second).collect());
-    let cpu = median_duration(concurrent.iter().map(|r| r.cpu_per_command).collect());
+    let cpu = median_cpu(concurrent);
     let errors: usize = serial.iter().chain(concurrent).map(|r| r.errors).sum();
     let added = added.map(|text| format!(" {text} |")).unwrap_or_default();
     println!(
         "| {label} | {} |{added} {rate:.0} | {} | {errors} |",
         millis(p50),
-        millis(cpu)
+        cpu
     );
+}
+
+/// CPU/コマンドの中央値 (`1.23 ms` の形)。どれか 1 回でも読めなかったら「—」。
+fn median_cpu(runs: &[Run]) -> String {
+    runs.iter()
+        .map(|r| r.cpu_per_command)
+        .collect::<Option<Vec<_>>>()
+        .map_or_else(|| "—".to_owned(), |cpu| millis(median_duration(cpu)))
 }
 
 /// `1.23 ms` の形。
@@ -754,7 +761,7 @@ fn main() -> BenchResult<()> {
                 let rate = median(runs.iter().map(|r| r.per_second).collect());
                 let errors = median(runs.iter().map(|r| r.errors as f64).collect());
                 let p50 = median_duration(runs.iter().map(|r| r.p50).collect());
-                let cpu = median_duration(runs.iter().map(|r| r.cpu_per_command).collect());
+                let cpu = median_cpu(runs);
                 println!(
                     "| {workers} | {label} | {rate:.0} | {errors:.0} / {} | {} | {} |",
                     if *workers == 1 {
@@ -763,7 +770,7 @@ fn main() -> BenchResult<()> {
                         CONCURRENT_COMMANDS
                     },
                     millis(p50),
-                    millis(cpu)
+                    cpu
                 );
                 summary.push((*workers, label, rate, p50));
             }
