@@ -137,7 +137,7 @@
 //! // 追記する形: 型名・スキーマ版・JSON の本体と、操作を追うためのメタデータ (相関 ID など)
 //! let correlation = CorrelationId::new_random();
 //! let metadata = EventMetadata::correlated(correlation);
-//! let new = NewEvent::from_domain(&uploaded, EventId::new_time_ordered(), metadata).unwrap();
+//! let new = NewEvent::from_domain(&uploaded, EventId::new_time_ordered(), metadata)?;
 //! assert_eq!(new.event_type, "MediaUploaded");
 //! assert_eq!(new.data["MediaUploaded"]["filename"], "cat.jpg");
 //!
@@ -158,9 +158,10 @@
 //!
 //! // 読む側は型に戻して当てる
 //! let mut media = Media::default();
-//! media.apply(stored.decode::<MediaEvent>().unwrap());
+//! media.apply(stored.decode::<MediaEvent>()?);
 //! assert_eq!(media.status(), MediaStatus::Uploaded);
 //! assert_eq!(media.id(), Some(media_id));
+//! # Ok::<(), mediahub_core::envelope::EnvelopeError>(())
 //! ```
 //!
 //! ### 4. Saga: イベントに反応して、次の行動を決める

@@ -437,24 +437,25 @@ async fn run_hop(
                 .bearer_auth(token.as_str())
                 .json(&json!({"name": name})),
         };
-        async move {
-            match request.send().await {
-                Ok(response) if response.status().is_success() => {
-                    // 本体を読み切って接続を再利用する。
-                    response.bytes().await.is_ok()
-                }
-                Ok(response) => {
-                    eprintln!("{} が {} で失敗しました", hop.label(), response.status());
-                    false
-                }
-                Err(err) => {
-                    eprintln!("{} が届きません: {err}", hop.label());
-                    false
-                }
-            }
-        }
+        send_and_drain(request, hop.label())
     })
     .await
+}
+
+/// 要求を送り、2xx なら本体を読み切って (接続を再利用するため) `true` を返します。
+/// 失敗は `what` の名前で標準エラーに出し、`false` を返します (計測はエラーとして数える)。
+async fn send_and_drain(request: reqwest::RequestBuilder, what: &str) -> bool {
+    match request.send().await {
+        Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
+        Ok(response) => {
+            eprintln!("{what} が {} で失敗しました", response.status());
+            false
+        }
+        Err(err) => {
+            eprintln!("{what} が届きません: {err}");
+            false
+        }
+    }
 }
 
 // ---- 床: 何もしない HTTP の段 ----
@@ -552,19 +553,7 @@ async fn run_relay(
         let request = client
             .post(entry.as_str())
             .json(&json!({"name": format!("relay-{workers}-{n}")}));
-        async move {
-            match request.send().await {
-                Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
-                Ok(response) => {
-                    eprintln!("何もしない鎖が {} で失敗しました", response.status());
-                    false
-                }
-                Err(err) => {
-                    eprintln!("何もしない鎖に届きません: {err}");
-                    false
-                }
-            }
-        }
+        send_and_drain(request, "何もしない鎖")
     })
     .await
 }

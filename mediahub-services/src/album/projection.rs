@@ -136,7 +136,7 @@ async fn apply_album(
             .await?;
         }
         AlbumEvent::AlbumRenamed { name } => {
-            // 名前と [`touch`] の 2 列を 1 つの文で (文ごとに SQLite の接続スレッドとの往復が 1 回)。
+            // 名前と `touch` の 2 列を 1 つの文で (文ごとに SQLite の接続スレッドとの往復が 1 回)。
             sqlx::query("UPDATE albums SET name = ?, updated_at = ?, version = ? WHERE id = ?")
                 .bind(name)
                 .bind(&stamp.at)

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use mediahub_core::ids::UserId;
+use mediahub_core::ids::{CorrelationId, UserId};
 use poem::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use poem::{Body, Request, Response};
 use url::Url;
@@ -243,7 +243,7 @@ fn check_header_text(headers: &HeaderMap) -> Result<(), Problem> {
 /// (黙って付け替えると、利用者の相関 ID でイベントを追えなくなるため)。
 fn correlation_id(headers: &HeaderMap) -> Result<String, Problem> {
     let Some(value) = headers.get(CORRELATION_ID_HEADER) else {
-        return Ok(Uuid::new_v4().to_string());
+        return Ok(CorrelationId::new_random().to_string());
     };
     value
         .to_str()
