@@ -11,6 +11,12 @@
 //! 3. コミットが成功してから、全員に返事をし、ログの先頭 (`head`) を `watch` チャネルで
 //!    知らせます。ロングポーリングや SSE はこの知らせで起きます (ポーリング間隔はありません)。
 //!
+//! 書き手がこのタスクだけの保存先 (SQLite) では、タスクはコミットしたストリームの版を覚えて
+//! おきます (`KnownVersions`)。束のどの追記も覚えた版 (覚えていないストリームは 0) を期待して
+//! いれば、版と ID を読まずに `BEGIN IMMEDIATE`・`INSERT`・`COMMIT` を 1 回の受け渡しで送ります。
+//! 仮定が外れていれば (再起動前に書かれたストリーム、冪等な再送) 一意制約で挿入が失敗して何も
+//! 書かれないので、巻き戻して読み取りのある手順でやり直します。答えはどちらの手順でも同じです。
+//!
 //! 手順は保存先によりません。接続は [`WriteConnection`] (SQLite か PostgreSQL) で、
 //! トランザクションを始めるときに「このトランザクションから見たログの先頭」を受け取り、
 //! 位置はその続きから割り当てます。SQLite では書き込み手がこのタスクだけなので先頭は
@@ -39,6 +45,8 @@ pub const MAX_EVENTS_PER_COMMIT: usize = 5000;
 const QUEUE_CAPACITY: usize = 1024;
 /// 束を取り出す前に、前のコミットと同じ数の要求が溜まるのを待つ最大の回数 (`yield_now` の回数)。
 const MAX_LINGER_YIELDS: usize = 8;
+/// 書き込みタスクが版を覚えておくストリームの数の上限 (超えたら一度すべて忘れます)。
+const KNOWN_STREAMS: usize = 65_536;
 
 /// スナップショットの書き込み。
 #[derive(Debug, Clone, PartialEq)]
@@ -178,6 +186,7 @@ async fn run<C: WriteConnection>(
     head_tx: watch::Sender<u64>,
 ) -> C {
     let mut last_batch = 1;
+    let mut known = conn.sole_writer().then(KnownVersions::default);
     while let Some(first) = rx.recv().await {
         if matches!(first, Command::Stop) {
             break;
@@ -202,7 +211,8 @@ async fn run<C: WriteConnection>(
         last_batch = batch.len();
         // 同じコミットの中で先の要求と同じイベント ID を使う要求は、次のコミットに回します。
         while !batch.is_empty() {
-            let (new_head, deferred) = commit_batch(&mut conn, batch, head, &head_tx).await;
+            let (new_head, deferred) =
+                commit_batch(&mut conn, batch, head, &head_tx, known.as_mut()).await;
             head = new_head;
             batch = deferred;
         }
@@ -229,12 +239,17 @@ async fn linger(rx: &mpsc::Receiver<Command>, expected: usize) {
     }
 }
 
+/// 要求への返事の予定。元の要求も持っているので、コミットに失敗したときは要求に戻して
+/// 別の手順でやり直せます ([`Reply::into_command`])。
 enum Reply {
     Append(
+        AppendRequest,
         oneshot::Sender<Result<AppendOutcome, StoreError>>,
         Result<AppendOutcome, StoreError>,
     ),
     Snapshot(
+        StreamKey,
+        SnapshotWrite,
         oneshot::Sender<Result<(), StoreError>>,
         Result<(), StoreError>,
     ),
@@ -245,10 +260,10 @@ impl Reply {
         // 受け手がもういない (接続が切れた) なら返事は捨てるしかありません。
         // 書いた結果はログに残っているので、再送すれば冪等な追記として同じ結果を受け取れます。
         match self {
-            Reply::Append(tx, result) => {
+            Reply::Append(_, tx, result) => {
                 let _gone = tx.send(result);
             }
-            Reply::Snapshot(tx, result) => {
+            Reply::Snapshot(_, _, tx, result) => {
                 let _gone = tx.send(result);
             }
         }
@@ -256,12 +271,20 @@ impl Reply {
 
     fn fail(self, message: &str) {
         match self {
-            Reply::Append(tx, _) => {
+            Reply::Append(_, tx, _) => {
                 let _gone = tx.send(Err(StoreError::Commit(message.to_owned())));
             }
-            Reply::Snapshot(tx, _) => {
+            Reply::Snapshot(_, _, tx, _) => {
                 let _gone = tx.send(Err(StoreError::Commit(message.to_owned())));
             }
+        }
+    }
+
+    /// 返事をせずに、元の要求に戻します。
+    fn into_command(self) -> Command {
+        match self {
+            Reply::Append(request, tx, _) => Command::Append(request, tx),
+            Reply::Snapshot(stream, snapshot, tx, _) => Command::Snapshot(stream, snapshot, tx),
         }
     }
 }
@@ -285,6 +308,18 @@ struct Plan {
     replies: Vec<Reply>,
     deferred: Vec<Command>,
     next: u64,
+    /// コミットした後のストリームの版 (束のストリームのうち、版が分かっているもの)。
+    versions: HashMap<StreamKey, u64>,
+}
+
+impl Plan {
+    /// 返事をせずに、束の要求 (次に回す要求を含む) に戻します。
+    fn into_commands(self) -> Vec<Command> {
+        let mut commands: Vec<Command> =
+            self.replies.into_iter().map(Reply::into_command).collect();
+        commands.extend(self.deferred);
+        commands
+    }
 }
 
 /// 束の追記が触れるストリーム (重複なし、最初に現れた順) とイベント ID。
@@ -333,7 +368,7 @@ async fn plan_batch<C: WriteConnection>(
                 let result = plan_append(conn, &request, &mut versions, &existing, next, now).await;
                 match result {
                     Err(err @ (StoreError::Database(_) | StoreError::Corrupt(_))) => {
-                        replies.push(Reply::Append(tx, Err(StoreError::Unavailable)));
+                        replies.push(Reply::Append(request, tx, Err(StoreError::Unavailable)));
                         Some(err)
                     }
                     other => {
@@ -343,7 +378,7 @@ async fn plan_batch<C: WriteConnection>(
                                 next += outcome.events.len() as u64;
                             }
                         }
-                        replies.push(Reply::Append(tx, other));
+                        replies.push(Reply::Append(request, tx, other));
                         None
                     }
                 }
@@ -351,11 +386,16 @@ async fn plan_batch<C: WriteConnection>(
             Command::Snapshot(stream, snapshot, tx) => {
                 match write_snapshot(conn, &stream, &snapshot).await {
                     Err(err @ (StoreError::Database(_) | StoreError::Corrupt(_))) => {
-                        replies.push(Reply::Snapshot(tx, Err(StoreError::Unavailable)));
+                        replies.push(Reply::Snapshot(
+                            stream,
+                            snapshot,
+                            tx,
+                            Err(StoreError::Unavailable),
+                        ));
                         Some(err)
                     }
                     other => {
-                        replies.push(Reply::Snapshot(tx, other));
+                        replies.push(Reply::Snapshot(stream, snapshot, tx, other));
                         None
                     }
                 }
@@ -376,6 +416,7 @@ async fn plan_batch<C: WriteConnection>(
         replies,
         deferred,
         next,
+        versions,
     })
 }
 
@@ -452,12 +493,45 @@ async fn plan_append<C: WriteConnection>(
 /// 先頭の読み直しを含む)、版の読み取り、ID の存在確認、まとめた INSERT (行数に応じて数文)、
 /// COMMIT (スナップショットは 1 件 1 文)。SQLite はこれを 2 回の受け渡し
 /// (BEGIN と読み取り、INSERT と COMMIT) で送ります ([`WriteConnection::begin_batch`])。
+///
+/// 書き手が自分だけの保存先 (`known` が `Some`) で、束の版がすべて覚えた版から決まるなら、
+/// 読み取りを省き、BEGIN から COMMIT までを 1 回で送ります
+/// ([`WriteConnection::begin_insert_and_commit`])。仮定が外れていれば一意制約で挿入が失敗するので、
+/// 巻き戻して読み取りのある手順でやり直します ([`KnownVersions`])。
 async fn commit_batch<C: WriteConnection>(
     conn: &mut C,
-    batch: Vec<Command>,
+    mut batch: Vec<Command>,
     head: u64,
     head_tx: &watch::Sender<u64>,
+    mut known: Option<&mut KnownVersions>,
 ) -> (u64, Vec<Command>) {
+    if let Some(start) = known
+        .as_deref()
+        .and_then(|known| known.predict(&batch, head))
+    {
+        match plan_batch(conn, batch, start).await {
+            Ok(plan) => {
+                match finish_batch(conn, plan, head, head_tx, known.as_deref_mut(), true).await {
+                    Ok(done) => return done,
+                    Err(plan) => {
+                        tracing::debug!(
+                            "覚えた版での書き込みが一意制約に当たったので、読み直してやり直します"
+                        );
+                        conn.rollback().await;
+                        batch = plan.into_commands();
+                        if let Some(known) = known.as_deref_mut() {
+                            known.forget(&batch);
+                        }
+                    }
+                }
+            }
+            Err(err) => {
+                // plan_batch が束の全員にすでに失敗を返しています (読み取りが無いので起きないはず)。
+                tracing::error!(error = %err, "追記の準備に失敗しました");
+                return (head, Vec::new());
+            }
+        }
+    }
     let started = {
         let (streams, ids) = lookups(&batch);
         conn.begin_batch(head, &streams, &ids).await
@@ -480,11 +554,36 @@ async fn commit_batch<C: WriteConnection>(
             return (head, Vec::new());
         }
     };
+    match finish_batch(conn, plan, head, head_tx, known, false).await {
+        Ok(done) => done,
+        Err(plan) => {
+            conn.rollback().await;
+            for reply in plan.replies {
+                reply.fail("イベントを書けませんでした");
+            }
+            (head, plan.deferred)
+        }
+    }
+}
+
+/// 決まった行を挿入してコミットし、返事をします。`begin` が `true` ならトランザクションは
+/// まだ始まっていないので、始めるところから 1 回で送ります。
+///
+/// 成功なら新しい先頭と次に回す要求を返し、失敗なら返事をしないまま予定を返します
+/// (巻き戻しは呼び出し側)。
+async fn finish_batch<C: WriteConnection>(
+    conn: &mut C,
+    plan: Plan,
+    head: u64,
+    head_tx: &watch::Sender<u64>,
+    known: Option<&mut KnownVersions>,
+    begin: bool,
+) -> Result<(u64, Vec<Command>), Plan> {
     let written: Vec<&Envelope> = plan
         .replies
         .iter()
         .filter_map(|reply| match reply {
-            Reply::Append(_, Ok(outcome)) if !outcome.idempotent => Some(&outcome.events),
+            Reply::Append(_, _, Ok(outcome)) if !outcome.idempotent => Some(&outcome.events),
             _ => None,
         })
         .flatten()
@@ -494,24 +593,78 @@ async fn commit_batch<C: WriteConnection>(
         .map(|envelope| EventValues::of(envelope))
         .collect();
     let committed = match rows {
+        Ok(rows) if begin => conn.begin_insert_and_commit(head, &rows, plan.next).await,
         Ok(rows) => conn.insert_and_commit(&rows, plan.next).await,
         Err(err) => Err(err),
     };
-    match committed {
-        Ok(()) => {
-            db::advance_head(head_tx, plan.next);
-            for reply in plan.replies {
-                reply.send();
-            }
-            (plan.next, plan.deferred)
-        }
-        Err(err) => {
+    if let Err(err) = committed {
+        if begin {
+            tracing::debug!(error = %err, "読み取りを省いたコミットに失敗しました");
+        } else {
             tracing::error!(error = %err, "イベントの挿入かコミットに失敗しました");
-            conn.rollback().await;
-            for reply in plan.replies {
-                reply.fail("イベントを書けませんでした");
+        }
+        return Err(plan);
+    }
+    db::advance_head(head_tx, plan.next);
+    if let Some(known) = known {
+        known.remember(plan.versions);
+    }
+    for reply in plan.replies {
+        reply.send();
+    }
+    Ok((plan.next, plan.deferred))
+}
+
+/// 書き込みタスクが覚えているストリームの版 (書き手が自分だけの保存先でだけ使います)。
+///
+/// 版はこのタスクのコミットでしか進まないので、覚えた版はデータベースの版と同じです。
+/// 覚えていないストリームは版 0 (新しいストリーム) と仮定します。仮定が外れていれば
+/// `(aggregate_type, aggregate_id, sequence)` とイベント ID の一意制約で挿入が失敗し、
+/// 何も書かれないので、読み取りのある手順でやり直せば答えは変わりません。
+#[derive(Debug, Default)]
+struct KnownVersions(HashMap<StreamKey, u64>);
+
+impl KnownVersions {
+    /// 読み取りを省ける束なら、読み取りの結果にあたるものを返します。
+    ///
+    /// 省けるのは、すべてが追記 (スナップショットなし) で、ストリームが互いに違い、どの期待する版も
+    /// 覚えた版 (覚えていなければ 0) と同じ束です。それ以外 (版の衝突や冪等な再送かもしれない束) は
+    /// `None` で、データベースを読んで確かめます。
+    fn predict(&self, batch: &[Command], head: u64) -> Option<BatchStart> {
+        let mut versions = HashMap::with_capacity(batch.len());
+        for command in batch {
+            let Command::Append(request, _) = command else {
+                return None;
+            };
+            let known = self.0.get(&request.stream).copied().unwrap_or(0);
+            if request.snapshot.is_some() || request.expected_version != known {
+                return None;
             }
-            (head, plan.deferred)
+            if versions.insert(request.stream.clone(), known).is_some() {
+                return None;
+            }
+        }
+        Some(BatchStart {
+            head,
+            versions,
+            existing: HashSet::new(),
+        })
+    }
+
+    /// コミットした後の版を覚えます (覚えすぎたら一度すべて忘れます)。
+    fn remember(&mut self, versions: HashMap<StreamKey, u64>) {
+        if self.0.len() + versions.len() > KNOWN_STREAMS {
+            self.0.clear();
+        }
+        self.0.extend(versions);
+    }
+
+    /// 束のストリームの版を忘れます (次は読み直します)。
+    fn forget(&mut self, batch: &[Command]) {
+        for command in batch {
+            if let Command::Append(request, _) = command {
+                self.0.remove(&request.stream);
+            }
         }
     }
 }
@@ -722,5 +875,297 @@ mod tests {
             );
             task.abort();
         });
+    }
+
+    fn stream(id: &str) -> StreamKey {
+        StreamKey {
+            aggregate_type: "Album".into(),
+            aggregate_id: id.into(),
+        }
+    }
+
+    fn append_to(id: &str, expected_version: u64) -> AppendRequest {
+        AppendRequest {
+            stream: stream(id),
+            expected_version,
+            events: vec![NewEvent {
+                id: EventId::new_time_ordered(),
+                event_type: "AlbumRenamed".into(),
+                event_version: "1.0".into(),
+                data: serde_json::json!({ "name": id }),
+                metadata: EventMetadata::default(),
+            }],
+            snapshot: None,
+        }
+    }
+
+    fn appends(requests: Vec<AppendRequest>) -> Vec<Command> {
+        requests
+            .into_iter()
+            .map(|request| Command::Append(request, oneshot::channel().0))
+            .collect()
+    }
+
+    fn known(entries: &[(&str, u64)]) -> KnownVersions {
+        KnownVersions(entries.iter().map(|(id, v)| (stream(id), *v)).collect())
+    }
+
+    #[test]
+    fn predict_with_versions_equal_to_known_or_0_for_unknown_streams_returns_them_and_no_existing_ids()
+     {
+        let batch = appends(vec![append_to("a", 3), append_to("new", 0)]);
+
+        let start = known(&[("a", 3)])
+            .predict(&batch, 42)
+            .unwrap_or_else(|| panic!("読み取りを省けるはず"));
+
+        assert_eq!(start.head, 42);
+        assert_eq!(
+            start.versions,
+            HashMap::from([(stream("a"), 3), (stream("new"), 0)])
+        );
+        assert!(start.existing.is_empty());
+    }
+
+    #[test]
+    fn predict_with_a_version_other_than_known_or_unknown_stream_above_0_returns_none() {
+        let known = known(&[("a", 3)]);
+
+        assert!(
+            known
+                .predict(&appends(vec![append_to("a", 2)]), 0)
+                .is_none()
+        );
+        assert!(
+            known
+                .predict(&appends(vec![append_to("b", 1)]), 0)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn predict_with_two_appends_to_one_stream_or_a_snapshot_returns_none() {
+        let known = known(&[("a", 3)]);
+        let mut with_snapshot = append_to("a", 3);
+        with_snapshot.snapshot = Some(SnapshotWrite {
+            aggregate: serde_json::json!({}),
+            current_sequence: 4,
+            current_snapshot: 1,
+            expected_snapshot: None,
+        });
+
+        assert!(
+            known
+                .predict(&appends(vec![append_to("a", 3), append_to("a", 4)]), 0)
+                .is_none()
+        );
+        assert!(known.predict(&appends(vec![with_snapshot]), 0).is_none());
+    }
+
+    /// 本物の SQLite の書き込み接続を包み、読み取りのある始め方と省いた始め方の回数を数えます。
+    struct Counted {
+        inner: db::sqlite::SqliteWriter,
+        with_reads: Arc<AtomicUsize>,
+        without_reads: Arc<AtomicUsize>,
+    }
+
+    impl WriteConnection for Counted {
+        async fn begin(&mut self, known_head: u64) -> Result<u64, StoreError> {
+            self.inner.begin(known_head).await
+        }
+        async fn stream_versions(
+            &mut self,
+            streams: &[&StreamKey],
+        ) -> Result<HashMap<StreamKey, u64>, StoreError> {
+            self.inner.stream_versions(streams).await
+        }
+        async fn existing_ids(&mut self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+            self.inner.existing_ids(ids).await
+        }
+        async fn event_by_id(&mut self, id: EventId) -> Result<Option<Envelope>, StoreError> {
+            self.inner.event_by_id(id).await
+        }
+        async fn snapshot_version(
+            &mut self,
+            stream: &StreamKey,
+        ) -> Result<Option<u64>, StoreError> {
+            self.inner.snapshot_version(stream).await
+        }
+        async fn put_snapshot(
+            &mut self,
+            stream: &StreamKey,
+            sequence: i64,
+            version: i64,
+            expected: Option<i64>,
+            payload: &str,
+        ) -> Result<u64, StoreError> {
+            self.inner
+                .put_snapshot(stream, sequence, version, expected, payload)
+                .await
+        }
+        async fn insert_events(&mut self, rows: &[EventValues]) -> Result<(), StoreError> {
+            self.inner.insert_events(rows).await
+        }
+        async fn commit(&mut self, head: u64) -> Result<(), StoreError> {
+            self.inner.commit(head).await
+        }
+        async fn rollback(&mut self) {
+            self.inner.rollback().await;
+        }
+        async fn close(self) -> Result<(), StoreError> {
+            self.inner.close().await
+        }
+        async fn begin_batch(
+            &mut self,
+            known_head: u64,
+            streams: &[&StreamKey],
+            ids: &[String],
+        ) -> Result<BatchStart, StoreError> {
+            self.with_reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.begin_batch(known_head, streams, ids).await
+        }
+        fn sole_writer(&self) -> bool {
+            self.inner.sole_writer()
+        }
+        async fn begin_insert_and_commit(
+            &mut self,
+            known_head: u64,
+            rows: &[EventValues],
+            head: u64,
+        ) -> Result<(), StoreError> {
+            self.without_reads.fetch_add(1, Ordering::SeqCst);
+            self.inner
+                .begin_insert_and_commit(known_head, rows, head)
+                .await
+        }
+        async fn insert_and_commit(
+            &mut self,
+            rows: &[EventValues],
+            head: u64,
+        ) -> Result<(), StoreError> {
+            self.inner.insert_and_commit(rows, head).await
+        }
+    }
+
+    /// 一時ディレクトリの SQLite ファイルに書き込みタスクを起動し、窓口と
+    /// (読み取りのある始め方, 省いた始め方) の回数を返します。
+    async fn start_counted(
+        dir: &tempfile::TempDir,
+    ) -> (
+        WriterHandle,
+        JoinHandle<Result<(), StoreError>>,
+        Arc<AtomicUsize>,
+        Arc<AtomicUsize>,
+    ) {
+        let mut inner =
+            db::sqlite::open_writer(&dir.path().join("events.db"), db::Durability::Full)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        let head = inner.read_head().await.unwrap_or_else(|e| panic!("{e}"));
+        let with_reads = Arc::new(AtomicUsize::new(0));
+        let without_reads = Arc::new(AtomicUsize::new(0));
+        let conn = Counted {
+            inner,
+            with_reads: Arc::clone(&with_reads),
+            without_reads: Arc::clone(&without_reads),
+        };
+        let (handle, task) = spawn_writer(conn, head, watch::channel(head).0);
+        (handle, task, with_reads, without_reads)
+    }
+
+    async fn stop(handle: WriterHandle, task: JoinHandle<Result<(), StoreError>>) {
+        handle.stop().await;
+        task.await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[tokio::test]
+    async fn sqlite_appends_at_known_versions_commit_without_reads_and_a_stale_expected_version_reads_and_gets_409()
+     {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (handle, task, with_reads, without_reads) = start_counted(&dir).await;
+
+        let first = handle.append(append_to("a", 0)).await;
+        let second = handle.append(append_to("a", 1)).await;
+        let stale = handle.append(append_to("a", 1)).await;
+
+        assert_eq!(
+            first.map(|o| (o.last_position, o.last_version)).ok(),
+            Some((1, 1))
+        );
+        assert_eq!(
+            second.map(|o| (o.last_position, o.last_version)).ok(),
+            Some((2, 2))
+        );
+        assert!(
+            matches!(
+                stale,
+                Err(StoreError::VersionConflict {
+                    expected: 1,
+                    current: 2,
+                    ..
+                })
+            ),
+            "{stale:?}"
+        );
+        assert_eq!(
+            without_reads.load(Ordering::SeqCst),
+            2,
+            "新しいストリームと覚えた版の 2 回"
+        );
+        assert_eq!(
+            with_reads.load(Ordering::SeqCst),
+            1,
+            "覚えた版と違う 1 回だけ読む"
+        );
+        stop(handle, task).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_writer_restarted_on_the_file_assumes_version_0_and_on_unique_violation_rereads_for_409_or_idempotent_200()
+     {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let original = append_to("a", 0);
+        let (handle, task, _, _) = start_counted(&dir).await;
+        let stored = handle
+            .append(original.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        stop(handle, task).await;
+        let (handle, task, with_reads, without_reads) = start_counted(&dir).await;
+
+        // 覚えていないストリームは版 0 と仮定して読まずに書こうとし、一意制約で失敗して読み直す。
+        let resent = handle.append(original).await;
+        let other_at_0 = handle.append(append_to("a", 0)).await;
+        let next = handle.append(append_to("a", 1)).await;
+
+        let resent = resent.unwrap_or_else(|e| panic!("{e}"));
+        assert!(resent.idempotent, "同じ要求の再送は冪等");
+        assert_eq!(resent.events, stored.events);
+        assert!(
+            matches!(
+                other_at_0,
+                Err(StoreError::VersionConflict {
+                    expected: 0,
+                    current: 1,
+                    ..
+                })
+            ),
+            "{other_at_0:?}"
+        );
+        assert_eq!(
+            next.map(|o| (o.last_position, o.last_version)).ok(),
+            Some((2, 2))
+        );
+        assert_eq!(
+            (
+                without_reads.load(Ordering::SeqCst),
+                with_reads.load(Ordering::SeqCst)
+            ),
+            (2, 2),
+            "再送は省いて失敗 → 読む、版 0 は覚えた版 1 と違うので読む、版 1 は省いて成功"
+        );
+        stop(handle, task).await;
     }
 }

@@ -551,6 +551,8 @@ pub struct BatchStart {
 /// 書き込みタスクは 1 回のコミットで `begin_batch` (= `begin` → `stream_versions` →
 /// `existing_ids`) → (必要なら `event_by_id` と `write_snapshot`) → `insert_and_commit`
 /// (= `insert_events` → `commit`) の順に呼び、失敗したら `rollback` を呼びます。
+/// 書き手が自分だけの実装 ([`WriteConnection::sole_writer`]) では、覚えた版で決まる束を
+/// `begin_insert_and_commit` の 1 回で書きます。
 /// 2 つのまとめ役は、文をまとめて送れる実装が往復を減らすためにあります
 /// (SQLite は接続のスレッドへの受け渡しが 1 文ごとに 1 回。既定は部品を順に呼ぶだけ)。
 pub trait WriteConnection: Send + 'static {
@@ -618,6 +620,33 @@ pub trait WriteConnection: Send + 'static {
         ids: &[String],
     ) -> impl Future<Output = Result<BatchStart, StoreError>> + Send {
         begin_in_steps(self, known_head, streams, ids)
+    }
+
+    /// 書き手がこの接続 (このプロセスの書き込みタスク) だけの保存先なら `true` です (SQLite)。
+    ///
+    /// そのとき書き込みタスクはストリームの版を覚えておき、覚えた版で決まる束は版と ID の
+    /// 読み取りを省いて [`WriteConnection::begin_insert_and_commit`] で書きます。既定は `false`
+    /// (PostgreSQL はほかのプロセスも書くので、毎回 [`WriteConnection::begin_batch`] で読みます)。
+    fn sole_writer(&self) -> bool {
+        false
+    }
+
+    /// 読み取りをせずにトランザクションを始め、イベントの行を挿入してコミットします
+    /// (`known_head` は [`WriteConnection::begin`] と、`head` は [`WriteConnection::commit`] と同じ)。
+    /// 失敗したら呼び出し側が `rollback` を呼びます。
+    ///
+    /// 書き込みタスクは [`WriteConnection::sole_writer`] が `true` の実装でだけ呼びます。
+    /// 既定は部品を順に呼ぶだけで、文をまとめて送れる実装 (SQLite) が往復を 1 回にします。
+    fn begin_insert_and_commit(
+        &mut self,
+        known_head: u64,
+        rows: &[EventValues],
+        head: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            self.begin(known_head).await?;
+            self.insert_and_commit(rows, head).await
+        }
     }
 
     /// イベントの行を挿入してコミットします。失敗したら呼び出し側が `rollback` を呼びます。

@@ -328,6 +328,36 @@ impl WriteConnection for SqliteWriter {
         }
     }
 
+    fn sole_writer(&self) -> bool {
+        // 書き込み用の接続はプロセスの書き込みタスクの 1 本だけです (DESIGN §4)。
+        true
+    }
+
+    /// `BEGIN IMMEDIATE`・行の INSERT・`COMMIT` を 1 つの問い合わせで送ります
+    /// (1 つの文で入りきらない行数なら、`BEGIN IMMEDIATE` の後に [`Self::insert_and_commit`])。
+    async fn begin_insert_and_commit(
+        &mut self,
+        known_head: u64,
+        rows: &[EventValues],
+        head: u64,
+    ) -> Result<(), StoreError> {
+        match self.statements.next_chunk(rows.len()) {
+            Some((count, sql)) if count == rows.len() => {
+                let sql = format!("BEGIN IMMEDIATE; {sql}; COMMIT");
+                let mut query = sqlx::query(&sql);
+                for row in rows {
+                    query = bind_event_row(query, row);
+                }
+                query.execute(&mut self.conn).await?;
+                Ok(())
+            }
+            _ => {
+                self.begin(known_head).await?;
+                self.insert_and_commit(rows, head).await
+            }
+        }
+    }
+
     /// 行の INSERT (塊ごとの文) の最後の塊と `COMMIT` を 1 つの問い合わせで送ります。
     ///
     /// 塊の文はどれも準備済みの文として使い回します (最後の塊と `COMMIT` の組も塊の大きさごとに
