@@ -7,6 +7,8 @@
 //!    JWT 検証鍵。
 //! 3. [`spawn_server`] で起動し、[`ServerHandle`] を受け取ります。束縛したアドレスを読み、
 //!    [`ServerHandle::stop`] で止めて終了を待てます。止めたあと同じファイルで再び起動できます。
+//!    受け入れた接続には `TCP_NODELAY` を付けます (呼び出し側の reqwest と同じ。ゲートウェイの中継や
+//!    SSE のように応答を何回にも分けて書くとき、2 回目以降が相手の遅延 ACK を待たないように)。
 //!
 //! 停止は [`Shutdown`] (tokio の `watch` チャネル) で伝えます。長く続く応答
 //! (ロングポーリングや Server-Sent Events) も同じ [`Shutdown`] を見て終わるので、
@@ -18,11 +20,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::listener::TcpAcceptor;
+use poem::listener::{Acceptor, TcpAcceptor};
+use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Endpoint, EndpointExt, Middleware, Request, Response, Route, Server};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -405,10 +408,37 @@ impl ServerHandle {
     }
 }
 
+/// 受け入れた接続に `TCP_NODELAY` を付ける [`TcpAcceptor`] (poem の `TcpAcceptor` は付けません)。
+///
+/// Nagle のアルゴリズムは、相手がまだ ACK していない送信があると次の小さな書き込みを止めておき、
+/// 相手は ACK を遅らせる (遅延 ACK、Linux で最短 40 ms) ので、SSE の続くイベントのように 1 つの応答を
+/// 何回にも分けて書くと、2 回目以降が ACK を待ちます。サービス間の呼び出し側 (reqwest) は
+/// 既定で `TCP_NODELAY` なので、受ける側もそろえます。
+struct NoDelayAcceptor(TcpAcceptor);
+
+impl Acceptor for NoDelayAcceptor {
+    type Io = TcpStream;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.0.local_addr()
+    }
+
+    async fn accept(
+        &mut self,
+    ) -> io::Result<(TcpStream, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+        let accepted = self.0.accept().await?;
+        if let Err(err) = accepted.0.set_nodelay(true) {
+            // 付けられなくても接続は使えます (小さな書き込みが遅れうるだけ)。
+            tracing::warn!(error = %err, "受け入れた接続に TCP_NODELAY を付けられません");
+        }
+        Ok(accepted)
+    }
+}
+
 /// 束縛済みのリスナーでアプリケーションを起動します。
 ///
 /// `shutdown` の合図が出るとグレースフルシャットダウンを始め、`grace` だけ待っても
-/// 閉じない接続は切ります。
+/// 閉じない接続は切ります。受け入れた接続には `TCP_NODELAY` を付けます。
 ///
 /// # エラー
 /// リスナーのアドレスが読めなければ [`ServerError::Io`]。
@@ -423,7 +453,7 @@ where
     E: Endpoint + 'static,
 {
     let local_addr = listener.local_addr()?;
-    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    let acceptor = NoDelayAcceptor(TcpAcceptor::from_tokio(listener)?);
     let server = Server::new_with_acceptor(acceptor).name(name.to_owned());
     let signal = shutdown.clone();
     let task = tokio::spawn(async move {
@@ -498,6 +528,20 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let base = handle.base_url();
         (handle, base, keys)
+    }
+
+    #[tokio::test]
+    async fn accepted_connection_has_tcp_nodelay_set() {
+        let listener = bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let mut acceptor =
+            NoDelayAcceptor(TcpAcceptor::from_tokio(listener).unwrap_or_else(|e| panic!("{e}")));
+
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), acceptor.accept());
+
+        let _client = client.unwrap_or_else(|e| panic!("{e}"));
+        let (stream, ..) = accepted.unwrap_or_else(|e| panic!("{e}"));
+        assert!(stream.nodelay().unwrap_or_else(|e| panic!("{e}")));
     }
 
     #[tokio::test]
