@@ -13,7 +13,7 @@
 //!
 //! 書き手がこのタスクだけの保存先 (SQLite) では、タスクはコミットしたストリームの版を覚えて
 //! おきます (`KnownVersions`)。束のどの追記も覚えた版 (覚えていないストリームは 0) を期待して
-//! いれば、版と ID を読まずに `BEGIN IMMEDIATE`・`INSERT`・`COMMIT` を 1 回の受け渡しで送ります。
+//! いれば、版と ID を読まずに `BEGIN IMMEDIATE`・`INSERT`・`COMMIT` を (行が 1 つの文に入れば) 1 回の受け渡しで送ります。
 //! 仮定が外れていれば (再起動前に書かれたストリーム、冪等な再送) 一意制約で挿入が失敗して何も
 //! 書かれないので、巻き戻して読み取りのある手順でやり直します。答えはどちらの手順でも同じです。
 //!
@@ -209,12 +209,22 @@ async fn run<C: WriteConnection>(
             }
         }
         last_batch = batch.len();
-        // 同じコミットの中で先の要求と同じイベント ID を使う要求は、次のコミットに回します。
+        // 同じコミットの中で先の要求と同じイベント ID を使う要求は、次のコミットに回します
+        // (回した要求の ID は先の要求が書いたばかりなので、読み取りを省く手順は使いません)。
+        let mut may_skip_reads = true;
         while !batch.is_empty() {
-            let (new_head, deferred) =
-                commit_batch(&mut conn, batch, head, &head_tx, known.as_mut()).await;
+            let (new_head, deferred) = commit_batch(
+                &mut conn,
+                batch,
+                head,
+                &head_tx,
+                known.as_mut(),
+                may_skip_reads,
+            )
+            .await;
             head = new_head;
             batch = deferred;
+            may_skip_reads = false;
         }
         if stop {
             break;
@@ -308,7 +318,8 @@ struct Plan {
     replies: Vec<Reply>,
     deferred: Vec<Command>,
     next: u64,
-    /// コミットした後のストリームの版 (束のストリームのうち、版が分かっているもの)。
+    /// コミットした後のストリームの版。読む手順では束のストリームのうちデータベースにあったもの
+    /// (読んだ版 + この束の追記) で、正しい版です。読み取りを省いた手順では覚えた版から決めたものです。
     versions: HashMap<StreamKey, u64>,
 }
 
@@ -494,8 +505,8 @@ async fn plan_append<C: WriteConnection>(
 /// COMMIT (スナップショットは 1 件 1 文)。SQLite はこれを 2 回の受け渡し
 /// (BEGIN と読み取り、INSERT と COMMIT) で送ります ([`WriteConnection::begin_batch`])。
 ///
-/// 書き手が自分だけの保存先 (`known` が `Some`) で、束の版がすべて覚えた版から決まるなら、
-/// 読み取りを省き、BEGIN から COMMIT までを 1 回で送ります
+/// 書き手が自分だけの保存先 (`known` が `Some`) で、`may_skip_reads` が `true` で、束の版がすべて
+/// 覚えた版から決まるなら、読み取りを省き、BEGIN から COMMIT までを (行が 1 つの文に入れば) 1 回で送ります
 /// ([`WriteConnection::begin_insert_and_commit`])。仮定が外れていれば一意制約で挿入が失敗するので、
 /// 巻き戻して読み取りのある手順でやり直します ([`KnownVersions`])。
 async fn commit_batch<C: WriteConnection>(
@@ -504,19 +515,19 @@ async fn commit_batch<C: WriteConnection>(
     head: u64,
     head_tx: &watch::Sender<u64>,
     mut known: Option<&mut KnownVersions>,
+    may_skip_reads: bool,
 ) -> (u64, Vec<Command>) {
-    if let Some(start) = known
-        .as_deref()
-        .and_then(|known| known.predict(&batch, head))
-    {
+    let predicted = match known.as_deref() {
+        Some(known) if may_skip_reads => known.predict(&batch, head),
+        _ => None,
+    };
+    if let Some(start) = predicted {
         match plan_batch(conn, batch, start).await {
             Ok(plan) => {
                 match finish_batch(conn, plan, head, head_tx, known.as_deref_mut(), true).await {
                     Ok(done) => return done,
                     Err(plan) => {
-                        tracing::debug!(
-                            "覚えた版での書き込みが一意制約に当たったので、読み直してやり直します"
-                        );
+                        tracing::debug!("巻き戻して、版と ID を読む手順でやり直します");
                         conn.rollback().await;
                         batch = plan.into_commands();
                         if let Some(known) = known.as_deref_mut() {
@@ -599,6 +610,7 @@ async fn finish_batch<C: WriteConnection>(
     };
     if let Err(err) = committed {
         if begin {
+            // 覚えた版の仮定が外れた (一意制約) か、データベースの失敗。どちらも読む手順でやり直します。
             tracing::debug!(error = %err, "読み取りを省いたコミットに失敗しました");
         } else {
             tracing::error!(error = %err, "イベントの挿入かコミットに失敗しました");
@@ -607,7 +619,17 @@ async fn finish_batch<C: WriteConnection>(
     }
     db::advance_head(head_tx, plan.next);
     if let Some(known) = known {
-        known.remember(plan.versions);
+        if begin {
+            // 読まずに決めた版のうち、確かめられたのは書けたストリームの版だけです。
+            known.remember(plan.replies.iter().filter_map(|reply| match reply {
+                Reply::Append(request, _, Ok(outcome)) if !outcome.idempotent => {
+                    Some((request.stream.clone(), outcome.last_version))
+                }
+                _ => None,
+            }));
+        } else {
+            known.remember(plan.versions);
+        }
     }
     for reply in plan.replies {
         reply.send();
@@ -652,11 +674,13 @@ impl KnownVersions {
     }
 
     /// コミットした後の版を覚えます (覚えすぎたら一度すべて忘れます)。
-    fn remember(&mut self, versions: HashMap<StreamKey, u64>) {
-        if self.0.len() + versions.len() > KNOWN_STREAMS {
-            self.0.clear();
+    fn remember(&mut self, versions: impl IntoIterator<Item = (StreamKey, u64)>) {
+        for (stream, version) in versions {
+            if self.0.len() >= KNOWN_STREAMS && !self.0.contains_key(&stream) {
+                self.0.clear();
+            }
+            self.0.insert(stream, version);
         }
-        self.0.extend(versions);
     }
 
     /// 束のストリームの版を忘れます (次は読み直します)。
@@ -1167,5 +1191,47 @@ mod tests {
             "再送は省いて失敗 → 読む、版 0 は覚えた版 1 と違うので読む、版 1 は省いて成功"
         );
         stop(handle, task).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_append_of_3_events_spanning_two_insert_statements_commits_without_reads_at_positions_1_to_3()
+     {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (handle, task, with_reads, without_reads) = start_counted(&dir).await;
+        let mut request = append_to("a", 0);
+        let event = request.events[0].clone();
+        request.events.extend((0..2).map(|_| NewEvent {
+            id: EventId::new_time_ordered(),
+            ..event.clone()
+        }));
+
+        let outcome = handle
+            .append(request)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        stop(handle, task).await;
+
+        let stored: Vec<(u64, u64)> = outcome
+            .events
+            .iter()
+            .map(|e| (e.position, e.version))
+            .collect();
+        assert_eq!(stored, vec![(1, 1), (2, 2), (3, 3)]);
+        assert_eq!(
+            (
+                without_reads.load(Ordering::SeqCst),
+                with_reads.load(Ordering::SeqCst)
+            ),
+            (1, 0)
+        );
+        let mut reopened =
+            db::sqlite::open_writer(&dir.path().join("events.db"), db::Durability::Full)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            reopened.read_head().await.ok(),
+            Some(3),
+            "3 行ともコミットされている"
+        );
     }
 }

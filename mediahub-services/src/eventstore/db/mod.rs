@@ -636,7 +636,7 @@ pub trait WriteConnection: Send + 'static {
     /// 失敗したら呼び出し側が `rollback` を呼びます。
     ///
     /// 書き込みタスクは [`WriteConnection::sole_writer`] が `true` の実装でだけ呼びます。
-    /// 既定は部品を順に呼ぶだけで、文をまとめて送れる実装 (SQLite) が往復を 1 回にします。
+    /// 既定は部品を順に呼ぶだけで、文をまとめて送れる実装 (SQLite) は行が 1 つの文に入れば往復を 1 回にします。
     fn begin_insert_and_commit(
         &mut self,
         known_head: u64,

@@ -6,6 +6,7 @@
 //! 読み取りは読み取り専用の接続プール ([`SqliteReads`]) から行います (WAL なので書き込みと
 //! 並行に読めます)。
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
@@ -153,6 +154,38 @@ impl SqliteWriter {
     async fn exec(&mut self, sql: &str) -> Result<(), StoreError> {
         sqlx::query(sql).execute(&mut self.conn).await?;
         Ok(())
+    }
+
+    /// 行を塊ごとの INSERT で送り、最後の塊と同じ問い合わせで `COMMIT` します。`begin` なら
+    /// 最初の塊の前に `BEGIN IMMEDIATE` を付けます (行が無ければ `BEGIN IMMEDIATE; COMMIT` か `COMMIT`)。
+    async fn send_rows(&mut self, rows: &[EventValues], begin: bool) -> Result<(), StoreError> {
+        let mut rest = rows;
+        let mut prefix = if begin { "BEGIN IMMEDIATE; " } else { "" };
+        while let Some((count, sql)) = self.statements.next_chunk(rest.len()) {
+            let (chunk, tail) = rest.split_at(count);
+            let suffix = if tail.is_empty() { "; COMMIT" } else { "" };
+            let text = if prefix.is_empty() && suffix.is_empty() {
+                Cow::Borrowed(sql)
+            } else {
+                Cow::Owned(format!("{prefix}{sql}{suffix}"))
+            };
+            let mut query = sqlx::query(&text);
+            for row in chunk {
+                query = bind_event_row(query, row);
+            }
+            query.execute(&mut self.conn).await?;
+            if tail.is_empty() {
+                return Ok(());
+            }
+            rest = tail;
+            prefix = "";
+        }
+        self.exec(if begin {
+            "BEGIN IMMEDIATE; COMMIT"
+        } else {
+            "COMMIT"
+        })
+        .await
     }
 }
 
@@ -333,29 +366,15 @@ impl WriteConnection for SqliteWriter {
         true
     }
 
-    /// `BEGIN IMMEDIATE`・行の INSERT・`COMMIT` を 1 つの問い合わせで送ります
-    /// (1 つの文で入りきらない行数なら、`BEGIN IMMEDIATE` の後に [`Self::insert_and_commit`])。
+    /// `BEGIN IMMEDIATE` を最初の塊の INSERT と、`COMMIT` を最後の塊と 1 つの問い合わせで送ります
+    /// (行が 1 つの文に入れば、受け渡しは 1 回です)。
     async fn begin_insert_and_commit(
         &mut self,
-        known_head: u64,
+        _known_head: u64,
         rows: &[EventValues],
-        head: u64,
+        _head: u64,
     ) -> Result<(), StoreError> {
-        match self.statements.next_chunk(rows.len()) {
-            Some((count, sql)) if count == rows.len() => {
-                let sql = format!("BEGIN IMMEDIATE; {sql}; COMMIT");
-                let mut query = sqlx::query(&sql);
-                for row in rows {
-                    query = bind_event_row(query, row);
-                }
-                query.execute(&mut self.conn).await?;
-                Ok(())
-            }
-            _ => {
-                self.begin(known_head).await?;
-                self.insert_and_commit(rows, head).await
-            }
-        }
+        self.send_rows(rows, true).await
     }
 
     /// 行の INSERT (塊ごとの文) の最後の塊と `COMMIT` を 1 つの問い合わせで送ります。
@@ -367,22 +386,7 @@ impl WriteConnection for SqliteWriter {
         rows: &[EventValues],
         _head: u64,
     ) -> Result<(), StoreError> {
-        let mut rest = rows;
-        while let Some((count, sql)) = self.statements.next_chunk(rest.len()) {
-            let (chunk, tail) = rest.split_at(count);
-            let last = tail.is_empty();
-            let with_commit = last.then(|| format!("{sql}; COMMIT"));
-            let mut query = sqlx::query(with_commit.as_deref().unwrap_or(sql));
-            for row in chunk {
-                query = bind_event_row(query, row);
-            }
-            query.execute(&mut self.conn).await?;
-            if last {
-                return Ok(());
-            }
-            rest = tail;
-        }
-        self.exec("COMMIT").await
+        self.send_rows(rows, false).await
     }
 }
 
