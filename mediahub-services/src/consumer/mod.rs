@@ -90,6 +90,10 @@ pub use wait::{NOT_CAUGHT_UP, PositionWaiter, WaitError, wait_for_position, wait
 /// 購読者用の SQLite を開きます (なければ作成、WAL、`synchronous = NORMAL`、外部キー有効、
 /// ロック待ち 5 秒)。
 ///
+/// プールは接続を貸す前の確認 (`test_before_acquire`、sqlx の既定は有効) をしません。SQLite の
+/// 確認は接続のスレッドとの空の往復で、手元のファイルへの接続は途中で切れないので、問い合わせごとに
+/// 往復が 1 回増えるだけです (壊れた接続なら、その問い合わせがエラーになります)。
+///
 /// # エラー
 /// 開けなければ `sqlx::Error`。
 pub async fn open_database(path: &Path) -> Result<SqlitePool, sqlx::Error> {
@@ -102,6 +106,7 @@ pub async fn open_database(path: &Path) -> Result<SqlitePool, sqlx::Error> {
         .busy_timeout(Duration::from_secs(5));
     SqlitePoolOptions::new()
         .max_connections(4)
+        .test_before_acquire(false)
         .connect_with(options)
         .await
 }

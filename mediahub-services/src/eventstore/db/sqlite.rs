@@ -62,6 +62,9 @@ pub async fn open_writer(path: &Path, durability: Durability) -> Result<SqliteWr
 
 /// 読み取り用の接続プールを開きます (書き込み用の接続を先に開いておいてください)。
 ///
+/// 接続を貸す前の確認 (`test_before_acquire`) はしません
+/// ([`consumer::open_database`](crate::consumer::open_database) と同じ理由)。
+///
 /// # エラー
 /// 開けなければ [`StoreError::Database`]。
 pub async fn open_reader(
@@ -72,6 +75,7 @@ pub async fn open_reader(
     let pool = SqlitePoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
+        .test_before_acquire(false)
         .connect_with(base_options(path, durability).read_only(true))
         .await?;
     Ok(SqliteReads { pool })
