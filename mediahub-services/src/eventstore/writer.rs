@@ -324,6 +324,16 @@ struct Plan {
 }
 
 impl Plan {
+    /// このコミットで新しく書く追記 (成功し、冪等な再送ではないもの) の要求と結果。
+    fn appended(&self) -> impl Iterator<Item = (&AppendRequest, &AppendOutcome)> {
+        self.replies.iter().filter_map(|reply| match reply {
+            Reply::Append(request, _, Ok(outcome)) if !outcome.idempotent => {
+                Some((request, outcome))
+            }
+            _ => None,
+        })
+    }
+
     /// 返事をせずに、束の要求 (次に回す要求を含む) に戻します。
     fn into_commands(self) -> Vec<Command> {
         let mut commands: Vec<Command> =
@@ -590,18 +600,10 @@ async fn finish_batch<C: WriteConnection>(
     known: Option<&mut KnownVersions>,
     begin: bool,
 ) -> Result<(u64, Vec<Command>), Plan> {
-    let written: Vec<&Envelope> = plan
-        .replies
-        .iter()
-        .filter_map(|reply| match reply {
-            Reply::Append(_, _, Ok(outcome)) if !outcome.idempotent => Some(&outcome.events),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    let rows: Result<Vec<EventValues>, StoreError> = written
-        .iter()
-        .map(|envelope| EventValues::of(envelope))
+    let rows: Result<Vec<EventValues>, StoreError> = plan
+        .appended()
+        .flat_map(|(_, outcome)| &outcome.events)
+        .map(EventValues::of)
         .collect();
     let committed = match rows {
         Ok(rows) if begin => conn.begin_insert_and_commit(head, &rows, plan.next).await,
@@ -621,12 +623,10 @@ async fn finish_batch<C: WriteConnection>(
     if let Some(known) = known {
         if begin {
             // 読まずに決めた版のうち、確かめられたのは書けたストリームの版だけです。
-            known.remember(plan.replies.iter().filter_map(|reply| match reply {
-                Reply::Append(request, _, Ok(outcome)) if !outcome.idempotent => {
-                    Some((request.stream.clone(), outcome.last_version))
-                }
-                _ => None,
-            }));
+            known.remember(
+                plan.appended()
+                    .map(|(request, outcome)| (request.stream.clone(), outcome.last_version)),
+            );
         } else {
             known.remember(plan.versions);
         }
