@@ -55,7 +55,9 @@ async fn open(
         StoreLocation::Sqlite(path) => {
             let mut writer_conn = sqlite::open_writer(path, config.durability).await?;
             let head = writer_conn.read_head().await?;
-            let reads = sqlite::open_reader(path, config.durability, READ_CONNECTIONS).await?;
+            let reads = sqlite::open_reader(path, config.durability, READ_CONNECTIONS)
+                .await?
+                .with_recent_of(&writer_conn);
             head_tx.send_replace(head);
             let (writer, writer_task) = writer::spawn_writer(writer_conn, head, head_tx);
             Ok(Opened {

@@ -619,6 +619,8 @@ async fn finish_batch<C: WriteConnection>(
         }
         return Err(plan);
     }
+    // 先頭の `watch` で起きた読み手が、読む範囲を最近のイベントの窓に見つけられるように、先に入れます。
+    conn.committed(plan.appended().flat_map(|(_, outcome)| &outcome.events));
     db::advance_head(head_tx, plan.next);
     if let Some(known) = known {
         if begin {
@@ -1233,5 +1235,59 @@ mod tests {
             Some(3),
             "3 行ともコミットされている"
         );
+    }
+
+    #[tokio::test]
+    async fn sqlite_log_window_of_fresh_commits_is_answered_from_the_writers_recent_events_not_the_file()
+     {
+        use db::EventReads;
+        use sqlx::Connection;
+
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("events.db");
+        let writer = db::sqlite::open_writer(&path, db::Durability::Full)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let open_reader = || db::sqlite::open_reader(&path, db::Durability::Full, 1);
+        let windowed = open_reader()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_recent_of(&writer);
+        let file_only = open_reader().await.unwrap_or_else(|e| panic!("{e}"));
+        let (handle, task) = spawn_writer(writer, 0, watch::channel(0).0);
+        for id in ["a", "b"] {
+            handle
+                .append(append_to(id, 0))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        // 本番では起きないこと: 行をファイルから消して、どちらから答えたかを見分けます。
+        let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        sqlx::query("DELETE FROM events")
+            .execute(&mut other)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let read = |reads: &db::sqlite::SqliteReads| {
+            let reads = reads.clone();
+            async move {
+                reads
+                    .read_window(&db::LogFilter::default(), 0, 2, 10, db::Order::OldestFirst)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .iter()
+                    .map(|e| (e.position, e.aggregate_id.clone()))
+                    .collect::<Vec<_>>()
+            }
+        };
+
+        assert_eq!(
+            read(&windowed).await,
+            [(1, "a".to_owned()), (2, "b".to_owned())],
+            "窓から答える"
+        );
+        assert_eq!(read(&file_only).await, [], "窓の無い読み手はファイルを読む");
+        stop(handle, task).await;
     }
 }

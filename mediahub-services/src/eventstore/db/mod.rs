@@ -16,6 +16,7 @@
 //! (詳しくは [`postgres`])。
 
 pub mod postgres;
+pub mod recent;
 pub mod sqlite;
 
 use std::collections::{HashMap, HashSet};
@@ -630,6 +631,12 @@ pub trait WriteConnection: Send + 'static {
     fn sole_writer(&self) -> bool {
         false
     }
+
+    /// コミットした直後のイベントを位置の順に受け取ります (ログの先頭を進める **前に** 呼ばれます)。
+    ///
+    /// 既定は何もしません。書き手が自分だけの SQLite は、読み取り役と共有する
+    /// [`recent::RecentEvents`] に入れ、ログの末尾の読み取りをデータベースに行かずに答えます。
+    fn committed<'a>(&self, _events: impl Iterator<Item = &'a Envelope>) {}
 
     /// 読み取りをせずにトランザクションを始め、イベントの行を挿入してコミットします
     /// (`known_head` は [`WriteConnection::begin`] と、`head` は [`WriteConnection::commit`] と同じ)。

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mediahub_core::envelope::Envelope;
@@ -18,6 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection, Row, SqliteConnection};
 
+use super::recent::RecentEvents;
 use super::{
     BatchStart, Durability, EVENT_BY_ID_SQL, EventReads, EventRow, EventValues,
     INSERT_SNAPSHOT_SQL, InsertStatements, LOOKUP_CHUNK, LogFilter, Order, Placeholder,
@@ -57,6 +59,7 @@ pub async fn open_writer(path: &Path, durability: Durability) -> Result<SqliteWr
     Ok(SqliteWriter {
         conn,
         statements: InsertStatements::new(Placeholder::Question),
+        recent: Arc::new(RecentEvents::default()),
     })
 }
 
@@ -78,13 +81,24 @@ pub async fn open_reader(
         .test_before_acquire(false)
         .connect_with(base_options(path, durability).read_only(true))
         .await?;
-    Ok(SqliteReads { pool })
+    Ok(SqliteReads { pool, recent: None })
 }
 
 /// SQLite の読み取り役 (読み取り専用の接続プール)。
 #[derive(Debug, Clone)]
 pub struct SqliteReads {
     pool: SqlitePool,
+    recent: Option<Arc<RecentEvents>>,
+}
+
+impl SqliteReads {
+    /// 同じプロセスの書き込み用の接続 `writer` が入れる最近のイベントの窓から、ログの末尾を
+    /// 読むようにします ([`RecentEvents`]。窓に無い範囲はこれまでどおりデータベースから読みます)。
+    #[must_use]
+    pub fn with_recent_of(mut self, writer: &SqliteWriter) -> Self {
+        self.recent = Some(Arc::clone(&writer.recent));
+        self
+    }
 }
 
 impl EventReads for SqliteReads {
@@ -120,6 +134,13 @@ impl EventReads for SqliteReads {
         limit: u32,
         order: Order,
     ) -> Result<Vec<Envelope>, StoreError> {
+        if let Some(events) = self
+            .recent
+            .as_deref()
+            .and_then(|recent| recent.window(filter, after, up_to, limit, order))
+        {
+            return Ok(events);
+        }
         let sql = window_sql(filter, order);
         let mut query = sqlx::query_as::<_, EventRow>(&sql)
             .bind(to_db_int(after)?)
@@ -141,6 +162,8 @@ impl EventReads for SqliteReads {
 pub struct SqliteWriter {
     conn: SqliteConnection,
     statements: InsertStatements,
+    /// コミットしたイベントを入れる窓 (読み取り役と共有。[`SqliteReads::with_recent_of`])。
+    recent: Arc<RecentEvents>,
 }
 
 impl SqliteWriter {
@@ -368,6 +391,10 @@ impl WriteConnection for SqliteWriter {
     fn sole_writer(&self) -> bool {
         // 書き込み用の接続はプロセスの書き込みタスクの 1 本だけです (DESIGN §4)。
         true
+    }
+
+    fn committed<'a>(&self, events: impl Iterator<Item = &'a Envelope>) {
+        self.recent.push(events);
     }
 
     /// `BEGIN IMMEDIATE` を最初の塊の INSERT と、`COMMIT` を最後の塊と 1 つの問い合わせで送ります
