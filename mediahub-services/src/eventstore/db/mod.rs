@@ -446,6 +446,28 @@ pub enum Order {
     NewestFirst,
 }
 
+impl LogFilter {
+    /// イベントが絞り込みに一致するか ([`window_sql`] の条件と同じ。メモリの窓
+    /// [`recent::RecentEvents`] が使います)。
+    #[must_use]
+    pub fn matches(&self, event: &Envelope) -> bool {
+        let any_of =
+            |values: &[String], value: &str| values.is_empty() || values.iter().any(|v| v == value);
+        any_of(&self.aggregate_types, &event.aggregate_type)
+            && any_of(&self.event_types, &event.event_type)
+            && self
+                .aggregate_id
+                .as_ref()
+                .is_none_or(|id| *id == event.aggregate_id)
+            && self
+                .correlation_id
+                .is_none_or(|id| event.metadata.correlation_id.map(|c| c.as_uuid()) == Some(id))
+            && self
+                .user_id
+                .is_none_or(|id| event.metadata.user_id.map(|u| u.as_uuid()) == Some(id))
+    }
+}
+
 /// ログの窓 `(after, up_to]` を読む SQL (絞り込みの `?` が続き、最後が `LIMIT ?`)。
 pub(crate) fn window_sql(filter: &LogFilter, order: Order) -> String {
     let mut sql =

@@ -44,7 +44,7 @@ impl RecentEvents {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             capacity,
-            events: Mutex::new(VecDeque::with_capacity(capacity.min(RECENT_EVENTS))),
+            events: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -100,31 +100,13 @@ impl RecentEvents {
         }
         let start = usize::try_from(after + 1 - first).ok()?;
         let end = usize::try_from(up_to + 1 - first).ok()?;
-        let in_range = events.range(start..end).filter(|e| matches(filter, e));
+        let in_range = events.range(start..end).filter(|e| filter.matches(e));
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         Some(match order {
             Order::OldestFirst => in_range.take(limit).cloned().collect(),
             Order::NewestFirst => in_range.rev().take(limit).cloned().collect(),
         })
     }
-}
-
-/// イベントが絞り込みに一致するか (データベースの `window_sql` の条件と同じ)。
-fn matches(filter: &LogFilter, event: &Envelope) -> bool {
-    let any_of =
-        |values: &[String], value: &str| values.is_empty() || values.iter().any(|v| v == value);
-    any_of(&filter.aggregate_types, &event.aggregate_type)
-        && any_of(&filter.event_types, &event.event_type)
-        && filter
-            .aggregate_id
-            .as_ref()
-            .is_none_or(|id| *id == event.aggregate_id)
-        && filter
-            .correlation_id
-            .is_none_or(|id| event.metadata.correlation_id.map(|c| c.as_uuid()) == Some(id))
-        && filter
-            .user_id
-            .is_none_or(|id| event.metadata.user_id.map(|u| u.as_uuid()) == Some(id))
 }
 
 #[cfg(test)]
