@@ -69,6 +69,8 @@ mod read_side;
 mod ready;
 mod runner;
 mod status;
+#[cfg(test)]
+pub(crate) mod test_log;
 mod wait;
 
 use std::path::Path;

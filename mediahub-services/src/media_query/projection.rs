@@ -388,14 +388,13 @@ impl EventHandler for MediaProjection {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-    use mediahub_core::envelope::{EventMetadata, NewEvent};
-    use mediahub_core::ids::{CorrelationId, EventId, MediaId, UserId};
+    use mediahub_core::ids::{MediaId, UserId};
     use mediahub_core::media::{DeletionReason, MediaKind};
     use sqlx::SqlitePool;
     use tempfile::TempDir;
 
     use super::*;
+    use crate::consumer::test_log::TestLog;
     use crate::media_query::db::{self, ListFilter};
     use crate::media_query::search::match_expression;
 
@@ -404,7 +403,7 @@ mod tests {
         pool: SqlitePool,
         owner: UserId,
         media: MediaId,
-        log: Log,
+        log: TestLog,
     }
 
     impl Fixture {
@@ -418,13 +417,13 @@ mod tests {
                 pool,
                 owner: UserId::new_random(),
                 media: MediaId::new_random(),
-                log: Log::default(),
+                log: TestLog::default(),
             }
         }
 
         /// このフィクスチャのメディアのイベントを、次の位置と版で作ります。
         fn envelope(&mut self, event: &MediaEvent) -> Envelope {
-            self.log.push(self.media, event);
+            self.log.push("Media", self.media, event);
             self.log
                 .events
                 .last()
@@ -470,40 +469,6 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"))
                 .0
                 .len()
-        }
-    }
-
-    /// 複数のメディアのイベントを、位置を振りながら作る。
-    #[derive(Default)]
-    struct Log {
-        position: u64,
-        versions: std::collections::HashMap<MediaId, u64>,
-        events: Vec<Envelope>,
-    }
-
-    impl Log {
-        fn push(&mut self, media: MediaId, event: &MediaEvent) {
-            self.position += 1;
-            let version = self.versions.entry(media).or_insert(0);
-            *version += 1;
-            let new = NewEvent::from_domain(
-                event,
-                EventId::new_random(),
-                EventMetadata::correlated(CorrelationId::new_random()),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
-            self.events.push(Envelope {
-                id: new.id,
-                position: self.position,
-                aggregate_id: media.to_string(),
-                aggregate_type: "Media".into(),
-                event_type: new.event_type,
-                event_version: new.event_version,
-                data: new.data,
-                version: *version,
-                created_at: Utc::now(),
-                metadata: new.metadata,
-            });
         }
     }
 
@@ -554,24 +519,27 @@ mod tests {
             MediaId::new_random(),
             MediaId::new_random(),
         );
-        let mut log = Log::default();
-        log.push(a, &uploaded(a, owner, "a.jpg"));
-        log.push(b, &uploaded(b, owner, "b.jpg"));
-        log.push(a, &processed(640));
-        log.push(c, &uploaded(c, owner, "c.jpg"));
+        let mut log = TestLog::default();
+        log.push("Media", a, &uploaded(a, owner, "a.jpg"));
+        log.push("Media", b, &uploaded(b, owner, "b.jpg"));
+        log.push("Media", a, &processed(640));
+        log.push("Media", c, &uploaded(c, owner, "c.jpg"));
         log.push(
+            "Media",
             b,
             &MediaEvent::MediaProcessingFailed {
                 reason: "壊れています".into(),
             },
         );
         log.push(
+            "Media",
             a,
             &MediaEvent::MediaDeleted {
                 reason: DeletionReason::User,
             },
         );
         log.push(
+            "Media",
             b,
             &MediaEvent::MediaInvalidated {
                 reason: "補償".into(),
@@ -612,10 +580,14 @@ mod tests {
     #[tokio::test]
     async fn page_of_1200_uploads_over_three_statements_inserts_1200_searchable_rows() {
         let owner = UserId::new_random();
-        let mut log = Log::default();
+        let mut log = TestLog::default();
         for n in 0..1200 {
             let media = MediaId::new_random();
-            log.push(media, &uploaded(media, owner, &format!("photo-{n}.jpg")));
+            log.push(
+                "Media",
+                media,
+                &uploaded(media, owner, &format!("photo-{n}.jpg")),
+            );
         }
         let f = Fixture::new().await;
         let page: Vec<&Envelope> = log.events.iter().collect();
@@ -627,10 +599,14 @@ mod tests {
 
     #[tokio::test]
     async fn event_of_media_without_uploaded_row_changes_nothing() {
-        let mut log = Log::default();
+        let mut log = TestLog::default();
         let media = MediaId::new_random();
-        log.push(media, &uploaded(media, UserId::new_random(), "x.jpg"));
-        log.push(media, &processed(10));
+        log.push(
+            "Media",
+            media,
+            &uploaded(media, UserId::new_random(), "x.jpg"),
+        );
+        log.push("Media", media, &processed(10));
         let f = Fixture::new().await;
         apply_page(&f.pool, &[&log.events[1]]).await;
         assert_eq!(f.count("SELECT COUNT(*) FROM media").await, 0);
