@@ -40,7 +40,8 @@ pub struct AlbumProjection;
 /// 購読者の名前 (チェックポイント表のキー)。
 pub const CONSUMER_NAME: &str = "album";
 
-/// 1 回の `UPDATE` でまとめて書く改名の最大数 (1 行 4 個の変数が SQLite の上限 32,766 に収まるように)。
+/// 1 回の `UPDATE` でまとめて書く改名の最大数 (media-query の射影の 1 文の行数と同じ 500 行。
+/// 1 行 4 個で 2,000 個の変数になり、SQLite の上限 32,766 より十分少ない)。
 const RENAMES_PER_STATEMENT: usize = 500;
 
 /// 射影がイベントを読めなかった理由。
@@ -145,7 +146,7 @@ async fn touch(tx: &mut SqliteConnection, stamp: &Stamp<'_>) -> Result<(), Handl
     Ok(())
 }
 
-/// 改名の後の 1 行分の値 (名前と `touch` の 2 列)。
+/// 改名の後の 1 行分の値 (名前と、`touch` が書く更新時刻・版)。
 struct RenamedRow<'a> {
     album_id: &'a str,
     name: String,
@@ -383,6 +384,7 @@ async fn schedule_removals(
 #[cfg(test)]
 mod tests {
     use mediahub_core::ids::{AlbumId, UserId};
+    use mediahub_core::media::MediaKind;
     use sqlx::SqlitePool;
     use tempfile::TempDir;
 
@@ -426,6 +428,19 @@ mod tests {
         }
     }
 
+    fn uploaded(media: MediaId, owner: UserId) -> MediaEvent {
+        MediaEvent::MediaUploaded {
+            media_id: media,
+            owner_id: owner,
+            filename: "a.jpg".into(),
+            content_type: "image/jpeg".into(),
+            size_bytes: 10,
+            sha256: "ab".repeat(32),
+            kind: MediaKind::Image,
+            storage_key: "k".into(),
+        }
+    }
+
     fn renamed(name: &str) -> AlbumEvent {
         AlbumEvent::AlbumRenamed { name: name.into() }
     }
@@ -434,18 +449,35 @@ mod tests {
     async fn page_of_renames_interleaved_with_other_events_equals_applying_them_one_by_one() {
         let owner = UserId::new_random();
         let [a, b, c, never_created] = [(); 4].map(|()| AlbumId::new_random());
+        let media = MediaId::new_random();
         let mut log = TestLog::default();
         log.push(Album::TYPE, a, &created(a, owner, "a0"));
         log.push(Album::TYPE, b, &created(b, owner, "b0"));
         log.push(Album::TYPE, a, &renamed("a1"));
         log.push(Album::TYPE, b, &renamed("b1"));
         log.push(Album::TYPE, a, &renamed("a2"));
+        log.push(Media::TYPE, media, &uploaded(media, owner));
+        // `touch` も更新時刻と版を書くので、この前後の改名は別々のまとまりになる。
+        log.push(
+            Album::TYPE,
+            a,
+            &AlbumEvent::MediaAddedToAlbum { media_id: media },
+        );
+        log.push(Album::TYPE, a, &renamed("a3"));
+        log.push(Album::TYPE, c, &renamed("before created"));
         log.push(Album::TYPE, c, &created(c, owner, "c0"));
         log.push(Album::TYPE, c, &renamed("c1"));
         log.push(Album::TYPE, never_created, &renamed("ghost"));
         log.push(Album::TYPE, c, &AlbumEvent::AlbumDeleted);
-        log.push(Album::TYPE, a, &renamed("a3"));
+        log.push(Album::TYPE, c, &renamed("after deleted"));
+        log.push(Album::TYPE, a, &renamed("a4"));
         log.push(Album::TYPE, b, &renamed("b2"));
+        // 最後の改名の後の `touch` (版 4) は、溜めた改名 (版 3) より後に書かれなければならない。
+        log.push(
+            Album::TYPE,
+            b,
+            &AlbumEvent::MediaAddedToAlbum { media_id: media },
+        );
         let events: Vec<&Envelope> = log.events.iter().collect();
 
         let singles: Vec<[&Envelope; 1]> = events.iter().map(|event| [*event]).collect();
@@ -455,7 +487,7 @@ mod tests {
                 .iter()
                 .map(|(id, name, version, _)| (id.clone(), name.as_str(), *version))
                 .collect::<Vec<_>>(),
-            [(a.to_string(), "a3", 4), (b.to_string(), "b2", 3)]
+            [(a.to_string(), "a4", 6), (b.to_string(), "b2", 4)]
         );
         assert_eq!(rows_after(&[&events]).await, one_by_one);
         // 続いた改名 (a1, b1, a2) の途中でページが切れても同じ。
@@ -470,16 +502,15 @@ mod tests {
         for (n, album) in albums.iter().enumerate() {
             log.push(Album::TYPE, album, &created(*album, owner, &format!("{n}")));
         }
-        let created_events: Vec<&Envelope> = log.events.iter().collect();
-        let mut renames = TestLog::default();
         for round in ["first", "last"] {
             for (n, album) in albums.iter().enumerate() {
-                renames.push(Album::TYPE, album, &renamed(&format!("{round}-{n}")));
+                log.push(Album::TYPE, album, &renamed(&format!("{round}-{n}")));
             }
         }
-        let rename_events: Vec<&Envelope> = renames.events.iter().collect();
+        let events: Vec<&Envelope> = log.events.iter().collect();
 
-        let rows = rows_after(&[&created_events, &rename_events]).await;
+        // 作成の 600 件のページと、改名の 1,200 件 (畳み込むと 500 行 + 100 行の 2 文) のページ。
+        let rows = rows_after(&[&events[..600], &events[600..]]).await;
 
         assert_eq!(rows.len(), 600);
         for (n, (id, name, version, _)) in rows.iter().enumerate() {
@@ -488,7 +519,7 @@ mod tests {
                 (
                     albums[n].to_string().as_str(),
                     format!("last-{n}").as_str(),
-                    2
+                    3
                 )
             );
         }

@@ -190,7 +190,8 @@ pub trait EventHandler: Send + Sync + 'static {
     /// 1 ページ分のイベント (条件に合うものだけ、位置の順) を反映します。
     ///
     /// 既定は [`handle`](Self::handle) を順に呼びます。イベントごとの SQLite との往復を減らしたい
-    /// プロジェクション (media-query の [`MediaProjection`](crate::media_query::MediaProjection)) は、
+    /// プロジェクション (media-query の [`MediaProjection`](crate::media_query::MediaProjection)、
+    /// 続いた改名をまとめる album の [`AlbumProjection`](crate::album::AlbumProjection)) は、
     /// ページをメモリで畳み込んでからまとめて書くように上書きします。結果は一件ずつ反映したときと
     /// 同じでなければなりません。
     ///
