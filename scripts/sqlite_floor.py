@@ -7,7 +7,7 @@ HTTP も tokio も sqlx も通らない、C の SQLite (Python の標準ライ�
 同じマシンで書き込みタスクが 1 コミットにかける時間の下限になる。
 
 書く行は `benches/eventstore.rs` と同じ形にする: クライアントごとに 1 本のストリームへ版を 1 つずつ
-進めて追記し、イベント ID は時刻順 (UUID v7)、相関 ID は追記ごとにランダム (v4)、`user_id` は無し。
+進めて追記し、イベント ID も相関 ID も時刻順 (UUID v7。相関 ID は追記ごとに 1 つ)、`user_id` は無し。
 16 行は、16 クライアントが 1 件ずつ追記するときに 1 コミットへ集まる最大の束。
 """
 
@@ -59,12 +59,12 @@ def commit_time(rows_per_commit: int) -> float:
             db.executescript(migration.read_text())
         db.execute("BEGIN")
         for _ in range(PRELOAD):
-            db.execute(INSERT, row(str(uuid.uuid4()), 1, str(uuid.uuid4())))
+            db.execute(INSERT, row(str(uuid.uuid4()), 1, time_ordered_id()))
         db.execute("COMMIT")
         streams = [str(uuid.uuid4()) for _ in range(rows_per_commit)]
         times = []
         for version in range(1, COMMITS + 1):
-            rows = [row(stream, version, str(uuid.uuid4())) for stream in streams]
+            rows = [row(stream, version, time_ordered_id()) for stream in streams]
             started = time.perf_counter()
             db.execute("BEGIN IMMEDIATE")
             db.executemany(INSERT, rows)

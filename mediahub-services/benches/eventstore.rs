@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mediahub_core::envelope::NewEvent;
-use mediahub_core::ids::EventId;
+use mediahub_core::ids::{CorrelationId, EventId};
 use mediahub_services::eventstore::{
     AppendRequest, Durability, EventStoreConfig, EventStoreHandle, StoreLocation, StreamKey, start,
 };
@@ -42,12 +42,12 @@ struct Bench {
     client: reqwest::Client,
 }
 
-/// 1 回の追記で送るイベント。MediaHub のサービスと同じく、イベント ID は時刻順の UUID v7
-/// (`EventId::new_time_ordered`)、相関 ID は 1 回の追記 (= 1 つの要求) に 1 つのランダムな v4 にする
-/// (イベントごとにランダムな ID を付けると索引のあちこちのページを汚し、サービスが実際に送る
-/// 追記より遅い値を測ってしまう)。
+/// 1 回の追記で送るイベント。MediaHub のサービスと同じく、イベント ID も相関 ID も時刻順の UUID v7
+/// (`EventId::new_time_ordered`・`CorrelationId::new_time_ordered`) で、相関 ID は 1 回の追記
+/// (= 1 つの要求) に 1 つにする (ランダムな ID を付けると索引のあちこちのページを汚し、サービスが
+/// 実際に送る追記より遅い値を測ってしまう)。
 fn new_events(count: usize) -> Vec<Value> {
-    let correlation_id = Uuid::new_v4();
+    let correlation_id = CorrelationId::new_time_ordered();
     (0..count)
         .map(|n| {
             json!({

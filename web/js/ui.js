@@ -403,14 +403,21 @@ export function formatDuration(ms) {
   return `${minutes}:${seconds}`;
 }
 
+/** 時刻順の UUID v7 (先頭 48 ビットが作った時刻)。 */
+const TIME_ORDERED_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
 /**
- * UUID などの長い ID を先頭 8 文字にします (title に全体を入れて使います)。
+ * UUID などの長い ID を短くします (title に全体を入れて使います)。
+ *
+ * 先頭 8 文字を見せます。イベント ID や相関 ID のような時刻順の UUID v7 は、先頭 8 文字が
+ * 作った時刻で 1 分ほど同じなので、末尾 4 文字 (乱数) を `…` の後ろに足して見分けられるようにします。
  * @param {unknown} id ID
- * @returns {string} 短い ID
+ * @returns {string} 短い ID (例: `3f2a9c1e`、v7 なら `019af3c2…7d41`)
  */
 export function shortId(id) {
   const s = String(id ?? "");
-  return s.length > 8 ? s.slice(0, 8) : s || "—";
+  if (s.length <= 8) return s || "—";
+  return TIME_ORDERED_UUID.test(s) ? `${s.slice(0, 8)}…${s.slice(-4)}` : s.slice(0, 8);
 }
 
 /**

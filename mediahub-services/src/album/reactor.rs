@@ -85,7 +85,7 @@ impl RemovalReactor {
         let mut metadata = EventMetadata::correlated(
             removal
                 .correlation_id
-                .map_or_else(CorrelationId::new_random, CorrelationId::from_uuid),
+                .map_or_else(CorrelationId::new_time_ordered, CorrelationId::from_uuid),
         )
         .caused_by(removal.cause_event_id);
         metadata.user_id = removal.user_id;

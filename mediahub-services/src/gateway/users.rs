@@ -73,7 +73,8 @@ impl Users {
     /// 業務ルール違反やイベントストアの失敗を [`Problem`] で返します。
     pub async fn register(&self, identity: Identity) -> Result<UserId, Problem> {
         let user_id = UserId::for_identity(&identity.provider, &identity.provider_user_id);
-        let metadata = EventMetadata::correlated(CorrelationId::new_random()).by_user(user_id);
+        let metadata =
+            EventMetadata::correlated(CorrelationId::new_time_ordered()).by_user(user_id);
         self.commands
             .execute(
                 &user_id.to_string(),

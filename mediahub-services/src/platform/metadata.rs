@@ -4,7 +4,7 @@
 //!
 //! | ヘッダー | メタデータ |
 //! |---|---|
-//! | `X-Correlation-ID` (UUID) | `correlation_id`。無ければ新しい v4 (1 回の操作の始まり) |
+//! | `X-Correlation-ID` (UUID) | `correlation_id`。無ければ新しい時刻順の v7 (1 回の操作の始まり) |
 //! | `X-Causation-ID` (UUID) | `causation_id` (この操作を起こしたイベントやコマンド) |
 //! | `Idempotency-Key` (情報用) | `extra["idempotency_key"]` (Saga は `"{saga_id}:{step}"` を送ります) |
 //! | 誰として操作したか | `user_id` (ユーザーごとのイベントの一覧に載るように) |
@@ -54,7 +54,8 @@ pub fn metadata_for(
     idempotency_key: Option<&IdempotencyKey>,
     user: Option<UserId>,
 ) -> EventMetadata {
-    let correlation = correlation_id.map_or_else(CorrelationId::new_random, CorrelationId::from);
+    let correlation =
+        correlation_id.map_or_else(CorrelationId::new_time_ordered, CorrelationId::from);
     let mut metadata = EventMetadata::correlated(correlation);
     metadata.causation_id = causation_id;
     metadata.user_id = user;
@@ -158,7 +159,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn given_correlation_and_causation_are_kept_and_absent_correlation_is_generated() {
+    fn given_correlation_and_causation_are_kept_and_absent_correlation_is_new_time_ordered() {
         let correlation = Uuid::new_v4();
         let cause = Uuid::new_v4();
         let kept = request_metadata(Some(correlation), Some(cause), None, None)
@@ -166,7 +167,12 @@ mod tests {
         assert_eq!(kept.correlation_id.map(|c| c.as_uuid()), Some(correlation));
         assert_eq!(kept.causation_id, Some(cause));
         let generated = request_metadata(None, None, None, None).unwrap_or_else(|e| panic!("{e}"));
-        assert!(generated.correlation_id.is_some());
+        assert_eq!(
+            generated
+                .correlation_id
+                .map(|c| c.as_uuid().get_version_num()),
+            Some(7)
+        );
         assert_eq!(generated.causation_id, None);
     }
 

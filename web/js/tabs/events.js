@@ -31,11 +31,16 @@ const LANE_ORDER = ["gateway", "media-command", "saga", "album", "notification"]
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** 先頭部分として受け付ける形 (区切りの "-" を除いて 16 進 8 文字以上) */
 const PREFIX_RE = /^[0-9a-f-]+$/i;
+/** 画面に出る時刻順 (v7) の短い ID の形 (`019af3c2…7d41`: 先頭部分と末尾のあいだを「…」か「...」で省く) */
+const SHORT_ID_RE = /^([0-9a-f-]+)(?:…|\.\.\.)([0-9a-f-]+)$/i;
 
 /**
- * 入力された相関 ID (UUID 全体、または 16 進 8 文字以上の先頭部分) を、読み込み済みのイベントの
- * 相関 ID に解決します。先頭部分は相関 ID、イベント ID、集約 ID (Saga・メディアの ID など) の順に
- * 照らし、最初に見つかった種類で相関 ID が 1 つに決まれば採ります。
+ * 入力された相関 ID (UUID 全体、16 進 8 文字以上の先頭部分、または画面に出る短い ID
+ * `019af3c2…7d41`) を、読み込み済みのイベントの相関 ID に解決します。先頭部分 (短い ID なら
+ * 先頭部分と末尾) は相関 ID、イベント ID、集約 ID (Saga・メディアの ID など) の順に照らし、
+ * 最初に見つかった種類で相関 ID が 1 つに決まれば採ります。相関 ID もイベント ID も時刻順の
+ * UUID v7 で、先頭 8 文字は 1 分ほど同じなので、先頭部分だけでは複数に当たることがあります
+ * (そのときは `ambiguous`。画面の短い ID をそのまま入れれば末尾で 1 つに決まります)。
  * API (GET /api/v1/events) の correlation_id は UUID 全体の完全一致だけなので、先頭一致はこの画面に
  * 読み込んだイベントの中でしか探せません。
  * @param {string} raw 入力
@@ -47,7 +52,9 @@ export function resolveCorrelation(raw, events) {
   if (UUID_RE.test(value)) {
     return { kind: "uuid", id: value };
   }
-  if (!PREFIX_RE.test(value) || value.replace(/-/g, "").length < 8) {
+  const short = SHORT_ID_RE.exec(value);
+  const [head, tail] = short ? [short[1], short[2]] : [value, ""];
+  if (!PREFIX_RE.test(head) || head.replace(/-/g, "").length < 8) {
     return { kind: "invalid" };
   }
   /** @type {Array<(e: any) => unknown>} */
@@ -57,7 +64,7 @@ export function resolveCorrelation(raw, events) {
     for (const e of events) {
       const key = String(source(e) ?? "").toLowerCase();
       const correlationId = e?.metadata?.correlation_id;
-      if (key && correlationId && key.startsWith(value)) {
+      if (key && correlationId && key.startsWith(head) && key.endsWith(tail)) {
         found.add(String(correlationId));
       }
     }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::support::browser::{Browser, UI_DEADLINE};
 use crate::support::system::{TestSystem, upload, wait_for_saga};
@@ -1001,6 +1002,20 @@ async fn albums_live_events_correlation_notifications_and_english_toggle_work_en
         str_of(&first, "correlation_id")
     );
     browser.wait_for(&first_flow).await;
+    // ゲートウェイが作る相関 ID は時刻順の v7 (先頭 8 文字は作った時刻) なので、短い ID は末尾 4 文字も見せる
+    let correlation = str_of(&first, "correlation_id");
+    assert_eq!(
+        Uuid::parse_str(correlation)
+            .map(|id| id.get_version_num())
+            .ok(),
+        Some(7)
+    );
+    let short = format!(
+        "{}…{}",
+        &correlation[..8],
+        &correlation[correlation.len() - 4..]
+    );
+    browser.wait_for_text(&first_flow, |t| t == short).await;
     for event_type in [
         "MediaUploaded",
         "SagaStarted",
@@ -1051,6 +1066,38 @@ async fn albums_live_events_correlation_notifications_and_english_toggle_work_en
         .await;
     assert!(hops >= 6, "流れのイベントが少なすぎます: {hops}");
     browser.screenshot("tour-55-correlation-flow-full-id").await;
+
+    // 1 回目の流れに戻してから、画面に出る 2 回目の短い ID (先頭 8 文字…末尾 4 文字) を入れて適用
+    // → 末尾で 1 つに決まり、2 回目の流れ (v7 の先頭 8 文字は 1 分ほど同じなので、先頭だけでは決まらない)
+    browser
+        .type_into("[data-testid='event-filter-correlation']", correlation)
+        .await;
+    browser
+        .click("#panel-events form[data-role='filters'] button[type='submit']")
+        .await;
+    browser.wait_for(&first_flow).await;
+    let second_short = format!(
+        "{}…{}",
+        &second_correlation[..8],
+        &second_correlation[second_correlation.len() - 4..]
+    );
+    browser
+        .type_into("[data-testid='event-filter-correlation']", &second_short)
+        .await;
+    browser
+        .click("#panel-events form[data-role='filters'] button[type='submit']")
+        .await;
+    browser
+        .wait_for_text(
+            &format!(
+                "[data-testid='flow-panel'][data-state='ready'] .flow__header code.id[title='{second_correlation}']"
+            ),
+            |t| t == second_short,
+        )
+        .await;
+    browser
+        .wait_for("[data-testid='correlation-resolved'][data-state='resolved']")
+        .await;
 
     // 知らない相関 ID (形は正しい UUID) → 読み込み中のままにならず、「イベントなし」の案内
     browser
