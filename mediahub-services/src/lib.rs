@@ -38,3 +38,52 @@ pub mod system;
 /// 同時実行 1 の p50 は 2.80 → 2.24 ms になりました (3 回ずつ交互に測った中央値、issue #17)。
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc を、使い終わったメモリをすぐ OS に返す設定にします (サービスのバイナリと `mediahub` が
+/// `main` の初めに呼びます)。
+///
+/// mimalloc の既定は、アリーナを確保と同時にコミットし (`arena_eager_commit`)、空いたページを
+/// 1 秒待ってから返します (`purge_delay`)。待つあいだに次の確保や解放が無いと返す機会が来ないので、
+/// 起動の途中で使って手放したメモリが残り、全部入りの `mediahub` の待機 RSS は 80 MB ほどでした
+/// (glibc の `malloc` だった 2026-11-24 は 40.7 MB)。両方を 0 にすると 39 MB で、コマンドの経路の速さと
+/// 1 コマンドあたりの CPU は変わりませんでした (`docs/development.md`、9 台目のマシン)。
+///
+/// 何度呼んでも同じです。テストとベンチマークは呼ばず、mimalloc の既定のままです。
+pub fn tune_allocator() {
+    // mimalloc.h の `mi_option_e` の番号 (libmimalloc-sys 0.1.49 はこの二つに名前を付けていません)。
+    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    #[allow(unsafe_code)]
+    // SAFETY: `mi_option_set` は mimalloc の設定の値を書き換えるだけの C の関数で、ポインターを受け取らず、
+    // どのスレッドからいつ呼んでもよい (mimalloc の文書)。番号は上のとおり mimalloc.h の列挙と同じです。
+    unsafe {
+        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[allow(unsafe_code)]
+    fn tune_allocator_twice_leaves_eager_commit_and_purge_delay_at_zero_and_allocation_works() {
+        super::tune_allocator();
+        super::tune_allocator();
+        // SAFETY: `mi_option_get` は設定の値を読むだけの C の関数 (番号は `tune_allocator` と同じ)。
+        let (eager_commit, purge_delay) = unsafe {
+            (
+                libmimalloc_sys::mi_option_get(4),
+                libmimalloc_sys::mi_option_get(15),
+            )
+        };
+        assert_eq!((eager_commit, purge_delay), (0, 0));
+        let freed_and_reused: Vec<Vec<u8>> = (0..64).map(|n| vec![n; 64 * 1024]).collect();
+        assert_eq!(
+            freed_and_reused
+                .iter()
+                .map(|v| usize::from(v[0]))
+                .sum::<usize>(),
+            2016
+        );
+    }
+}

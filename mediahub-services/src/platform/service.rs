@@ -352,6 +352,7 @@ pub trait ServiceMain: clap::Parser {
 /// 失敗は `"{サービス名}: {内容}"` を標準エラーに書いて終了コード 1 です
 /// (引数の誤り、`JWT_SECRET が不正です: …`、`起動できません: …`、`異常終了しました: …`)。
 pub async fn run_service<M: ServiceMain>() -> ExitCode {
+    crate::tune_allocator();
     let args: M = match parse_args() {
         Ok(args) => args,
         Err(code) => return code,

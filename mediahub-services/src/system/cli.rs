@@ -132,6 +132,7 @@ fn random_secret() -> String {
 
 /// `mediahub` コマンドの本体: 引数を読み、サブコマンドを実行して終了コードを返します。
 pub async fn main() -> ExitCode {
+    crate::tune_allocator();
     let cli = Cli::parse();
     let log_filter = match cli.command {
         Some(
