@@ -49,6 +49,9 @@ use serde_json::{Value, json};
 use sqlite_es::SqliteEventRepository;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+mod support;
+use support::{cpu_per, process_cpu_time};
+
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const SECRET: &[u8] = b"bench-secret-0123456789abcdef-0123456789";
@@ -86,28 +89,6 @@ struct Run {
     /// 2 コアなら、CPU が上限のときの速さは高々 `2 / cpu_per_command` です。
     /// CPU 時間を読めなかったときは `None` (表には「—」)。
     cpu_per_command: Option<Duration>,
-}
-
-/// このプロセスがこれまでに使った CPU 時間 (全スレッドのユーザー + カーネル、`/proc/self/stat`)。
-///
-/// 読めない・形が違う環境 (Linux 以外など) では `None` を返し、表の CPU の列は「—」になります
-/// (0 と書いて、測れたように見せない)。
-fn process_cpu_time() -> Option<Duration> {
-    // 2 つ目の欄 (コマンド名) は空白や括弧を含みうるので、最後の ')' の後から数える。
-    // その後の 12・13 番目 (0 始まりで 11・12) が utime・stime で、単位は USER_HZ (Linux では 100)。
-    const USER_HZ: u64 = 100;
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let (_, fields) = stat.rsplit_once(')')?;
-    let mut times = fields.split_whitespace().skip(11);
-    let utime: u64 = times.next()?.parse().ok()?;
-    let stime: u64 = times.next()?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
-}
-
-/// `before` から今までの CPU 時間を `commands` で割ったもの (どちらかを読めなければ `None`)。
-fn cpu_per_command(before: Option<Duration>, commands: usize) -> Option<Duration> {
-    let used = process_cpu_time()?.saturating_sub(before?);
-    Some(used / u32::try_from(commands.max(1)).unwrap_or(u32::MAX))
 }
 
 /// 改名を `commands` 回、`workers` 本で実行し、速さ・エラー数・p50 を返します。
@@ -153,7 +134,7 @@ where
     let elapsed = started.elapsed();
     latencies.sort();
     Run {
-        cpu_per_command: cpu_per_command(cpu_before, commands),
+        cpu_per_command: cpu_per(cpu_before, commands),
         per_second: commands as f64 / elapsed.as_secs_f64(),
         errors: errors.load(Ordering::Relaxed),
         p50: latencies
@@ -648,7 +629,7 @@ async fn with_catch_up(
     let before = process_cpu_time();
     let mut measured = run.await;
     settle(side).await?;
-    measured.cpu_per_command = cpu_per_command(before, commands);
+    measured.cpu_per_command = cpu_per(before, commands);
     Ok(measured)
 }
 

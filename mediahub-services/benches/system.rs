@@ -7,6 +7,7 @@
 //! | 計測 | 方法 |
 //! |---|---|
 //! | 1 メガピクセルの JPEG のアップロード → Saga 完了 | ゲートウェイに 1280×800 の JPEG を 100 回送り、受付から `SagaCompleted` がログに載るまで (ロングポーリングで待つ) の p50 / p99 |
+//! | 16 人が同時に 1 メガピクセルの JPEG をアップロード | 16 人がそれぞれ 4 回ずつ送り、各回 `SagaCompleted` まで待つ。Saga 完了までのアップロード/秒、各回の p50 / p99、1 回あたりのこのプロセス全体の CPU 時間 (`/proc/self/stat`) |
 //! | 追記 → media-query で見える | saga を止めた静かな状態で `MediaUploaded` を 200 回イベントストアに直接追記し、media-query のチェックポイントがその位置に届くまでの p50 / p99 |
 //! | 読みモデルの作り直し | さらに `MediaUploaded` を 20,000 件足してから、media-query の `POST /internal/v1/rebuild` が処理したイベント数 / 時間 |
 //! | 50 MB のアップロード | 1 回のアップロードの間のピーク RSS の増分 (`/proc/self/clear_refs` でピークを戻してから `VmHWM`) |
@@ -27,6 +28,9 @@ use mediahub_services::system::{Ports, System, SystemConfig};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+mod support;
+use support::{cpu_per, process_cpu_time};
+
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const SECRET: &[u8] = b"bench-secret-0123456789abcdef-0123456789";
@@ -35,6 +39,20 @@ const APPENDS: usize = 200;
 const BIG_UPLOAD_BYTES: usize = 50_000_000;
 /// 作り直しの計測のために足す Media イベントの数。
 const REBUILD_EVENTS: usize = 20_000;
+/// 同時にアップロードする人数 (DESIGN §10)。
+const CONCURRENT_UPLOADERS: usize = 16;
+/// 同時アップロードの計測で、1 人がアップロードする回数。
+const UPLOADS_PER_UPLOADER: usize = 4;
+
+/// 同時アップロードの計測の結果。
+struct ConcurrentUploads {
+    /// Saga 完了までを数えたアップロード/秒。
+    per_second: f64,
+    /// 各回のアップロード → Saga 完了の時間 (昇順)。
+    samples: Vec<Duration>,
+    /// 1 回あたりのこのプロセス全体の CPU 時間 (読めなければ `None`)。
+    cpu_per_upload: Option<Duration>,
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -139,6 +157,8 @@ impl Bench {
                 .store
                 .read_log(
                     &LogQuery::after(after)
+                        .event_type(event_type)
+                        .aggregate_id(aggregate_id)
                         .limit(1000)
                         .wait(Duration::from_secs(5)),
                 )
@@ -167,6 +187,42 @@ impl Bench {
         }
         samples.sort();
         Ok(samples)
+    }
+
+    /// [`CONCURRENT_UPLOADERS`] 人が同時に、それぞれ [`UPLOADS_PER_UPLOADER`] 回ずつ 1 メガピクセルの
+    /// JPEG をアップロードし、各回 Saga 完了まで待ちます (画像のデコードが律速なので、1 回あたりの CPU も出す)。
+    async fn concurrent_uploads(&self) -> BenchResult<ConcurrentUploads> {
+        let jpeg = std::fs::read(root().join("testdata/images/photo-1280x800.jpg"))?;
+        let cpu_before = process_cpu_time();
+        let started = Instant::now();
+        let uploaders = (0..CONCURRENT_UPLOADERS).map(|uploader| {
+            let jpeg = &jpeg;
+            async move {
+                let mut samples = Vec::with_capacity(UPLOADS_PER_UPLOADER);
+                for n in 0..UPLOADS_PER_UPLOADER {
+                    let after = self.store.head().await?;
+                    let begun = Instant::now();
+                    let accepted = self
+                        .upload(jpeg.clone(), &format!("concurrent-{uploader}-{n}.jpg"))
+                        .await?;
+                    let saga_id = accepted["saga_id"].as_str().ok_or("saga_id がありません")?;
+                    self.wait_for_event(after, "SagaCompleted", saga_id).await?;
+                    samples.push(begun.elapsed());
+                }
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(samples)
+            }
+        });
+        let mut samples = Vec::with_capacity(CONCURRENT_UPLOADERS * UPLOADS_PER_UPLOADER);
+        for uploaded in futures::future::join_all(uploaders).await {
+            samples.extend(uploaded?);
+        }
+        let elapsed = started.elapsed();
+        samples.sort();
+        Ok(ConcurrentUploads {
+            per_second: samples.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON),
+            cpu_per_upload: cpu_per(cpu_before, samples.len()),
+            samples,
+        })
     }
 
     /// 追記 → media-query で見える (saga を止めた静かな状態で)。
@@ -383,6 +439,7 @@ async fn main() -> BenchResult<()> {
     bench.upload(jpeg, "warmup.jpg").await?;
 
     let uploads = bench.upload_to_completed().await?;
+    let concurrent = bench.concurrent_uploads().await?;
     let appends = bench.append_to_visible().await?;
     bench.bulk_append(REBUILD_EVENTS).await?;
     let (rebuilt, rebuild_time) = bench.rebuild_rate().await?;
@@ -398,6 +455,14 @@ async fn main() -> BenchResult<()> {
         "| 1 MP JPEG のアップロード → Saga 完了 ({UPLOADS} 回) | p50 {} / p99 {} | p50 ≤ 25 ms, p99 ≤ 50 ms |",
         ms(percentile(&uploads, 50.0)),
         ms(percentile(&uploads, 99.0))
+    );
+    println!(
+        "| {CONCURRENT_UPLOADERS} 人が同時に 1 MP JPEG のアップロード → Saga 完了 ({} 回) | {:.1} 回/秒、p50 {} / p99 {}、CPU {}/回 | 数字を出す (デコードが律速) |",
+        concurrent.samples.len(),
+        concurrent.per_second,
+        ms(percentile(&concurrent.samples, 50.0)),
+        ms(percentile(&concurrent.samples, 99.0)),
+        concurrent.cpu_per_upload.map_or_else(|| "—".to_owned(), ms)
     );
     println!(
         "| 追記 → media-query で見える ({APPENDS} 回、静止時) | p50 {} / p99 {} | p99 ≤ 5 ms |",
