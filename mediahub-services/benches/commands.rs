@@ -5,7 +5,7 @@
 //!
 //! | 経路 | 中身 |
 //! |---|---|
-//! | 基準 (1 プロセス) | `CqrsFramework<Album, PersistedEventStore<SqliteEventRepository, Album>>` (公開されている `cqrs-es` と `sqlite-es` のクレートそのまま。WAL・`synchronous=NORMAL` の SQLite ファイル)。要求ごとに `execute` を 1 回 |
+//! | 基準 (1 プロセス) | `CqrsFramework<Album, PersistedEventStore<SqliteEventRepository, Album>>` (公開されている `cqrs-es` と `sqlite-es` のクレートそのまま。WAL・`synchronous=NORMAL` の SQLite ファイル)。要求ごとに `execute` を 1 回。参考に、同じものを `synchronous=FULL` (MediaHub の既定と同じくコミットごとに fsync) でも測ります |
 //! | MediaHub | ゲートウェイの `PATCH /api/v1/albums/{id}` (ゲートウェイ → album → イベントストア、すべて本物の HTTP。全サービスを `mediahub run` と同じ起動でポート 0 に) |
 //!
 //! どちらも 1,000 個のアルバムを作ってから、ランダムに選んだアルバムを毎回違う名前に改名します。
@@ -155,13 +155,15 @@ struct BaselineSide {
     _dir: tempfile::TempDir,
 }
 
-async fn baseline() -> BenchResult<BaselineSide> {
+/// 基準を作ります。`synchronous` は `Normal` (既定の表の基準) か、MediaHub の既定と同じくコミットごとに
+/// fsync する `Full` (同じ耐久性どうしの比を出すため)。
+async fn baseline(synchronous: SqliteSynchronous) -> BenchResult<BaselineSide> {
     let dir = tempfile::tempdir()?;
     let options = SqliteConnectOptions::new()
         .filename(dir.path().join("baseline.db"))
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal);
+        .synchronous(synchronous);
     let pool = SqlitePoolOptions::new()
         .max_connections(10)
         .connect_with(options)
@@ -675,13 +677,14 @@ fn main() -> BenchResult<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let base = baseline().await?;
+        let base = baseline(SqliteSynchronous::Normal).await?;
+        let base_full = baseline(SqliteSynchronous::Full).await?;
         let hub = mediahub(Durability::Full).await?;
         let relaxed = mediahub(Durability::Normal).await?;
         let mut rows = Vec::new();
         for (workers, commands) in [(16, CONCURRENT_COMMANDS), (1, SERIAL_COMMANDS)] {
-            let (mut base_runs, mut hub_runs, mut relaxed_runs) =
-                (Vec::new(), Vec::new(), Vec::new());
+            let (mut base_runs, mut hub_runs, mut relaxed_runs, mut base_full_runs) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let quiet = || async {
                 settle(&hub).await?;
                 settle(&relaxed).await
@@ -703,8 +706,10 @@ fn main() -> BenchResult<()> {
                     )
                     .await?,
                 );
+                quiet().await?;
+                base_full_runs.push(run_baseline(&base_full, workers, commands, round).await);
             }
-            rows.push((workers, base_runs, hub_runs, relaxed_runs));
+            rows.push((workers, base_runs, hub_runs, relaxed_runs, base_full_runs));
         }
         println!();
         println!("## コマンドの経路: ゲートウェイ越しの改名 vs 1 プロセスの cqrs-es + sqlite-es");
@@ -722,11 +727,12 @@ fn main() -> BenchResult<()> {
         println!("| 同時実行 | 経路 | コマンド/秒 | エラー (中央値) | p50 | CPU/コマンド |");
         println!("|---|---|---|---|---|---|");
         let mut summary = Vec::new();
-        for (workers, base_runs, hub_runs, relaxed_runs) in &rows {
+        for (workers, base_runs, hub_runs, relaxed_runs, base_full_runs) in &rows {
             for (label, runs) in [
                 ("基準 cqrs-es + sqlite-es (1 プロセス、synchronous=NORMAL)", base_runs),
                 ("MediaHub (ゲートウェイ → album → イベントストア、コミットごとに fsync)", hub_runs),
                 ("MediaHub (同じ経路、耐久性 normal = 基準と同じ)", relaxed_runs),
+                ("参考: 基準を synchronous=FULL に (コミットごとに fsync = MediaHub の既定と同じ)", base_full_runs),
             ] {
                 let rate = median(runs.iter().map(|r| r.per_second).collect());
                 let errors = median(runs.iter().map(|r| r.errors as f64).collect());
@@ -772,6 +778,13 @@ fn main() -> BenchResult<()> {
             "- 耐久性 normal (基準と同じ) の MediaHub: 同時実行 16 の比 **{:.2}×**、同時実行 1 の p50 の比 **{:.2}×**",
             relaxed16 / base16.max(f64::MIN_POSITIVE),
             relaxed1.as_secs_f64() / base1.as_secs_f64().max(f64::MIN_POSITIVE)
+        );
+        let (full16, _) = pick(16, 3);
+        let (_, full1) = pick(1, 3);
+        println!(
+            "- 参考: 両方ともコミットごとに fsync (MediaHub の既定 / 基準の synchronous=FULL): 同時実行 16 の比 **{:.2}×**、同時実行 1 の p50 の比 **{:.2}×**",
+            hub16 / full16.max(f64::MIN_POSITIVE),
+            hub1.as_secs_f64() / full1.as_secs_f64().max(f64::MIN_POSITIVE)
         );
         print_breakdown(&hub).await?;
         print_relay_floor(&hub).await?;
