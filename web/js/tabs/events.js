@@ -577,10 +577,11 @@ export function createEventsTab({ panel, signal }) {
 
   /**
    * 相関 ID で絞り込み、その流れをサービスごとの列に並べて表示します。
-   * 画面のバッファにない古いイベントはサーバーから読みます。16 進 8 文字以上の先頭部分は、
-   * 読み込み済みのイベントから相関 ID を探して解決します。形が違う・見つからない・サーバーが
-   * 断ったときは、流れの欄に理由を出します (読み込み中のまま止まらないように)。
-   * @param {string} raw 相関 ID (または先頭部分)
+   * 画面のバッファにない古いイベントはサーバーから読みます。16 進 8 文字以上の先頭部分と画面の
+   * 短い ID (`019af3c2…7d41`) は、読み込み済みのイベントから相関 ID を探して解決します
+   * ([`resolveCorrelation`])。形が違う・見つからない・サーバーが断ったときは、流れの欄に理由を
+   * 出します (読み込み中のまま止まらないように)。
+   * @param {string} raw 相関 ID (または先頭部分・短い ID)
    */
   async function follow(raw) {
     const input = /** @type {HTMLInputElement} */ (filters.elements.namedItem("correlation_id"));

@@ -1133,6 +1133,26 @@ async fn albums_live_events_correlation_notifications_and_english_toggle_work_en
         )
         .await;
     assert!(!not_found.is_empty());
+
+    // 先頭 8 文字は 2 回目の相関 ID と同じで、末尾 4 文字だけ違う短い ID → 「見つからない」
+    // (短い ID は先頭だけでなく末尾でも照らす)
+    let wrong_tail = ["0000", "ffff", "1234"]
+        .into_iter()
+        .find(|tail| !second_correlation.ends_with(tail) && !correlation.ends_with(tail))
+        .unwrap_or("0000");
+    let wrong_short = format!("{}…{wrong_tail}", &second_correlation[..8]);
+    browser
+        .type_into("[data-testid='event-filter-correlation']", &wrong_short)
+        .await;
+    browser
+        .click("#panel-events form[data-role='filters'] button[type='submit']")
+        .await;
+    browser
+        .wait_for_text(
+            "[data-testid='correlation-error'][data-state='not-found']",
+            |t| t.contains(&wrong_short),
+        )
+        .await;
     browser.click("[data-testid='unfollow-button']").await;
     browser.wait_for("[data-testid='flow-panel'][hidden]").await;
 
