@@ -30,6 +30,16 @@ use crate::support::system::{TestSystem, upload, wait_for_saga};
 
 // --- 補助 ---------------------------------------------------------------------------
 
+/// イベントのタブの相関 ID の欄に `value` を入れて、絞り込みを適用します。
+async fn apply_correlation_filter(browser: &Browser, value: &str) {
+    browser
+        .type_into("[data-testid='event-filter-correlation']", value)
+        .await;
+    browser
+        .click("#panel-events form[data-role='filters'] button[type='submit']")
+        .await;
+}
+
 /// 障害注入を選び (`""` はなし)、ファイルを選んでアップロードします。受け付けられたら、結果の行に
 /// 出るメディア ID (`code.id` の title にある全体) を返します。
 async fn upload_in_ui(browser: &Browser, relative: &str, fault: &str) -> String {
@@ -1044,15 +1054,7 @@ async fn albums_live_events_correlation_notifications_and_english_toggle_work_en
 
     // 相関 ID (UUID 全体) を入れて適用 → 2 回目のアップロードの流れ
     let second_correlation = str_of(&second, "correlation_id");
-    browser
-        .type_into(
-            "[data-testid='event-filter-correlation']",
-            second_correlation,
-        )
-        .await;
-    browser
-        .click("#panel-events form[data-role='filters'] button[type='submit']")
-        .await;
+    apply_correlation_filter(&browser, second_correlation).await;
     browser
         .wait_for(&format!(
             "[data-testid='flow-panel'][data-state='ready'] .flow__header code.id[title='{second_correlation}']"
@@ -1069,24 +1071,14 @@ async fn albums_live_events_correlation_notifications_and_english_toggle_work_en
 
     // 1 回目の流れに戻してから、画面に出る 2 回目の短い ID (先頭 8 文字…末尾 4 文字) を入れて適用
     // → 末尾で 1 つに決まり、2 回目の流れ (v7 の先頭 8 文字は 1 分ほど同じなので、先頭だけでは決まらない)
-    browser
-        .type_into("[data-testid='event-filter-correlation']", correlation)
-        .await;
-    browser
-        .click("#panel-events form[data-role='filters'] button[type='submit']")
-        .await;
+    apply_correlation_filter(&browser, correlation).await;
     browser.wait_for(&first_flow).await;
     let second_short = format!(
         "{}…{}",
         &second_correlation[..8],
         &second_correlation[second_correlation.len() - 4..]
     );
-    browser
-        .type_into("[data-testid='event-filter-correlation']", &second_short)
-        .await;
-    browser
-        .click("#panel-events form[data-role='filters'] button[type='submit']")
-        .await;
+    apply_correlation_filter(&browser, &second_short).await;
     browser
         .wait_for_text(
             &format!(
@@ -1100,15 +1092,7 @@ async fn albums_live_events_correlation_notifications_and_english_toggle_work_en
         .await;
 
     // 知らない相関 ID (形は正しい UUID) → 読み込み中のままにならず、「イベントなし」の案内
-    browser
-        .type_into(
-            "[data-testid='event-filter-correlation']",
-            "00000000-0000-4000-8000-000000000000",
-        )
-        .await;
-    browser
-        .click("#panel-events form[data-role='filters'] button[type='submit']")
-        .await;
+    apply_correlation_filter(&browser, "00000000-0000-4000-8000-000000000000").await;
     browser
         .wait_for("[data-testid='flow-panel'][data-state='empty'] [data-testid='correlation-error'][data-state='empty']")
         .await;
@@ -1120,12 +1104,7 @@ async fn albums_live_events_correlation_notifications_and_english_toggle_work_en
     browser.screenshot("tour-56-correlation-unknown").await;
 
     // 読み込んだイベントに無い先頭 8 文字 → 「見つからない」の案内
-    browser
-        .type_into("[data-testid='event-filter-correlation']", "deadbeef")
-        .await;
-    browser
-        .click("#panel-events form[data-role='filters'] button[type='submit']")
-        .await;
+    apply_correlation_filter(&browser, "deadbeef").await;
     let not_found = browser
         .wait_for_text(
             "[data-testid='correlation-error'][data-state='not-found']",
@@ -1141,12 +1120,7 @@ async fn albums_live_events_correlation_notifications_and_english_toggle_work_en
         .find(|tail| !second_correlation.ends_with(tail) && !correlation.ends_with(tail))
         .unwrap_or("0000");
     let wrong_short = format!("{}…{wrong_tail}", &second_correlation[..8]);
-    browser
-        .type_into("[data-testid='event-filter-correlation']", &wrong_short)
-        .await;
-    browser
-        .click("#panel-events form[data-role='filters'] button[type='submit']")
-        .await;
+    apply_correlation_filter(&browser, &wrong_short).await;
     browser
         .wait_for_text(
             "[data-testid='correlation-error'][data-state='not-found']",
