@@ -663,6 +663,11 @@ fn millis(duration: Duration) -> String {
     format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
 }
 
+/// `value / base` (`base` が 0 でも割り算が無限大や NaN にならないように)。
+fn ratio(value: f64, base: f64) -> f64 {
+    value / base.max(f64::MIN_POSITIVE)
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or_default()
@@ -767,25 +772,25 @@ fn main() -> BenchResult<()> {
         println!();
         println!(
             "- 同時実行 16 の速さの比 (MediaHub / 基準): **{:.2}×** (目標 ≥ 1.0×)",
-            hub16 / base16.max(f64::MIN_POSITIVE)
+            ratio(hub16, base16)
         );
         println!(
             "- 同時実行 1 の p50 の比 (MediaHub / 基準): **{:.2}×** (目標 ≤ 2×)",
-            hub1.as_secs_f64() / base1.as_secs_f64().max(f64::MIN_POSITIVE)
+            ratio(hub1.as_secs_f64(), base1.as_secs_f64())
         );
         let (_, relaxed1) = pick(1, 2);
         let (relaxed16, _) = pick(16, 2);
         println!(
             "- 耐久性 normal (基準と同じ) の MediaHub: 同時実行 16 の比 **{:.2}×**、同時実行 1 の p50 の比 **{:.2}×**",
-            relaxed16 / base16.max(f64::MIN_POSITIVE),
-            relaxed1.as_secs_f64() / base1.as_secs_f64().max(f64::MIN_POSITIVE)
+            ratio(relaxed16, base16),
+            ratio(relaxed1.as_secs_f64(), base1.as_secs_f64())
         );
         let (full16, _) = pick(16, 3);
         let (_, full1) = pick(1, 3);
         println!(
             "- 参考: 両方ともコミットごとに fsync (MediaHub の既定 / 基準の synchronous=FULL): 同時実行 16 の比 **{:.2}×**、同時実行 1 の p50 の比 **{:.2}×**",
-            hub16 / full16.max(f64::MIN_POSITIVE),
-            hub1.as_secs_f64() / full1.as_secs_f64().max(f64::MIN_POSITIVE)
+            ratio(hub16, full16),
+            ratio(hub1.as_secs_f64(), full1.as_secs_f64())
         );
         print_breakdown(&hub).await?;
         print_relay_floor(&hub).await?;

@@ -384,12 +384,11 @@ async fn schedule_removals(
 #[cfg(test)]
 mod tests {
     use mediahub_core::ids::{AlbumId, UserId};
-    use mediahub_core::media::MediaKind;
     use sqlx::SqlitePool;
     use tempfile::TempDir;
 
     use super::*;
-    use crate::consumer::test_log::TestLog;
+    use crate::consumer::test_log::{TestLog, media_uploaded};
 
     /// 1 行分の読みモデル (id, name, version, updated_at)。
     type AlbumRow = (String, String, i64, String);
@@ -428,19 +427,6 @@ mod tests {
         }
     }
 
-    fn uploaded(media: MediaId, owner: UserId) -> MediaEvent {
-        MediaEvent::MediaUploaded {
-            media_id: media,
-            owner_id: owner,
-            filename: "a.jpg".into(),
-            content_type: "image/jpeg".into(),
-            size_bytes: 10,
-            sha256: "ab".repeat(32),
-            kind: MediaKind::Image,
-            storage_key: "k".into(),
-        }
-    }
-
     fn renamed(name: &str) -> AlbumEvent {
         AlbumEvent::AlbumRenamed { name: name.into() }
     }
@@ -456,7 +442,7 @@ mod tests {
         log.push(Album::TYPE, a, &renamed("a1"));
         log.push(Album::TYPE, b, &renamed("b1"));
         log.push(Album::TYPE, a, &renamed("a2"));
-        log.push(Media::TYPE, media, &uploaded(media, owner));
+        log.push(Media::TYPE, media, &media_uploaded(media, owner, "a.jpg"));
         // `touch` も更新時刻と版を書くので、この前後の改名は別々のまとまりになる。
         log.push(
             Album::TYPE,

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use chrono::Utc;
 use cqrs_es::DomainEvent;
 use mediahub_core::envelope::{Envelope, EventMetadata, NewEvent};
-use mediahub_core::ids::{CorrelationId, EventId};
+use mediahub_core::ids::{CorrelationId, EventId, MediaId, UserId};
+use mediahub_core::media::{MediaEvent, MediaKind};
 
 /// 複数の集約のイベントを、ログの位置 (1 から) と集約ごとの版 (1 から) を振りながら並べたもの。
 #[derive(Debug, Default)]
@@ -49,5 +50,19 @@ impl TestLog {
             created_at: Utc::now(),
             metadata: new.metadata,
         });
+    }
+}
+
+/// `owner` がファイル `filename` (10 バイトの JPEG) をアップロードした `MediaUploaded`。
+pub(crate) fn media_uploaded(media: MediaId, owner: UserId, filename: &str) -> MediaEvent {
+    MediaEvent::MediaUploaded {
+        media_id: media,
+        owner_id: owner,
+        filename: filename.into(),
+        content_type: "image/jpeg".into(),
+        size_bytes: 10,
+        sha256: "ab".repeat(32),
+        kind: MediaKind::Image,
+        storage_key: "k".into(),
     }
 }

@@ -389,12 +389,12 @@ impl EventHandler for MediaProjection {
 #[cfg(test)]
 mod tests {
     use mediahub_core::ids::{MediaId, UserId};
-    use mediahub_core::media::{DeletionReason, MediaKind};
+    use mediahub_core::media::DeletionReason;
     use sqlx::SqlitePool;
     use tempfile::TempDir;
 
     use super::*;
-    use crate::consumer::test_log::TestLog;
+    use crate::consumer::test_log::{TestLog, media_uploaded};
     use crate::media_query::db::{self, ListFilter};
     use crate::media_query::search::match_expression;
 
@@ -432,7 +432,7 @@ mod tests {
         }
 
         fn uploaded(&self, filename: &str) -> MediaEvent {
-            uploaded(self.media, self.owner, filename)
+            media_uploaded(self.media, self.owner, filename)
         }
 
         async fn apply(&self, envelope: &Envelope) {
@@ -472,19 +472,6 @@ mod tests {
         }
     }
 
-    fn uploaded(media: MediaId, owner: UserId, filename: &str) -> MediaEvent {
-        MediaEvent::MediaUploaded {
-            media_id: media,
-            owner_id: owner,
-            filename: filename.into(),
-            content_type: "image/jpeg".into(),
-            size_bytes: 10,
-            sha256: "ab".repeat(32),
-            kind: MediaKind::Image,
-            storage_key: "k".into(),
-        }
-    }
-
     fn processed(width: u32) -> MediaEvent {
         MediaEvent::MediaProcessed {
             thumbnail_key: "t".into(),
@@ -520,10 +507,10 @@ mod tests {
             MediaId::new_random(),
         );
         let mut log = TestLog::default();
-        log.push("Media", a, &uploaded(a, owner, "a.jpg"));
-        log.push("Media", b, &uploaded(b, owner, "b.jpg"));
+        log.push("Media", a, &media_uploaded(a, owner, "a.jpg"));
+        log.push("Media", b, &media_uploaded(b, owner, "b.jpg"));
         log.push("Media", a, &processed(640));
-        log.push("Media", c, &uploaded(c, owner, "c.jpg"));
+        log.push("Media", c, &media_uploaded(c, owner, "c.jpg"));
         log.push(
             "Media",
             b,
@@ -586,7 +573,7 @@ mod tests {
             log.push(
                 "Media",
                 media,
-                &uploaded(media, owner, &format!("photo-{n}.jpg")),
+                &media_uploaded(media, owner, &format!("photo-{n}.jpg")),
             );
         }
         let f = Fixture::new().await;
@@ -604,7 +591,7 @@ mod tests {
         log.push(
             "Media",
             media,
-            &uploaded(media, UserId::new_random(), "x.jpg"),
+            &media_uploaded(media, UserId::new_random(), "x.jpg"),
         );
         log.push("Media", media, &processed(10));
         let f = Fixture::new().await;
